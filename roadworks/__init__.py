@@ -1,0 +1,36 @@
+"""Roadworks: a road-construction and traffic-closure notice service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings from ROADWORKS_* (overridden by `config`), storage, blueprints, errors."""
+    # Imported here so that importing the pure domain package never drags in Flask.
+    from flask_smorest import Api
+
+    from . import services
+    from .api import bureau, problems, public, site
+    from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
+    from .config import from_environment
+
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    settings = {**from_environment(), **(config or {})}
+    app.config.update(
+        MAX_CONTENT_LENGTH=int(settings["MAX_BODY_BYTES"]), JSON_AS_ASCII=False,
+        API_TITLE="Roadworks", API_VERSION="v1", OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json", OPENAPI_SWAGGER_UI_PATH="docs", OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        ETAG_DISABLED=True, API_SPEC_OPTIONS={"info": {"description": "Road-construction and closure notices."}})
+    app.extensions["roadworks"] = services.build(settings, app.instance_path)
+    api = Api(app)
+    for name, schema in (("ClosureFeature", ClosureFeatureSchema), ("FeatureCollection", FeatureCollectionSchema),
+                         ("Project", ProjectSchema), ("Reopen", ReopenSchema)):
+        api.spec.components.schema(name, schema=schema)
+    api.register_blueprint(public.blp)
+    api.register_blueprint(bureau.blp)
+    app.register_blueprint(site.blp)
+    problems.register(app)
+    return app

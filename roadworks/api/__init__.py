@@ -1,0 +1,1 @@
+"""HTTP layer: one blueprint per audience over the registry, plus shared plumbing."""

@@ -1,0 +1,239 @@
+"""Marshmallow schemas for request and response bodies: JSON in, domain values out, and back."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
+
+from ..domain.model import DIRECTIONS, IMPACTS
+from ..domain.schedule import DAY_NAMES, Hours, Schedule, Span
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_TEXT = validate.Length(max=5000)
+_NAME = validate.Length(min=1, max=200)
+READ_ONLY_PROPERTIES = ("status", "next_change", "length_m", "version", "created_at", "updated_at",
+                        "planned_end", "periods")
+
+
+class When(fields.Field):
+    """A local date (`2024-06-05`) or an RFC 3339 date-time with an offset."""
+
+    default_error_messages = {
+        "invalid": "must be a date (YYYY-MM-DD) or an RFC 3339 date-time with an offset",
+        "naive": "date-time needs an offset such as +08:00 or Z",
+        "no_date": "{value} is not a real calendar date",
+    }
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.isoformat()
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or len(value) > 40:
+            raise self.make_error("invalid")
+        if _DATE.match(value):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                raise self.make_error("no_date", value=value) from None
+        return parse_instant(value, self)
+
+
+def parse_instant(value: str, field: fields.Field) -> datetime:
+    """An aware datetime from RFC 3339 text, or the field's error."""
+    if "T" not in value.upper() and " " not in value:
+        raise field.make_error("invalid")
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        raise field.make_error("invalid") from None
+    if parsed.tzinfo is None:
+        raise field.make_error("naive")
+    return parsed
+
+
+class Clock(fields.Field):
+    """A wall-clock time `HH:MM`; `24:00` is allowed as an end."""
+
+    default_error_messages = {"invalid": "must be a time HH:MM between 00:00 and 24:00"}
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not (_CLOCK.match(value) or value == "24:00"):
+            raise self.make_error("invalid")
+        return value
+
+
+class StrictSchema(Schema):
+    """Unknown members are errors, never silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class WindowSchema(StrictSchema):
+    start = When(required=True)
+    end = When(allow_none=True, load_default=None)
+    label = fields.String(allow_none=True, validate=_NAME)
+
+    @post_load
+    def to_span(self, data, **kwargs):
+        return Span(data["start"], data.get("end"), data.get("label"))
+
+
+class PauseSchema(StrictSchema):
+    start = When(required=True)
+    end = When(allow_none=True, load_default=None)
+    reason = fields.String(allow_none=True, validate=_NAME)
+
+    @post_load
+    def to_span(self, data, **kwargs):
+        return Span(data["start"], data.get("end"), data.get("reason"))
+
+
+class HoursSchema(StrictSchema):
+    days = fields.List(fields.String(validate=validate.OneOf(DAY_NAMES)), required=True,
+                       validate=validate.Length(min=1, max=7))
+    start = Clock(required=True)
+    end = Clock(required=True)
+
+    @validates_schema
+    def check(self, data, **kwargs):
+        if len(set(data["days"])) != len(data["days"]):
+            raise ValidationError("a day is listed twice", "days")
+        if data["start"] == data["end"]:
+            raise ValidationError("equals start; leave out hours for works around the clock", "end")
+        if data["start"] == "24:00":
+            raise ValidationError("a start must be before 24:00", "start")
+
+    @post_load
+    def to_hours(self, data, **kwargs):
+        return Hours(frozenset(DAY_NAMES.index(d) for d in data["days"]), _clock(data["start"]),
+                     _clock(data["end"]), data["end"] == "24:00")
+
+
+def _clock(text: str) -> time:
+    hour, minute = (int(x) for x in text.split(":"))
+    return time(0) if hour == 24 else time(hour, minute)
+
+
+class ScheduleSchema(StrictSchema):
+    windows = fields.List(fields.Nested(WindowSchema), required=True, validate=validate.Length(min=1, max=200))
+    pauses = fields.List(fields.Nested(PauseSchema), load_default=list, validate=validate.Length(max=200))
+    hours = fields.List(fields.Nested(HoursSchema), load_default=list, validate=validate.Length(max=28))
+
+    @post_load
+    def to_schedule(self, data, **kwargs):
+        return Schedule(tuple(data["windows"]), tuple(data["pauses"]), tuple(data["hours"]))
+
+
+def schedule_json(schedule: Schedule) -> dict:
+    """The contract's schedule object for a domain Schedule."""
+    out: dict = {"windows": [_span_json(w, "label") for w in schedule.windows]}
+    if schedule.pauses:
+        out["pauses"] = [_span_json(p, "reason") for p in schedule.pauses]
+    if schedule.hours:
+        out["hours"] = [hours_json(h) for h in schedule.hours]
+    return out
+
+
+def pauses_json(pauses) -> list[dict]:
+    return [_span_json(p, "reason") for p in pauses]
+
+
+def _span_json(span: Span, note: str) -> dict:
+    out = {"start": span.start.isoformat(), "end": None if span.end is None else span.end.isoformat()}
+    if span.note is not None:
+        out[note] = span.note
+    return out
+
+
+def hours_json(hours: Hours) -> dict:
+    end = "24:00" if hours.ends_at_midnight else hours.end.strftime("%H:%M")
+    return {"days": [DAY_NAMES[d] for d in sorted(hours.days)], "start": hours.start.strftime("%H:%M"),
+            "end": end}
+
+
+class ClosurePropertiesSchema(StrictSchema):
+    project = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    road = fields.String(required=True, validate=_NAME)
+    from_ = fields.String(data_key="from", allow_none=True, validate=_NAME)
+    to = fields.String(allow_none=True, validate=_NAME)
+    direction = fields.String(load_default="both", validate=validate.OneOf(DIRECTIONS))
+    impact = fields.String(load_default="closed", validate=validate.OneOf(IMPACTS))
+    description = fields.String(allow_none=True, validate=_TEXT)
+    detour = fields.String(allow_none=True, validate=_TEXT)
+    schedule = fields.Nested(ScheduleSchema, required=True)
+    actual_start = When(allow_none=True)
+    actual_end = When(allow_none=True)
+    cancelled = fields.Boolean(load_default=False)
+    publish_at = When(allow_none=True)
+
+    @pre_load
+    def drop_read_only(self, data, **kwargs):
+        """Clients may send back what they read; computed members are ignored, not rejected."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in READ_ONLY_PROPERTIES}
+        return data
+
+
+class ClosureFeatureSchema(StrictSchema):
+    """A closure as one GeoJSON Feature; geometry rules are the domain's (see domain.geometry)."""
+
+    type = fields.String(required=True, validate=validate.Equal("Feature"))
+    id = fields.String(validate=validate.Regexp(ID_PATTERN, error="must be 1-64 letters, digits, '.', '_' or '-'"))
+    geometry = fields.Dict(required=True, metadata={"description": "GeoJSON LineString or MultiLineString"})
+    properties = fields.Nested(ClosurePropertiesSchema, required=True)
+    bbox = fields.List(fields.Float(), load_only=True)
+
+
+class FeatureCollectionSchema(StrictSchema):
+    """Only the envelope: each feature is checked on its own so errors carry its index."""
+
+    type = fields.String(required=True, validate=validate.Equal("FeatureCollection"))
+    features = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=10_000))
+    bbox = fields.List(fields.Float(), load_only=True)
+
+
+class ProjectSchema(StrictSchema):
+    id = fields.String(validate=validate.Regexp(ID_PATTERN, error="must be 1-64 letters, digits, '.', '_' or '-'"))
+    name = fields.String(required=True, validate=_NAME)
+    description = fields.String(allow_none=True, validate=_TEXT)
+    agency = fields.String(validate=_NAME, metadata={"description": "defaults to the editor token's agency"})
+    contact = fields.String(allow_none=True, validate=_NAME)
+    reference = fields.String(allow_none=True, validate=_NAME)
+    timezone = fields.String(validate=validate.Length(min=1, max=64))
+    pauses = fields.List(fields.Nested(PauseSchema), load_default=list, validate=validate.Length(max=200))
+
+    @pre_load
+    def drop_read_only(self, data, **kwargs):
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in ("version", "created_at", "updated_at")}
+        return data
+
+
+class ReopenSchema(StrictSchema):
+    at = When(metadata={"description": "when traffic flowed again; default now"})
+
+
+# Response shapes, for the OpenAPI document only: responses are rendered in api/render.py.
+
+class ProblemSchema(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class HistoryEntrySchema(Schema):
+    version = fields.Integer()
+    at = fields.String()
+    by = fields.String()
+    action = fields.String()
+    changes = fields.Dict()

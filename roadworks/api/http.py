@@ -1,0 +1,203 @@
+"""HTTP plumbing shared by the blueprints: JSON bodies, ETags and If-Match, caching, idempotent POSTs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from datetime import datetime
+from typing import Any, Callable
+
+from flask import Response, current_app, request
+from sqlalchemy.exc import IntegrityError
+
+from ..auth import Actor, resolve
+from ..store.repository import Remembered
+from .problems import Problem
+
+JSON_TYPES = ("application/json", "application/geo+json", "application/merge-patch+json")
+MAX_NESTING = 64
+MAX_AGE_CAP = 60
+_ETAG_VERSION = re.compile(r'^(?:W/)?"(\d+)(?:\.[0-9a-f]*)?"$')
+
+
+def services():
+    """The app's Services (store, registry, settings, clock)."""
+    return current_app.extensions["roadworks"]
+
+
+def actor() -> Actor:
+    """Who sent this request; a bad token is refused even on public reads."""
+    return resolve(services().store, request.headers.get("Authorization"))
+
+
+def now() -> datetime:
+    return services().clock()
+
+
+# ---------------------------------------------------------------------- bodies
+
+def json_body(*, optional: bool = False) -> Any:
+    """The request's JSON, or a problem naming what is wrong with it."""
+    raw = request.get_data(cache=True)
+    if optional and not raw:
+        return None
+    if request.mimetype not in JSON_TYPES:
+        raise Problem(415, f"send the body as application/json (got {request.mimetype or 'no Content-Type'})")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise Problem(400, f"the body is not valid UTF-8 (byte {error.start})") from None
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise Problem(400, f"the JSON is nested too deeply (at most {MAX_NESTING} levels)") from None
+    except ValueError as error:
+        raise Problem(400, f"the body is not valid JSON: {error}") from None
+    if _depth(data) > MAX_NESTING:
+        raise Problem(400, f"the JSON is nested too deeply (at most {MAX_NESTING} levels)")
+    return data
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_NESTING:
+            break
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
+# ---------------------------------------------------------------------- ETags and preconditions
+
+def etag_for(body: bytes, version: int | None = None) -> str:
+    """A strong ETag: the resource version (for If-Match) and a digest of these exact bytes."""
+    digest = hashlib.sha256(body).hexdigest()[:16]
+    return f'"{version}.{digest}"' if version is not None else f'"{digest}"'
+
+
+def required_version() -> int:
+    """The version an If-Match names; PUT/PATCH/DELETE must send one."""
+    header = request.headers.get("If-Match")
+    if not header:
+        raise Problem(428, "send If-Match with the ETag you last read, so no one's change is lost")
+    if header.strip() == "*":
+        return None
+    versions = set()
+    for tag in (t.strip() for t in header.split(",")):
+        match = _ETAG_VERSION.match(tag)
+        if not match:
+            raise Problem(400, "If-Match must hold ETags as returned by this API",
+                          {"If-Match": [f"not an ETag of this API: {tag[:80]}"]})
+        versions.add(int(match.group(1)))
+    if len(versions) > 1:
+        raise Problem(412, "If-Match names several versions; send the one you last read")
+    return versions.pop()
+
+
+def optional_version() -> int | None:
+    return required_version() if request.headers.get("If-Match") else None
+
+
+def json_response(data: Any, *, status: int = 200, version: int | None = None,
+                  mimetype: str = "application/json", max_age: int | None = None,
+                  headers: dict | None = None) -> Response:
+    """Serialise, tag and, for GET, answer If-None-Match with 304."""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    tag = etag_for(body, version)
+    response = Response(body, status=status, mimetype=mimetype)
+    response.headers["ETag"] = tag
+    response.headers.update(headers or {})
+    if request.method in ("GET", "HEAD"):
+        _set_cache_control(response, max_age)
+        if _matches(request.headers.get("If-None-Match"), tag):
+            return _not_modified(response)
+    return response
+
+
+def _set_cache_control(response: Response, max_age: int | None) -> None:
+    age = MAX_AGE_CAP if max_age is None else max(0, min(MAX_AGE_CAP, max_age))
+    # Drafts differ by token, so answers to authenticated reads stay out of shared caches.
+    scope = "private" if request.headers.get("Authorization") else "public"
+    response.headers["Cache-Control"] = f"{scope}, max-age={age}"
+    response.headers["Vary"] = "Authorization, Accept-Encoding"
+
+
+def seconds_until(instant: datetime | None, at: datetime) -> int | None:
+    """Whole seconds from `at` until `instant`, rounded down so a cache never outlives it."""
+    if instant is None:
+        return None
+    return max(0, math.floor((instant - at).total_seconds()))
+
+
+def _matches(header: str | None, tag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(t.strip().removeprefix("W/") == tag for t in header.split(","))
+
+
+def _not_modified(response: Response) -> Response:
+    answer = Response(status=304)
+    for name in ("ETag", "Cache-Control", "Vary", "Last-Modified"):
+        if name in response.headers:
+            answer.headers[name] = response.headers[name]
+    return answer
+
+
+# ---------------------------------------------------------------------- Idempotency-Key
+
+def idempotent(operation: Callable[[Callable | None], Any], render: Callable[[Any], Response]) -> Response:
+    """Run a POST once per Idempotency-Key: a retry gets the first answer back, byte for byte."""
+    key = request.headers.get("Idempotency-Key")
+    who = actor()
+    if not key or who.token_id is None:
+        return render(operation(None))
+    if len(key) > 200:
+        raise Problem(400, "Idempotency-Key is too long", {"Idempotency-Key": ["at most 200 characters"]})
+    fingerprint = hashlib.sha256(request.method.encode() + request.path.encode() + b"\0"
+                                 + request.get_data(cache=True)).hexdigest()
+    replay = _replay(who, key, fingerprint)
+    if replay is not None:
+        return replay
+    produced: dict[str, Response] = {}
+
+    def remember(writer, result) -> None:
+        response = produced["response"] = render(result)
+        kept = {k: v for k, v in response.headers.items() if k in ("Location", "ETag", "Content-Type")}
+        writer.remember(who.token_id, key, Remembered(fingerprint, response.status_code,
+                                                      response.get_data(), kept), now())
+
+    try:
+        operation(remember)
+    except IntegrityError:
+        # Another request with the same key committed first; answer as it did.
+        replay = _replay(who, key, fingerprint)
+        if replay is None:
+            raise
+        return replay
+    return produced["response"]
+
+
+def _replay(who: Actor, key: str, fingerprint: str) -> Response | None:
+    kept = services().store.remembered(who.token_id, key)
+    if kept is None:
+        return None
+    if kept.fingerprint != fingerprint:
+        raise Problem(422, "this Idempotency-Key was used for a different request",
+                      {"Idempotency-Key": ["already used with another body or path"]})
+    response = Response(kept.body, status=kept.status)
+    response.headers.update(kept.headers)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response

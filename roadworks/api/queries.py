@@ -1,0 +1,89 @@
+"""Query-argument schemas, apart from body schemas: parsed and checked before any handler runs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from ..domain.geometry import parse_bbox
+from ..domain.errors import ValidationFailed
+from ..domain.schedule import STATUSES
+from .bodies import ID_PATTERN, parse_instant
+
+DEFAULT_STATUSES = ("active", "paused", "upcoming")
+
+
+class Instant(fields.Field):
+    """An RFC 3339 date-time with an offset."""
+
+    default_error_messages = {"invalid": "must be an RFC 3339 date-time with an offset, e.g. 2024-05-20T12:00:00+08:00",
+                              "naive": "needs an offset such as +08:00 or Z"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or len(value) > 40:
+            raise self.make_error("invalid")
+        return parse_instant(value, self)
+
+
+class BBox(fields.Field):
+    """minLon,minLat,maxLon,maxLat in WGS 84."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return parse_bbox(value if isinstance(value, str) else "", path="bbox")
+        except ValidationFailed as failure:
+            raise ValidationError(failure.errors["bbox"]) from None
+
+
+class StatusList(fields.Field):
+    """A comma list of statuses, or `all`."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        names = [s.strip() for s in str(value).split(",") if s.strip()]
+        if names == ["all"]:
+            return set(STATUSES)
+        unknown = [n for n in names if n not in STATUSES]
+        if unknown or not names:
+            raise ValidationError(f"unknown status {', '.join(unknown) or '(empty)'}; "
+                                  f"use a comma list of {', '.join(STATUSES)} or all")
+        return set(names)
+
+
+class Cursor(fields.Field):
+    """An opaque paging cursor handed out in Link: rel=next."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            decoded = json.loads(base64.urlsafe_b64decode(str(value) + "=" * (-len(str(value)) % 4)))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            raise ValidationError("not a cursor this API handed out") from None
+        if not isinstance(decoded, dict) or not isinstance(decoded.get("after"), str):
+            raise ValidationError("not a cursor this API handed out")
+        return decoded["after"]
+
+
+def make_cursor(after_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after_id}).encode()).decode().rstrip("=")
+
+
+class QuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ClosureQuerySchema(QuerySchema):
+    bbox = BBox(metadata={"description": "minLon,minLat,maxLon,maxLat", "example": "101.78,36.60,101.81,36.62"})
+    at = Instant(metadata={"description": "instant for status (default now)"})
+    status = StatusList(metadata={"description": "comma list of statuses or all (default active,paused,upcoming)"})
+    road = fields.String(validate=validate.Length(min=1, max=200), metadata={"description": "substring of the road name"})
+    project = fields.String(validate=validate.Regexp(ID_PATTERN))
+    updated_since = Instant()
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
+    cursor = Cursor()
+
+
+class AtQuerySchema(QuerySchema):
+    at = Instant(metadata={"description": "instant for status (default now)"})

@@ -1,0 +1,32 @@
+"""The residents' map at /map/ (with / leading there) and the offline assets behind /docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import swagger_ui_bundle
+from flask import Blueprint, abort, redirect, send_from_directory
+
+MAP_DIR = Path(__file__).resolve().parents[2] / "static" / "map"
+SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+
+blp = Blueprint("site", __name__)
+
+
+@blp.get("/")
+def home():
+    return redirect("/map/", code=302)
+
+
+@blp.get("/map/")
+@blp.get("/map/<path:name>")
+def map_page(name: str = "index.html"):
+    return send_from_directory(MAP_DIR, name, max_age=300)
+
+
+@blp.get("/docs/assets/<path:name>")
+def docs_asset(name: str):
+    """Swagger UI's files come from the swagger-ui-bundle package, so /docs works offline."""
+    if name.endswith(".map"):
+        abort(404)
+    return send_from_directory(SWAGGER_DIR, name, max_age=86400)

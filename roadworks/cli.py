@@ -1,0 +1,111 @@
+"""The `roadworks` command: serve | tokens | import | export."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from . import create_app
+from .auth import Actor, create_token
+from .domain.errors import DomainError, ValidationFailed
+
+CLI_ACTOR = Actor(name="command line", role="admin")
+
+
+@click.group()
+def main() -> None:
+    """Roadworks: road-construction and traffic-closure notices."""
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Load the Dongguan Street founding case into an empty database.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(demo: bool, host: str, port: int, threads: int) -> None:
+    """Run the service under waitress, a production WSGI server."""
+    from waitress import serve as waitress_serve
+
+    from .demo import load_demo
+
+    app = create_app()
+    if demo:
+        loaded = load_demo(app.extensions["roadworks"].registry)
+        click.echo("demo data loaded" if loaded else "database not empty: demo data not loaded")
+    click.echo(f"Roadworks on http://{host}:{port}/  (map /map/, API /api/v1/, docs /docs)")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="roadworks")
+
+
+@main.group()
+def tokens() -> None:
+    """Create, list and revoke API tokens."""
+
+
+@tokens.command("create")
+@click.option("--role", required=True, type=click.Choice(["editor", "admin", "partner"]))
+@click.option("--name", required=True, help="Shown in history as the author of changes.")
+@click.option("--agency", default=None, help="Required for editors: the only agency they may write for.")
+def tokens_create(role: str, name: str, agency: str | None) -> None:
+    """Mint a token and print it once; only its hash is stored."""
+    services = create_app().extensions["roadworks"]
+    try:
+        plain, token = create_token(services.store, role=role, name=name, agency=agency, now=services.clock())
+    except ValidationFailed as failure:
+        raise click.UsageError(str(failure)) from None
+    click.echo(plain)
+    click.echo(f"token {token.id} ({role}{', ' + agency if agency else ''}): store it now, it is not shown again",
+               err=True)
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """List tokens (never their secrets)."""
+    for token in create_app().extensions["roadworks"].store.tokens():
+        state = f"revoked {token.revoked_at.isoformat()}" if token.revoked_at else "active"
+        click.echo(f"{token.id}\t{token.role}\t{token.agency or '-'}\t{token.name}\t{state}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token by its number; it stops working at once."""
+    services = create_app().extensions["roadworks"]
+    if not services.store.revoke_token(token_id, services.clock()):
+        raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"token {token_id} revoked")
+
+
+@main.command("import")
+@click.argument("source", type=click.File("rb"))
+def import_file(source) -> None:
+    """Import a GeoJSON FeatureCollection of closures, all or nothing."""
+    registry = create_app().extensions["roadworks"].registry
+    try:
+        saved = registry.import_features(json.load(source), CLI_ACTOR)
+    except ValueError as error:
+        raise click.ClickException(f"not JSON: {error}") from None
+    except ValidationFailed as failure:
+        for path, messages in failure.errors.items():
+            click.echo(f"{path}: {'; '.join(messages)}", err=True)
+        raise click.ClickException("nothing imported") from None
+    except DomainError as error:
+        raise click.ClickException(f"nothing imported: {error}") from None
+    click.echo(f"imported {len(saved)} closures")
+
+
+@main.command()
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-")
+def export(output) -> None:
+    """Write every closure (drafts included) as a GeoJSON FeatureCollection."""
+    from .registry import closure_doc
+
+    registry = create_app().extensions["roadworks"].registry
+    features = [closure_doc(v.closure) for v in registry.closures(CLI_ACTOR)]
+    json.dump({"type": "FeatureCollection", "features": features}, output, ensure_ascii=False, indent=1)
+    output.write("\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

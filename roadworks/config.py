@@ -1,0 +1,36 @@
+"""Settings from ROADWORKS_* environment variables, with defaults and a test override."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+DEFAULTS: dict[str, Any] = {
+    # Empty means a SQLite file in the instance folder, created and migrated on first start.
+    "DATABASE_URL": "",
+    "TIMEZONE": "Asia/Shanghai",
+    # China, so a Xining line typed as lat,lon is caught as swapped; set your city's box instead.
+    "SERVICE_AREA": "73.4,18.1,135.1,53.6",
+    "MAX_BODY_BYTES": 5 * 1024 * 1024,
+    "PUBLIC_URL": "",
+    "LOG_LEVEL": "INFO",
+}
+
+_INTEGERS = {"MAX_BODY_BYTES"}
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Defaults overlaid with every ROADWORKS_<NAME> variable that is set."""
+    environ = os.environ if environ is None else environ
+    settings = dict(DEFAULTS)
+    for name in DEFAULTS:
+        raw = environ.get(f"ROADWORKS_{name}")
+        if raw is not None and raw != "":
+            settings[name] = int(raw) if name in _INTEGERS else raw
+    return settings
+
+
+def system_clock() -> datetime:
+    """Now, time-zone aware; the app's CLOCK setting can replace it (tests, replays)."""
+    return datetime.now(timezone.utc)

@@ -1,0 +1,1 @@
+"""Pure domain of Roadworks: schedules, geometry and values, free of HTTP and storage."""

@@ -1,0 +1,37 @@
+"""Typed errors the domain raises; the HTTP layer maps each to one problem+json answer."""
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+
+class ValidationFailed(DomainError):
+    """Input broke a rule; `errors` maps a field path to the reasons."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = {path: list(msgs) for path, msgs in errors.items()}
+        super().__init__("; ".join(f"{p}: {', '.join(m)}" for p, m in self.errors.items()))
+
+    @classmethod
+    def one(cls, path: str, message: str) -> "ValidationFailed":
+        return cls({path: [message]})
+
+    def prefixed(self, prefix: str) -> "ValidationFailed":
+        """The same errors with every path placed under `prefix`."""
+        return ValidationFailed({_join(prefix, p): m for p, m in self.errors.items()})
+
+
+class NotFound(DomainError):
+    """The named resource does not exist (or is not visible to the caller)."""
+
+
+class Conflict(DomainError):
+    """The write contradicts the stored state (duplicate id, stale version...)."""
+
+
+def _join(prefix: str, path: str) -> str:
+    if not prefix:
+        return path
+    if not path:
+        return prefix
+    return f"{prefix}{path}" if path.startswith("[") else f"{prefix}.{path}"

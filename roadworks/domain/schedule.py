@@ -1,0 +1,359 @@
+"""Closure schedules: windows, pauses, weekly hours and actual dates turned into instants and statuses."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from typing import Iterable, Iterator, Sequence, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from .errors import ValidationFailed
+
+UTC = timezone.utc
+ACTIVE, PAUSED, UPCOMING, COMPLETED, CANCELLED = "active", "paused", "upcoming", "completed", "cancelled"
+STATUSES = (ACTIVE, PAUSED, UPCOMING, COMPLETED, CANCELLED)
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# Stands for "until further notice" inside interval arithmetic; never shown to users.
+_FOREVER = datetime(9999, 12, 1, tzinfo=UTC)
+_WEEK = timedelta(days=7)
+# Hours repeat weekly, so any merged hours period not covering the whole week is under 8 days.
+_HOURS_MARGIN = timedelta(days=8)
+
+When = Union[date, datetime]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A window or pause as the bureau wrote it: dates are local days, date-times exact instants."""
+
+    start: When
+    end: When | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Hours:
+    """Weekly time-of-day limits; an entry belongs to the day it starts on and may cross midnight."""
+
+    days: frozenset[int]
+    start: time
+    end: time
+    ends_at_midnight: bool = False
+
+    def length(self) -> timedelta:
+        """How long one occurrence lasts on a day without a clock change."""
+        start = timedelta(hours=self.start.hour, minutes=self.start.minute)
+        end = timedelta(hours=self.end.hour, minutes=self.end.minute)
+        if self.ends_at_midnight:
+            end = timedelta(days=1)
+        return end - start if end > start else end + timedelta(days=1) - start
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The planned windows of a closure, with its own pauses and optional weekly hours."""
+
+    windows: tuple[Span, ...]
+    pauses: tuple[Span, ...] = ()
+    hours: tuple[Hours, ...] = ()
+
+
+@dataclass(frozen=True)
+class Period:
+    """A stretch of time in which a closure is in effect (`active`) or would be but is `paused`."""
+
+    start: datetime
+    end: datetime | None
+    state: str
+    window: int
+    label: str | None = None
+
+
+# ---------------------------------------------------------------------------- values in, instants out
+
+def zone(name: str, path: str = "timezone") -> ZoneInfo:
+    """The IANA zone called `name`, or a ValidationFailed naming `path`."""
+    if not isinstance(name, str) or not name or name not in _zone_names():
+        raise ValidationFailed.one(path, f"unknown IANA time zone {name!r}")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed.one(path, f"unknown IANA time zone {name!r}") from None
+
+
+_ZONES: frozenset[str] | None = None
+
+
+def _zone_names() -> frozenset[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = frozenset(available_timezones())
+    return _ZONES
+
+
+def start_instant(value: When, tz: tzinfo) -> datetime:
+    """First instant of a start value: a date begins at local midnight."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return _local_midnight(value, tz)
+
+
+def end_instant(value: When | None, tz: tzinfo) -> datetime | None:
+    """Exclusive end instant: a date end is inclusive, so it ends at the next local midnight."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return _local_midnight(value + timedelta(days=1), tz)
+
+
+def _local_midnight(day: date, tz: tzinfo) -> datetime:
+    return _local(day, time(0), tz)
+
+
+def _local(day: date, clock: time, tz: tzinfo) -> datetime:
+    # Round-trip through UTC so that a wall time skipped by a clock change lands on a real instant.
+    return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
+
+
+def span_instants(span: Span, tz: tzinfo) -> tuple[datetime, datetime | None]:
+    """The half-open [start, end) of a span; end None means until further notice."""
+    return start_instant(span.start, tz), end_instant(span.end, tz)
+
+
+# ---------------------------------------------------------------------------- validation
+
+def check_schedule(schedule: Schedule, tz: tzinfo, path: str = "schedule") -> None:
+    """Reject windows or pauses that end before they start, overlap, or pause nothing."""
+    errors: dict[str, list[str]] = {}
+    if not schedule.windows:
+        errors[f"{path}.windows"] = ["at least one window is required"]
+    windows = _checked_spans(schedule.windows, tz, f"{path}.windows", errors)
+    pauses = _checked_spans(schedule.pauses, tz, f"{path}.pauses", errors)
+    _check_overlaps(windows, f"{path}.windows", errors)
+    if windows:
+        _check_pauses_meet_windows(pauses, windows, f"{path}.pauses", errors)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def check_pauses(pauses: Sequence[Span], tz: tzinfo, path: str = "pauses") -> None:
+    """Reject project pauses that end before they start."""
+    errors: dict[str, list[str]] = {}
+    _checked_spans(pauses, tz, path, errors)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _checked_spans(spans, tz, path, errors) -> list[tuple[int, datetime, datetime]]:
+    good = []
+    for i, span in enumerate(spans):
+        start, end = span_instants(span, tz)
+        end = end or _FOREVER
+        if end <= start:
+            errors[f"{path}[{i}].end"] = [f"ends ({_show(span.end)}) before it starts ({_show(span.start)})"]
+        else:
+            good.append((i, start, end))
+    return good
+
+
+def _check_overlaps(spans, path, errors) -> None:
+    ordered = sorted(spans, key=lambda s: s[1])
+    for (i, _, end), (j, start, _) in zip(ordered, ordered[1:]):
+        if start < end:
+            errors.setdefault(f"{path}[{j}]", []).append(f"overlaps window {i}; phases must not overlap")
+
+
+def _check_pauses_meet_windows(pauses, windows, path, errors) -> None:
+    for i, start, end in pauses:
+        if not any(start < w_end and w_start < end for _, w_start, w_end in windows):
+            errors.setdefault(f"{path}[{i}]", []).append("lies outside every window, so it pauses nothing")
+
+
+def _show(value: When | None) -> str:
+    return "open end" if value is None else value.isoformat()
+
+
+# ---------------------------------------------------------------------------- the timeline
+
+@dataclass(frozen=True)
+class Timeline:
+    """One closure's schedule resolved in its project's zone; answers status and periods at any instant."""
+
+    schedule: Schedule
+    tz: tzinfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    project_pauses: tuple[Span, ...] = ()
+    actual_start: datetime | None = None
+    actual_end: datetime | None = None
+    cancelled: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_windows", self._resolve_windows())
+        pauses = [span_instants(p, self.tz) for p in (*self.project_pauses, *self.schedule.pauses)]
+        object.__setattr__(self, "_pauses", _union((s, e or _FOREVER) for s, e in pauses))
+        object.__setattr__(self, "_hours", None if _covers_week(self.schedule.hours) else self.schedule.hours)
+        object.__setattr__(self, "_horizon", self._last_boundary())
+
+    # -- public questions
+
+    def status_at(self, t: datetime) -> str:
+        """The contract's status at instant `t`."""
+        return self._status(_utc(t), self._segments_around(_utc(t)))
+
+    def next_change(self, t: datetime) -> datetime | None:
+        """The first instant after `t` whose status differs from the status at `t`, or None if never."""
+        t = _utc(t)
+        if self.cancelled:
+            return None
+        # After the last fixed boundary the pattern repeats weekly, so a week without change means none.
+        last = self._far_end(t)
+        segments = self._segments(t, last + _HOURS_MARGIN)
+        now = self._status(t, segments)
+        for boundary in self._boundaries_after(t, segments):
+            if boundary > last:
+                break
+            if self._status(boundary, segments) != now:
+                return boundary
+        return None
+
+    def periods(self, start: datetime, end: datetime | None, *, include_paused: bool = False) -> list[Period]:
+        """Maximal periods in effect that overlap [start, end), unclipped; paused ones on request."""
+        if self.cancelled:
+            return []
+        segments = self._segments(_utc(start), _utc(end) if end else self._far_end(_utc(start)))
+        wanted = (ACTIVE, PAUSED) if include_paused else (ACTIVE,)
+        return [self._period(s) for s in segments if s[2] in wanted]
+
+    # -- resolution
+
+    def _resolve_windows(self) -> list[tuple[datetime, datetime, int]]:
+        spans = [(*span_instants(w, self.tz), i) for i, w in enumerate(self.schedule.windows)]
+        spans = [(s, e or _FOREVER, i) for s, e, i in spans]
+        spans.sort()
+        if self.actual_start is not None and spans:
+            first_start, first_end, index = spans[0]
+            spans[0] = (_utc(self.actual_start), first_end, index)
+        if self.actual_end is not None:
+            cut = _utc(self.actual_end)
+            spans = [(s, min(e, cut), i) for s, e, i in spans]
+        return [(s, e, i) for s, e, i in spans if s < e]
+
+    def _last_boundary(self) -> datetime:
+        """After this instant nothing but the weekly hours changes the status."""
+        edges = [s for s, _, _ in self._windows] + [e for _, e, _ in self._windows if e != _FOREVER]
+        edges += [s for s, _ in self._pauses] + [e for _, e in self._pauses if e != _FOREVER]
+        return max(edges, default=datetime(1970, 1, 1, tzinfo=UTC))
+
+    def _far_end(self, t: datetime) -> datetime:
+        return max(self._horizon, t) + _HOURS_MARGIN
+
+    # -- segments: (start, end, state, window) in time order
+
+    def _segments_around(self, t: datetime) -> list[tuple[datetime, datetime, str, int]]:
+        return self._segments(t, self._far_end(t))
+
+    def _segments(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime, str, int]]:
+        out = []
+        for w_start, w_end, index in self._windows:
+            if w_end <= a or w_start >= b:
+                continue
+            for on_start, on_end in self._in_hours(w_start, w_end, a, b):
+                out.extend((s, e, st, index) for s, e, st in self._split_by_pauses(on_start, on_end))
+        out.sort()
+        return [s for s in out if s[1] > a and s[0] < b]
+
+    def _in_hours(self, w_start, w_end, a, b) -> list[tuple[datetime, datetime]]:
+        if self._hours is None:
+            return [(w_start, w_end)]
+        lo, hi = max(w_start, a - _HOURS_MARGIN), min(w_end, b + _HOURS_MARGIN)
+        found = []
+        for s, e in _union(_occurrences(self._hours, self.tz, lo, hi)):
+            s, e = max(s, w_start), min(e, w_end)
+            if s < e:
+                found.append((s, e))
+        return found
+
+    def _split_by_pauses(self, start, end) -> Iterator[tuple[datetime, datetime, str]]:
+        cursor = start
+        for p_start, p_end in self._pauses:
+            if p_end <= cursor or p_start >= end:
+                continue
+            if p_start > cursor:
+                yield cursor, p_start, ACTIVE
+            yield max(p_start, cursor), min(p_end, end), PAUSED
+            cursor = min(p_end, end)
+        if cursor < end:
+            yield cursor, end, ACTIVE
+
+    # -- status from segments
+
+    def _status(self, t: datetime, segments) -> str:
+        if self.cancelled:
+            return CANCELLED
+        for start, end, state, _ in segments:
+            if start <= t < end:
+                return state
+        if any(state == ACTIVE and start > t for start, _, state, _ in segments):
+            return UPCOMING
+        return COMPLETED
+
+    def _boundaries_after(self, t, segments) -> list[datetime]:
+        edges = {x for s, e, _, _ in segments for x in (s, e) if t < x < _FOREVER}
+        return sorted(edges)
+
+    def _period(self, segment) -> Period:
+        start, end, state, window = segment
+        label = self.schedule.windows[window].note
+        return Period(start.astimezone(self.tz), None if end >= _FOREVER else end.astimezone(self.tz),
+                      state, window, label)
+
+
+def _utc(t: datetime) -> datetime:
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError("instants must be time-zone aware")
+    return t.astimezone(UTC)
+
+
+def _union(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[list[datetime]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(s, e) for s, e in merged]
+
+
+def _occurrences(hours: Sequence[Hours], tz: tzinfo, lo: datetime, hi: datetime):
+    """Every weekly occurrence of `hours` that may overlap [lo, hi), as UTC intervals."""
+    day = lo.astimezone(tz).date() - timedelta(days=1)
+    last = hi.astimezone(tz).date()
+    while day <= last:
+        for entry in hours:
+            if day.weekday() in entry.days:
+                yield _occurrence(entry, day, tz)
+        day += timedelta(days=1)
+
+
+def _occurrence(entry: Hours, day: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    start = _local(day, entry.start, tz)
+    crosses = entry.ends_at_midnight or entry.end <= entry.start
+    end = _local(day + timedelta(days=1) if crosses else day, entry.end, tz)
+    return start, end
+
+
+def _covers_week(hours: Sequence[Hours]) -> bool:
+    """True when the hours leave no gap in the week, so they limit nothing."""
+    if not hours:
+        return True
+    monday = date(2024, 1, 1)  # any Monday: gaps are judged on a zone without clock changes
+    spans = []
+    for entry in hours:
+        for day in entry.days:
+            s, e = _occurrence(entry, monday + timedelta(days=day), UTC)
+            spans += [(s, e), (s + _WEEK, e + _WEEK)]
+    week_start = _local_midnight(monday, UTC)
+    merged = _union(spans)
+    return any(s <= week_start and e >= week_start + _WEEK for s, e in merged)

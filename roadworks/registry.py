@@ -1,0 +1,419 @@
+"""The registry's use cases: validate, authorise and store projects and closures, used by the API and the CLI."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+from marshmallow import ValidationError
+
+from .api.bodies import (ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema,
+                         pauses_json, schedule_json)
+from .auth import Actor
+from .domain import geometry
+from .domain.errors import Conflict, NotFound, ValidationFailed
+from .domain.model import Closure, Project
+from .domain.schedule import When, zone
+from .store.repository import Store, Stored, Writer
+
+AfterWrite = Callable[[Writer, Any], None]
+_PROJECT_FIELDS = ("name", "description", "agency", "contact", "reference", "timezone")
+_CLOSURE_FIELDS = ("road", "from", "to", "direction", "impact", "description", "detour")
+
+
+class StaleVersion(Conflict):
+    """The caller's If-Match names a version that is no longer current."""
+
+
+@dataclass(frozen=True)
+class ClosureView:
+    """A closure with the project that gives its schedule meaning."""
+
+    closure: Closure
+    project: Project
+
+
+class Registry:
+    """Projects and closures: every write is validated, authorised and stored with its history."""
+
+    def __init__(self, store: Store, *, default_timezone: str, service_area, clock: Callable[[], datetime]):
+        self.store = store
+        self.default_timezone = default_timezone
+        self.service_area = service_area
+        self.clock = clock
+
+    # ------------------------------------------------------------------ projects
+
+    def project(self, id: str) -> Project:
+        stored = self.store.get("project", id)
+        if stored is None:
+            raise NotFound(f"no project {id!r}")
+        return project_from(stored)
+
+    def projects(self) -> list[Project]:
+        return [project_from(s) for s in self.store.projects()]
+
+    def create_project(self, body: Any, actor: Actor, after: AfterWrite | None = None) -> Project:
+        project = self._parse_project(body, actor, id=None)
+        actor.require_write(project.agency)
+        with self.store.writing() as w:
+            if w.get("project", project.id) is not None:
+                raise Conflict(f"project {project.id!r} exists already; PUT to change it")
+            return self._save_project(w, project, actor, "create", None, after)
+
+    def replace_project(self, id: str, body: Any, actor: Actor, version: int | None,
+                        after: AfterWrite | None = None) -> Project:
+        with self.store.writing() as w:
+            current = self._current(w, "project", id, version)
+            old = project_from(current)
+            actor.require_write(old.agency)
+            project = self._parse_project(body, actor, id=id, agency=old.agency)
+            actor.require_write(project.agency)
+            return self._save_project(w, project, actor, "update", current, after)
+
+    def patch_project(self, id: str, patch: Any, actor: Actor, version: int | None,
+                      after: AfterWrite | None = None) -> Project:
+        current = self._readable_current("project", id)
+        return self.replace_project(id, merge_patch(project_doc(project_from(current)), patch), actor,
+                                    version, after)
+
+    def delete_project(self, id: str, actor: Actor, version: int | None) -> None:
+        with self.store.writing() as w:
+            current = self._current(w, "project", id, version)
+            actor.require_write(current.owner)
+            if self.store.live_closure_count(id):
+                raise Conflict(f"project {id!r} still has closures; delete or move them first")
+            w.delete("project", id, now=self.clock(), actor=actor.name)
+
+    def _parse_project(self, body: Any, actor: Actor, *, id: str | None, agency: str | None = None) -> Project:
+        data = _load(ProjectSchema(), body, "")
+        if id is not None and data.get("id", id) != id:
+            raise ValidationFailed.one("id", f"does not match the resource id {id!r}")
+        owner = data.get("agency") or agency or actor.agency
+        if not owner:
+            raise ValidationFailed.one("agency", "required for an admin token without an agency")
+        project = Project(id=id or data.get("id") or _new_id(), name=data["name"], agency=owner,
+                          timezone=data.get("timezone") or self.default_timezone,
+                          description=data.get("description"), contact=data.get("contact"),
+                          reference=data.get("reference"), pauses=tuple(data["pauses"]))
+        project.check()
+        return project.in_zone(zone(project.timezone))
+
+    def _save_project(self, w: Writer, project: Project, actor: Actor, action: str,
+                      previous: Stored | None, after: AfterWrite | None) -> Project:
+        doc = project_doc(project)
+        stored = w.save("project", project.id, doc, columns={"agency": project.agency}, now=self.clock(),
+                        actor=actor.name, action=action, changes=diff(previous.doc if previous else {}, doc))
+        saved = project_from(stored)
+        if after:
+            after(w, saved)
+        return saved
+
+    # ------------------------------------------------------------------ closures
+
+    def closure(self, id: str, actor: Actor) -> ClosureView:
+        stored = self.store.get("closure", id)
+        if stored is None:
+            raise NotFound(f"no closure {id!r}")
+        view = self._view(stored)
+        if not self.visible(view, actor, self.clock()):
+            raise NotFound(f"no closure {id!r}")
+        return view
+
+    def closures(self, actor: Actor, *, project: str | None = None, bbox=None) -> list[ClosureView]:
+        now = self.clock()
+        projects = {p.id: p for p in self.projects()}
+        views = (ClosureView(closure_from(s), projects[s.owner]) for s in
+                 self.store.closures(project=project, bbox=bbox) if s.owner in projects)
+        return [v for v in views if self.visible(v, actor, now)]
+
+    def visible(self, view: ClosureView, actor: Actor, now: datetime) -> bool:
+        """Drafts are shown only to those who may edit them."""
+        return view.closure.is_published(view.project, now) or actor.may_write(view.project.agency)
+
+    def create_closure(self, body: Any, actor: Actor, after: AfterWrite | None = None) -> ClosureView:
+        with self.store.writing() as w:
+            view = self._create_closure(w, body, actor, "")
+            if after:
+                after(w, view)
+            return view
+
+    def replace_closure(self, id: str, body: Any, actor: Actor, version: int | None,
+                        after: AfterWrite | None = None) -> ClosureView:
+        with self.store.writing() as w:
+            current = self._current(w, "closure", id, version)
+            self._require_closure_write(w, current, actor)
+            view = self._parse_closure(w, body, actor, "", id=id)
+            saved = self._save_closure(w, view, actor, "update", current)
+            if after:
+                after(w, saved)
+            return saved
+
+    def patch_closure(self, id: str, patch: Any, actor: Actor, version: int | None,
+                      after: AfterWrite | None = None) -> ClosureView:
+        current = self._readable_current("closure", id)
+        return self.replace_closure(id, merge_patch(current.doc, patch), actor, version, after)
+
+    def delete_closure(self, id: str, actor: Actor, version: int | None) -> None:
+        with self.store.writing() as w:
+            current = self._current(w, "closure", id, version)
+            self._require_closure_write(w, current, actor)
+            w.delete("closure", id, now=self.clock(), actor=actor.name)
+
+    def reopen(self, id: str, body: Any, actor: Actor, version: int | None,
+               after: AfterWrite | None = None) -> ClosureView:
+        """Mark the road open again: sets actual_end (default now)."""
+        at: When = _load(ReopenSchema(), body or {}, "").get("at") or self.clock()
+        with self.store.writing() as w:
+            current = self._current(w, "closure", id, version)
+            self._require_closure_write(w, current, actor)
+            doc = merge_patch(current.doc, {"properties": {"actual_end": at.isoformat()}})
+            view = self._parse_closure(w, doc, actor, "", id=id)
+            saved = self._save_closure(w, view, actor, "reopen", current)
+            if after:
+                after(w, saved)
+            return saved
+
+    def import_features(self, body: Any, actor: Actor, after: AfterWrite | None = None) -> list[ClosureView]:
+        """All or nothing: every feature is checked, errors are reported by feature index."""
+        envelope = _load(FeatureCollectionSchema(), body, "")
+        with self.store.writing() as w:
+            saved, errors = [], {}
+            for index, feature in enumerate(envelope["features"]):
+                try:
+                    saved.append(self._upsert_closure(w, feature, actor, f"features[{index}]"))
+                except ValidationFailed as failure:
+                    errors.update(failure.errors)
+            if errors:
+                raise ValidationFailed(errors)
+            if after:
+                after(w, saved)
+            return saved
+
+    def history(self, kind: str, id: str, actor: Actor) -> tuple[list[dict], Project]:
+        """Every version of a resource, oldest first, with the project whose zone dates it."""
+        project = self.closure(id, actor).project if kind == "closure" else self.project(id)
+        entries = [{"version": h["version"], "at": h["at"], "by": h["actor"], "action": h["action"],
+                    "changes": h["changes"]} for h in self.store.history(kind, id)]
+        return entries, project
+
+    # -- closure helpers
+
+    def _upsert_closure(self, w: Writer, feature: Any, actor: Actor, path: str) -> ClosureView:
+        id = feature.get("id") if isinstance(feature, dict) else None
+        current = w.get("closure", id) if isinstance(id, str) else None
+        if current is None:
+            return self._create_closure(w, feature, actor, path)
+        self._require_closure_write(w, current, actor)
+        view = self._parse_closure(w, feature, actor, path, id=id)
+        return self._save_closure(w, view, actor, "update", current)
+
+    def _create_closure(self, w: Writer, body: Any, actor: Actor, path: str) -> ClosureView:
+        view = self._parse_closure(w, body, actor, path, id=None)
+        if w.get("closure", view.closure.id) is not None:
+            raise Conflict(f"closure {view.closure.id!r} exists already; PUT to change it")
+        return self._save_closure(w, view, actor, "create", None)
+
+    def _parse_closure(self, w: Writer, body: Any, actor: Actor, path: str, *, id: str | None) -> ClosureView:
+        data = _load(ClosureFeatureSchema(), body, path)
+        if id is not None and data.get("id", id) != id:
+            raise ValidationFailed.one(_at(path, "id"), f"does not match the resource id {id!r}")
+        props = data["properties"]
+        project = self._writable_project(w, props["project"], actor, path)
+        try:
+            geom = geometry.normalize_line_geometry(data["geometry"], service_area=self.service_area)
+        except ValidationFailed as failure:
+            raise failure.prefixed(path) from None
+        closure = Closure(
+            id=id or data.get("id") or _new_id(), project=project.id, geometry=geom,
+            schedule=props["schedule"], road=props["road"], from_=props.get("from_"), to=props.get("to"),
+            direction=props["direction"], impact=props["impact"], description=props.get("description"),
+            detour=props.get("detour"), actual_start=props.get("actual_start"),
+            actual_end=props.get("actual_end"), cancelled=props["cancelled"], publish_at=props.get("publish_at"),
+            length_m=round(geometry.length_m(geom), 1))
+        try:
+            closure.check(project)
+        except ValidationFailed as failure:
+            raise failure.prefixed(path) from None
+        return ClosureView(closure.in_zone(zone(project.timezone)), project)
+
+    def _writable_project(self, w: Writer, project_id: str, actor: Actor, path: str) -> Project:
+        stored = w.get("project", project_id)
+        if stored is None:
+            raise ValidationFailed.one(_at(path, "properties.project"), f"no project {project_id!r}")
+        actor.require_write(stored.owner)
+        return project_from(stored)
+
+    def _require_closure_write(self, w: Writer, current: Stored, actor: Actor) -> None:
+        project = w.get("project", current.owner, include_deleted=True)
+        actor.require_write(project.owner)
+
+    def _save_closure(self, w: Writer, view: ClosureView, actor: Actor, action: str,
+                      previous: Stored | None) -> ClosureView:
+        closure = view.closure
+        doc = closure_doc(closure)
+        min_lon, min_lat, max_lon, max_lat = geometry.bounds(closure.geometry)
+        columns = {"project_id": closure.project, "road": closure.road, "length_m": closure.length_m,
+                   "min_lon": min_lon, "min_lat": min_lat, "max_lon": max_lon, "max_lat": max_lat}
+        stored = w.save("closure", closure.id, doc, columns=columns, now=self.clock(), actor=actor.name,
+                        action=action, changes=diff(previous.doc if previous else {}, doc))
+        return ClosureView(closure_from(stored), view.project)
+
+    # -- shared helpers
+
+    def _view(self, stored: Stored) -> ClosureView:
+        project = self.store.get("project", stored.owner, include_deleted=True)
+        return ClosureView(closure_from(stored), project_from(project))
+
+    def _readable_current(self, kind: str, id: str) -> Stored:
+        stored = self.store.get(kind, id)
+        if stored is None:
+            raise NotFound(f"no {kind} {id!r}")
+        return stored
+
+    def _current(self, w: Writer, kind: str, id: str, version: int | None) -> Stored:
+        stored = w.get(kind, id)
+        if stored is None:
+            raise NotFound(f"no {kind} {id!r}")
+        if version is not None and stored.version != version:
+            raise StaleVersion(f"{kind} {id!r} is at version {stored.version}, not {version}")
+        return stored
+
+
+# ---------------------------------------------------------------------- documents <-> domain values
+
+def project_doc(project: Project) -> dict:
+    """The stored and served JSON of a project's writable fields."""
+    doc = {name: getattr(project, name) for name in _PROJECT_FIELDS}
+    doc["pauses"] = pauses_json(project.pauses)
+    return doc
+
+
+def closure_doc(closure: Closure) -> dict:
+    """The stored JSON of a closure: a GeoJSON Feature with its writable properties."""
+    props = {"project": closure.project, "road": closure.road, "from": closure.from_, "to": closure.to,
+             "direction": closure.direction, "impact": closure.impact, "description": closure.description,
+             "detour": closure.detour, "schedule": schedule_json(closure.schedule),
+             "actual_start": _iso(closure.actual_start), "actual_end": _iso(closure.actual_end),
+             "cancelled": closure.cancelled, "publish_at": _iso(closure.publish_at)}
+    return {"type": "Feature", "id": closure.id, "geometry": closure.geometry, "properties": props}
+
+
+def project_from(stored: Stored) -> Project:
+    return _parsed(stored, _project_value)
+
+
+def closure_from(stored: Stored) -> Closure:
+    return _parsed(stored, _closure_value)
+
+
+# Parsing a stored document costs far more than reading it; a version never changes, so keep them.
+_PARSED: dict[tuple, Any] = {}
+_PARSED_LIMIT = 200_000
+
+
+def _parsed(stored: Stored, parse: Callable[[Stored], Any]) -> Any:
+    key = (stored.kind, stored.id, stored.version, stored.seq)
+    value = _PARSED.get(key)
+    if value is None:
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.clear()
+        value = _PARSED[key] = parse(stored)
+    return value
+
+
+def _project_value(stored: Stored) -> Project:
+    data = ProjectSchema().load(stored.doc)
+    return Project(id=stored.id, name=data["name"], agency=data["agency"], timezone=data["timezone"],
+                   description=data.get("description"), contact=data.get("contact"),
+                   reference=data.get("reference"), pauses=tuple(data["pauses"]), version=stored.version,
+                   created_at=stored.created_at, updated_at=stored.updated_at)
+
+
+def _closure_value(stored: Stored) -> Closure:
+    data = ClosureFeatureSchema().load(stored.doc)
+    props, geom = data["properties"], data["geometry"]
+    return Closure(id=stored.id, project=props["project"], geometry=geom, schedule=props["schedule"],
+                   road=props["road"], from_=props.get("from_"), to=props.get("to"),
+                   direction=props["direction"], impact=props["impact"], description=props.get("description"),
+                   detour=props.get("detour"), actual_start=props.get("actual_start"),
+                   actual_end=props.get("actual_end"), cancelled=props["cancelled"],
+                   publish_at=props.get("publish_at"), length_m=round(geometry.length_m(geom), 1),
+                   version=stored.version, created_at=stored.created_at, updated_at=stored.updated_at)
+
+
+def _iso(value: When | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON Merge Patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def diff(old: dict, new: dict) -> dict:
+    """What changed between two documents, by member path: {path: {"from": ..., "to": ...}}."""
+    changes = {}
+    for path, (before, after) in _pairs(old, new, ""):
+        if before != after:
+            changes[path] = {"from": before, "to": after}
+    return changes
+
+
+def _pairs(old: dict, new: dict, prefix: str) -> Iterable[tuple[str, tuple[Any, Any]]]:
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key), new.get(key)
+        if key == "properties" and isinstance(before or {}, dict) and isinstance(after or {}, dict):
+            yield from _pairs(before or {}, after or {}, "properties.")
+        else:
+            yield prefix + key, (before, after)
+
+
+def _load(schema, body: Any, path: str) -> dict:
+    if not isinstance(body, dict):
+        raise ValidationFailed.one(path or "$", "must be a JSON object")
+    try:
+        return schema.load(body)
+    except ValidationError as error:
+        raise ValidationFailed(flatten_errors(error.messages, path)) from None
+
+
+def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {'properties.schedule.windows[0].end': [...]}."""
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix or "$": [_plain(m) for m in messages]}
+    if isinstance(messages, list):
+        messages = dict(enumerate(messages))
+    out: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        if key == "_schema":
+            child = prefix or "$"
+        elif isinstance(key, int):
+            child = f"{prefix}[{key}]"
+        else:
+            child = f"{prefix}.{key}" if prefix else str(key)
+        for path, msgs in flatten_errors(value, child).items():
+            out.setdefault(path, []).extend(msgs)
+    return out
+
+
+def _plain(message: str) -> str:
+    return "unknown field" if message == "Unknown field." else message
+
+
+def _at(path: str, member: str) -> str:
+    return f"{path}.{member}" if path else member
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:16]

@@ -1,0 +1,37 @@
+"""Wires settings, storage and the registry together for one app instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .config import system_clock
+from .domain.geometry import parse_service_area
+from .domain.schedule import zone
+from .registry import Registry
+from .store.engine import make_engine, migrate, sqlite_url
+from .store.repository import Store
+
+
+@dataclass
+class Services:
+    """What request handlers and commands need, built once per app."""
+
+    settings: dict[str, Any]
+    store: Store
+    registry: Registry
+    clock: Callable
+
+
+def build(settings: dict[str, Any], instance_path: str) -> Services:
+    """Open (and migrate) the database and make the registry."""
+    zone(settings["TIMEZONE"], "ROADWORKS_TIMEZONE")
+    area = parse_service_area(settings["SERVICE_AREA"], path="ROADWORKS_SERVICE_AREA") \
+        if settings.get("SERVICE_AREA") else None
+    engine = make_engine(settings["DATABASE_URL"] or sqlite_url(instance_path))
+    if settings.get("MIGRATE", True):
+        migrate(engine)
+    store = Store(engine)
+    clock = settings.get("CLOCK") or system_clock
+    registry = Registry(store, default_timezone=settings["TIMEZONE"], service_area=area, clock=clock)
+    return Services(settings, store, registry, clock)

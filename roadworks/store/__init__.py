@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, alembic migrations and the one repository the app talks to."""
