@@ -65,19 +65,20 @@ class Registry:
 
     def replace_project(self, id: str, body: Any, actor: Actor, version: int | None,
                         after: AfterWrite | None = None) -> Project:
-        with self.store.writing() as w:
-            current = self._current(w, "project", id, version)
-            old = project_from(current)
-            actor.require_write(old.agency)
-            project = self._parse_project(body, actor, id=id, agency=old.agency)
-            actor.require_write(project.agency)
-            return self._save_project(w, project, actor, "update", current, after)
+        return self._rewrite_project(id, lambda doc: body, actor, version, after)
 
     def patch_project(self, id: str, patch: Any, actor: Actor, version: int | None,
                       after: AfterWrite | None = None) -> Project:
-        current = self._readable_current("project", id)
-        return self.replace_project(id, merge_patch(project_doc(project_from(current)), patch), actor,
-                                    version, after)
+        return self._rewrite_project(id, lambda doc: merge_patch(doc, patch), actor, version, after)
+
+    def _rewrite_project(self, id: str, rewrite: Callable[[dict], Any], actor: Actor, version: int | None,
+                         after: AfterWrite | None) -> Project:
+        with self.store.writing() as w:
+            current = self._current(w, "project", id, version)
+            actor.require_write(current.owner)
+            project = self._parse_project(rewrite(current.doc), actor, id=id, agency=current.owner)
+            actor.require_write(project.agency)
+            return self._save_project(w, project, actor, "update", current, after)
 
     def delete_project(self, id: str, actor: Actor, version: int | None) -> None:
         with self.store.writing() as w:
@@ -142,19 +143,18 @@ class Registry:
 
     def replace_closure(self, id: str, body: Any, actor: Actor, version: int | None,
                         after: AfterWrite | None = None) -> ClosureView:
-        with self.store.writing() as w:
-            current = self._current(w, "closure", id, version)
-            self._require_closure_write(w, current, actor)
-            view = self._parse_closure(w, body, actor, "", id=id)
-            saved = self._save_closure(w, view, actor, "update", current)
-            if after:
-                after(w, saved)
-            return saved
+        return self._rewrite_closure(id, lambda doc: body, actor, version, "update", after)
 
     def patch_closure(self, id: str, patch: Any, actor: Actor, version: int | None,
                       after: AfterWrite | None = None) -> ClosureView:
-        current = self._readable_current("closure", id)
-        return self.replace_closure(id, merge_patch(current.doc, patch), actor, version, after)
+        return self._rewrite_closure(id, lambda doc: merge_patch(doc, patch), actor, version, "update", after)
+
+    def reopen(self, id: str, body: Any, actor: Actor, version: int | None,
+               after: AfterWrite | None = None) -> ClosureView:
+        """Mark the road open again: sets actual_end (default now)."""
+        at: When = _load(ReopenSchema(), body or {}, "").get("at") or self.clock()
+        patch = {"properties": {"actual_end": at.isoformat()}}
+        return self._rewrite_closure(id, lambda doc: merge_patch(doc, patch), actor, version, "reopen", after)
 
     def delete_closure(self, id: str, actor: Actor, version: int | None) -> None:
         with self.store.writing() as w:
@@ -162,16 +162,14 @@ class Registry:
             self._require_closure_write(w, current, actor)
             w.delete("closure", id, now=self.clock(), actor=actor.name)
 
-    def reopen(self, id: str, body: Any, actor: Actor, version: int | None,
-               after: AfterWrite | None = None) -> ClosureView:
-        """Mark the road open again: sets actual_end (default now)."""
-        at: When = _load(ReopenSchema(), body or {}, "").get("at") or self.clock()
+    def _rewrite_closure(self, id: str, rewrite: Callable[[dict], Any], actor: Actor, version: int | None,
+                         action: str, after: AfterWrite | None) -> ClosureView:
+        """Replace a closure by a body made from its current document, inside one transaction."""
         with self.store.writing() as w:
             current = self._current(w, "closure", id, version)
             self._require_closure_write(w, current, actor)
-            doc = merge_patch(current.doc, {"properties": {"actual_end": at.isoformat()}})
-            view = self._parse_closure(w, doc, actor, "", id=id)
-            saved = self._save_closure(w, view, actor, "reopen", current)
+            view = self._parse_closure(w, rewrite(current.doc), actor, "", id=id)
+            saved = self._save_closure(w, view, actor, action, current)
             if after:
                 after(w, saved)
             return saved
@@ -226,13 +224,7 @@ class Registry:
             geom = geometry.normalize_line_geometry(data["geometry"], service_area=self.service_area)
         except ValidationFailed as failure:
             raise failure.prefixed(path) from None
-        closure = Closure(
-            id=id or data.get("id") or _new_id(), project=project.id, geometry=geom,
-            schedule=props["schedule"], road=props["road"], from_=props.get("from_"), to=props.get("to"),
-            direction=props["direction"], impact=props["impact"], description=props.get("description"),
-            detour=props.get("detour"), actual_start=props.get("actual_start"),
-            actual_end=props.get("actual_end"), cancelled=props["cancelled"], publish_at=props.get("publish_at"),
-            length_m=round(geometry.length_m(geom), 1))
+        closure = _closure_of(id or data.get("id") or _new_id(), props, geom)
         try:
             closure.check(project)
         except ValidationFailed as failure:
@@ -266,12 +258,6 @@ class Registry:
     def _view(self, stored: Stored) -> ClosureView:
         project = self.store.get("project", stored.owner, include_deleted=True)
         return ClosureView(closure_from(stored), project_from(project))
-
-    def _readable_current(self, kind: str, id: str) -> Stored:
-        stored = self.store.get(kind, id)
-        if stored is None:
-            raise NotFound(f"no {kind} {id!r}")
-        return stored
 
     def _current(self, w: Writer, kind: str, id: str, version: int | None) -> Stored:
         stored = w.get(kind, id)
@@ -334,14 +320,18 @@ def _project_value(stored: Stored) -> Project:
 
 def _closure_value(stored: Stored) -> Closure:
     data = ClosureFeatureSchema().load(stored.doc)
-    props, geom = data["properties"], data["geometry"]
-    return Closure(id=stored.id, project=props["project"], geometry=geom, schedule=props["schedule"],
+    return _closure_of(stored.id, data["properties"], data["geometry"], version=stored.version,
+                       created_at=stored.created_at, updated_at=stored.updated_at)
+
+
+def _closure_of(id: str, props: dict, geom: dict, **meta: Any) -> Closure:
+    """A Closure from loaded properties and a normalized geometry."""
+    return Closure(id=id, project=props["project"], geometry=geom, schedule=props["schedule"],
                    road=props["road"], from_=props.get("from_"), to=props.get("to"),
                    direction=props["direction"], impact=props["impact"], description=props.get("description"),
                    detour=props.get("detour"), actual_start=props.get("actual_start"),
                    actual_end=props.get("actual_end"), cancelled=props["cancelled"],
-                   publish_at=props.get("publish_at"), length_m=round(geometry.length_m(geom), 1),
-                   version=stored.version, created_at=stored.created_at, updated_at=stored.updated_at)
+                   publish_at=props.get("publish_at"), length_m=round(geometry.length_m(geom), 1), **meta)
 
 
 def _iso(value: When | None) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Iterable, Iterator, Sequence, Union
@@ -160,10 +159,12 @@ def _checked_spans(spans, tz, path, errors) -> list[tuple[int, datetime, datetim
 
 
 def _check_overlaps(spans, path, errors) -> None:
-    ordered = sorted(spans, key=lambda s: s[1])
-    for (i, _, end), (j, start, _) in zip(ordered, ordered[1:]):
-        if start < end:
-            errors.setdefault(f"{path}[{j}]", []).append(f"overlaps window {i}; phases must not overlap")
+    latest = None  # the window reaching furthest so far, by start order
+    for j, start, end in sorted(spans, key=lambda s: s[1]):
+        if latest is not None and start < latest[2]:
+            errors.setdefault(f"{path}[{j}]", []).append(f"overlaps window {latest[0]}; phases must not overlap")
+        if latest is None or end > latest[2]:
+            latest = (j, start, end)
 
 
 def _check_pauses_meet_windows(pauses, windows, path, errors) -> None:
@@ -233,8 +234,10 @@ class Timeline:
         spans = [(s, e or _FOREVER, i) for s, e, i in spans]
         spans.sort()
         if self.actual_start is not None and spans:
-            first_start, first_end, index = spans[0]
-            spans[0] = (_utc(self.actual_start), first_end, index)
+            began = _utc(self.actual_start)
+            _, first_end, index = spans[0]
+            # Nothing can be closed before the works began, whichever window was planned first.
+            spans = [(began, first_end, index)] + [(max(s, began), e, i) for s, e, i in spans[1:]]
         if self.actual_end is not None:
             cut = _utc(self.actual_end)
             spans = [(s, min(e, cut), i) for s, e, i in spans]
@@ -353,7 +356,7 @@ def _covers_week(hours: Sequence[Hours]) -> bool:
     for entry in hours:
         for day in entry.days:
             s, e = _occurrence(entry, monday + timedelta(days=day), UTC)
-            spans += [(s, e), (s + _WEEK, e + _WEEK)]
+            spans += [(s - _WEEK, e - _WEEK), (s, e), (s + _WEEK, e + _WEEK)]
     week_start = _local_midnight(monday, UTC)
     merged = _union(spans)
     return any(s <= week_start and e >= week_start + _WEEK for s, e in merged)
