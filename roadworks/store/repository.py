@@ -58,13 +58,8 @@ class Store:
     # ------------------------------------------------------------------ reads
 
     def get(self, kind: str, id: str, *, include_deleted: bool = False) -> Stored | None:
-        table = KINDS[kind]
-        query = sa.select(table).where(table.c.id == id)
-        if not include_deleted:
-            query = query.where(table.c.deleted_at.is_(None))
         with self.engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
-        return None if row is None else _stored(kind, row)
+            return _get(conn, kind, id, include_deleted)
 
     def projects(self) -> list[Stored]:
         return self._live("project", sa.select(projects).order_by(projects.c.id))
@@ -155,12 +150,7 @@ class Writer:
         self.conn = conn
 
     def get(self, kind: str, id: str, *, include_deleted: bool = False) -> Stored | None:
-        table = KINDS[kind]
-        query = sa.select(table).where(table.c.id == id)
-        if not include_deleted:
-            query = query.where(table.c.deleted_at.is_(None))
-        row = self.conn.execute(query).mappings().first()
-        return None if row is None else _stored(kind, row)
+        return _get(self.conn, kind, id, include_deleted)
 
     def save(self, kind: str, id: str, doc: dict, *, columns: dict, now: datetime, actor: str,
              action: str, changes: dict) -> Stored:
@@ -206,6 +196,15 @@ class Writer:
         self.conn.execute(history.insert().values(
             seq=seq, kind=kind, resource_id=id, version=version, action=action, at=now, actor=actor,
             changes=changes, snapshot=doc))
+
+
+def _get(conn: sa.Connection, kind: str, id: str, include_deleted: bool) -> Stored | None:
+    table = KINDS[kind]
+    query = sa.select(table).where(table.c.id == id)
+    if not include_deleted:
+        query = query.where(table.c.deleted_at.is_(None))
+    row = conn.execute(query).mappings().first()
+    return None if row is None else _stored(kind, row)
 
 
 def _owner(kind: str, columns: dict) -> str:

@@ -1,0 +1,29 @@
+"""Settings come from ROADWORKS_* variables over the defaults; the app refuses a bad zone or area."""
+
+from __future__ import annotations
+
+import pytest
+
+from roadworks import create_app
+from roadworks.config import DEFAULTS, from_environment
+from roadworks.domain.errors import ValidationFailed
+
+
+def test_defaults_without_environment():
+    assert from_environment({}) == DEFAULTS
+
+
+def test_environment_overrides_and_integers_are_parsed():
+    settings = from_environment({"ROADWORKS_TIMEZONE": "Europe/Paris", "ROADWORKS_MAX_BODY_BYTES": "1024",
+                                 "ROADWORKS_DATABASE_URL": "", "OTHER": "x"})
+    assert settings["TIMEZONE"] == "Europe/Paris"
+    assert settings["MAX_BODY_BYTES"] == 1024
+    assert settings["DATABASE_URL"] == ""
+
+
+@pytest.mark.parametrize("override, field", [({"TIMEZONE": "Mars/Olympus"}, "ROADWORKS_TIMEZONE"),
+                                             ({"SERVICE_AREA": "1,2,3"}, "ROADWORKS_SERVICE_AREA")])
+def test_bad_settings_stop_the_app_with_the_variable_named(database_url, override, field):
+    with pytest.raises(ValidationFailed) as failure:
+        create_app({"DATABASE_URL": database_url, "MIGRATE": False, **override})
+    assert field in failure.value.errors
