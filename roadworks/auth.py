@@ -39,9 +39,14 @@ class Actor:
         """Admins write everything; an editor only its own agency's projects and closures."""
         return self.role == "admin" or (self.role == "editor" and self.agency == agency)
 
-    def require_write(self, agency: str) -> None:
+    def require_editor(self) -> "Actor":
+        """Writes need an editor or admin token, whatever the body says."""
         if not self.is_editor:
             raise Unauthenticated("a valid editor or admin bearer token is required")
+        return self
+
+    def require_write(self, agency: str) -> None:
+        self.require_editor()
         if not self.may_write(agency):
             raise Forbidden(f"token of agency {self.agency!r} may not write data of agency {agency!r}")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
@@ -21,6 +21,9 @@ from .store.repository import Store, Stored, Writer
 AfterWrite = Callable[[Writer, Any], None]
 _PROJECT_FIELDS = ("name", "description", "agency", "contact", "reference", "timezone")
 _CLOSURE_FIELDS = ("road", "from", "to", "direction", "impact", "description", "detour")
+
+
+_PARSED_LIMIT = 200_000
 
 
 class StaleVersion(Conflict):
@@ -43,6 +46,9 @@ class Registry:
         self.default_timezone = default_timezone
         self.service_area = service_area
         self.clock = clock
+        # Parsing a stored document costs far more than reading it, and a committed version never
+        # changes; only committed rows (read outside write transactions) go in here.
+        self._parsed: dict[tuple, Any] = {}
 
     # ------------------------------------------------------------------ projects
 
@@ -50,12 +56,13 @@ class Registry:
         stored = self.store.get("project", id)
         if stored is None:
             raise NotFound(f"no project {id!r}")
-        return project_from(stored)
+        return self._value(stored)
 
     def projects(self) -> list[Project]:
-        return [project_from(s) for s in self.store.projects()]
+        return [self._value(s) for s in self.store.projects()]
 
     def create_project(self, body: Any, actor: Actor, after: AfterWrite | None = None) -> Project:
+        actor.require_editor()
         project = self._parse_project(body, actor, id=None)
         actor.require_write(project.agency)
         with self.store.writing() as w:
@@ -73,6 +80,7 @@ class Registry:
 
     def _rewrite_project(self, id: str, rewrite: Callable[[dict], Any], actor: Actor, version: int | None,
                          after: AfterWrite | None) -> Project:
+        actor.require_editor()
         with self.store.writing() as w:
             current = self._current(w, "project", id, version)
             actor.require_write(current.owner)
@@ -81,6 +89,7 @@ class Registry:
             return self._save_project(w, project, actor, "update", current, after)
 
     def delete_project(self, id: str, actor: Actor, version: int | None) -> None:
+        actor.require_editor()
         with self.store.writing() as w:
             current = self._current(w, "project", id, version)
             actor.require_write(current.owner)
@@ -107,7 +116,8 @@ class Registry:
         doc = project_doc(project)
         stored = w.save("project", project.id, doc, columns={"agency": project.agency}, now=self.clock(),
                         actor=actor.name, action=action, changes=diff(previous.doc if previous else {}, doc))
-        saved = project_from(stored)
+        saved = replace(project, version=stored.version, created_at=stored.created_at,
+                        updated_at=stored.updated_at)
         if after:
             after(w, saved)
         return saved
@@ -126,7 +136,7 @@ class Registry:
     def closures(self, actor: Actor, *, project: str | None = None, bbox=None) -> list[ClosureView]:
         now = self.clock()
         projects = {p.id: p for p in self.projects()}
-        views = (ClosureView(closure_from(s), projects[s.owner]) for s in
+        views = (ClosureView(self._value(s), projects[s.owner]) for s in
                  self.store.closures(project=project, bbox=bbox) if s.owner in projects)
         return [v for v in views if self.visible(v, actor, now)]
 
@@ -135,6 +145,7 @@ class Registry:
         return view.closure.is_published(view.project, now) or actor.may_write(view.project.agency)
 
     def create_closure(self, body: Any, actor: Actor, after: AfterWrite | None = None) -> ClosureView:
+        actor.require_editor()
         with self.store.writing() as w:
             view = self._create_closure(w, body, actor, "")
             if after:
@@ -152,11 +163,13 @@ class Registry:
     def reopen(self, id: str, body: Any, actor: Actor, version: int | None,
                after: AfterWrite | None = None) -> ClosureView:
         """Mark the road open again: sets actual_end (default now)."""
-        at: When = _load(ReopenSchema(), body or {}, "").get("at") or self.clock()
+        actor.require_editor()
+        at: When = _load(ReopenSchema(), {} if body is None else body, "").get("at") or self.clock()
         patch = {"properties": {"actual_end": at.isoformat()}}
         return self._rewrite_closure(id, lambda doc: merge_patch(doc, patch), actor, version, "reopen", after)
 
     def delete_closure(self, id: str, actor: Actor, version: int | None) -> None:
+        actor.require_editor()
         with self.store.writing() as w:
             current = self._current(w, "closure", id, version)
             self._require_closure_write(w, current, actor)
@@ -165,6 +178,7 @@ class Registry:
     def _rewrite_closure(self, id: str, rewrite: Callable[[dict], Any], actor: Actor, version: int | None,
                          action: str, after: AfterWrite | None) -> ClosureView:
         """Replace a closure by a body made from its current document, inside one transaction."""
+        actor.require_editor()
         with self.store.writing() as w:
             current = self._current(w, "closure", id, version)
             self._require_closure_write(w, current, actor)
@@ -176,6 +190,7 @@ class Registry:
 
     def import_features(self, body: Any, actor: Actor, after: AfterWrite | None = None) -> list[ClosureView]:
         """All or nothing: every feature is checked, errors are reported by feature index."""
+        actor.require_editor()
         envelope = _load(FeatureCollectionSchema(), body, "")
         with self.store.writing() as w:
             saved, errors = [], {}
@@ -191,11 +206,21 @@ class Registry:
             return saved
 
     def history(self, kind: str, id: str, actor: Actor) -> tuple[list[dict], Project]:
-        """Every version of a resource, oldest first, with the project whose zone dates it."""
-        project = self.closure(id, actor).project if kind == "closure" else self.project(id)
+        """Every version of a resource, deletions included, with the project whose zone dates it."""
+        project = self._history_project(kind, id, actor)
         entries = [{"version": h["version"], "at": h["at"], "by": h["actor"], "action": h["action"],
                     "changes": h["changes"]} for h in self.store.history(kind, id)]
         return entries, project
+
+    def _history_project(self, kind: str, id: str, actor: Actor) -> Project:
+        stored = self.store.get(kind, id, include_deleted=True)
+        if stored is None:
+            raise NotFound(f"no {kind} {id!r}")
+        if kind == "project":
+            return self._value(stored)
+        if stored.deleted_at is None:
+            return self.closure(id, actor).project
+        return self._value(self.store.get("project", stored.owner, include_deleted=True))
 
     # -- closure helpers
 
@@ -236,6 +261,7 @@ class Registry:
         if stored is None:
             raise ValidationFailed.one(_at(path, "properties.project"), f"no project {project_id!r}")
         actor.require_write(stored.owner)
+        # Parsed without the cache: rows read inside a transaction may yet be rolled back.
         return project_from(stored)
 
     def _require_closure_write(self, w: Writer, current: Stored, actor: Actor) -> None:
@@ -251,13 +277,26 @@ class Registry:
                    "min_lon": min_lon, "min_lat": min_lat, "max_lon": max_lon, "max_lat": max_lat}
         stored = w.save("closure", closure.id, doc, columns=columns, now=self.clock(), actor=actor.name,
                         action=action, changes=diff(previous.doc if previous else {}, doc))
-        return ClosureView(closure_from(stored), view.project)
+        saved = replace(closure, version=stored.version, created_at=stored.created_at,
+                        updated_at=stored.updated_at)
+        return ClosureView(saved, view.project)
 
     # -- shared helpers
 
     def _view(self, stored: Stored) -> ClosureView:
         project = self.store.get("project", stored.owner, include_deleted=True)
-        return ClosureView(closure_from(stored), project_from(project))
+        return ClosureView(self._value(stored), self._value(project))
+
+    def _value(self, stored: Stored) -> Any:
+        """The Project or Closure of a committed stored version, parsed once."""
+        key = (stored.kind, stored.id, stored.version, stored.seq)
+        value = self._parsed.get(key)
+        if value is None:
+            if len(self._parsed) >= _PARSED_LIMIT:
+                self._parsed.clear()
+            parse = project_from if stored.kind == "project" else closure_from
+            value = self._parsed[key] = parse(stored)
+        return value
 
     def _current(self, w: Writer, kind: str, id: str, version: int | None) -> Stored:
         stored = w.get(kind, id)
@@ -288,29 +327,6 @@ def closure_doc(closure: Closure) -> dict:
 
 
 def project_from(stored: Stored) -> Project:
-    return _parsed(stored, _project_value)
-
-
-def closure_from(stored: Stored) -> Closure:
-    return _parsed(stored, _closure_value)
-
-
-# Parsing a stored document costs far more than reading it; a version never changes, so keep them.
-_PARSED: dict[tuple, Any] = {}
-_PARSED_LIMIT = 200_000
-
-
-def _parsed(stored: Stored, parse: Callable[[Stored], Any]) -> Any:
-    key = (stored.kind, stored.id, stored.version, stored.seq)
-    value = _PARSED.get(key)
-    if value is None:
-        if len(_PARSED) >= _PARSED_LIMIT:
-            _PARSED.clear()
-        value = _PARSED[key] = parse(stored)
-    return value
-
-
-def _project_value(stored: Stored) -> Project:
     data = ProjectSchema().load(stored.doc)
     return Project(id=stored.id, name=data["name"], agency=data["agency"], timezone=data["timezone"],
                    description=data.get("description"), contact=data.get("contact"),
@@ -318,7 +334,7 @@ def _project_value(stored: Stored) -> Project:
                    created_at=stored.created_at, updated_at=stored.updated_at)
 
 
-def _closure_value(stored: Stored) -> Closure:
+def closure_from(stored: Stored) -> Closure:
     data = ClosureFeatureSchema().load(stored.doc)
     return _closure_of(stored.id, data["properties"], data["geometry"], version=stored.version,
                        created_at=stored.created_at, updated_at=stored.updated_at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import url_for
 from flask_smorest import Blueprint
 
-from .http import actor, idempotent, json_body, json_response, now, optional_version, required_version, services
+from .http import editor, idempotent, json_body, json_response, now, optional_version, required_version, services
 from .render import closure_feature, project_json
 
 blp = Blueprint("bureau", __name__, url_prefix="/api/v1",
@@ -33,7 +33,7 @@ def _closure_saved(view, status=200):
 @blp.doc(**_body_doc("Project"))
 def create_project():
     """Create a project (for the token's own agency)."""
-    body, who = json_body(), actor()
+    who, body = editor(), json_body()
     return idempotent(lambda after: services().registry.create_project(body, who, after),
                       lambda project: _project_created(project))
 
@@ -42,22 +42,23 @@ def create_project():
 @blp.doc(**_body_doc("Project"))
 def replace_project(id):
     """Replace a project; needs If-Match."""
-    version, body = required_version(), json_body()
-    return _project_created(services().registry.replace_project(id, body, actor(), version), status=200)
+    who, version, body = editor(), required_version(), json_body()
+    return _project_created(services().registry.replace_project(id, body, who, version), status=200)
 
 
 @blp.route("/projects/<id>", methods=["PATCH"])
 @blp.doc(**_body_doc("Project"))
 def patch_project(id):
     """Change a project with a JSON Merge Patch (RFC 7386); needs If-Match."""
-    version, body = required_version(), json_body()
-    return _project_created(services().registry.patch_project(id, body, actor(), version), status=200)
+    who, version, body = editor(), required_version(), json_body()
+    return _project_created(services().registry.patch_project(id, body, who, version), status=200)
 
 
 @blp.route("/projects/<id>", methods=["DELETE"])
 def delete_project(id):
     """Delete a project that has no closures left; needs If-Match."""
-    services().registry.delete_project(id, actor(), required_version())
+    who = editor()
+    services().registry.delete_project(id, who, required_version())
     return "", 204
 
 
@@ -65,7 +66,7 @@ def delete_project(id):
 @blp.doc(**_body_doc("ClosureFeature"))
 def create_closure():
     """Create a closure from one GeoJSON Feature; honours Idempotency-Key."""
-    body, who = json_body(), actor()
+    who, body = editor(), json_body()
     return idempotent(lambda after: services().registry.create_closure(body, who, after),
                       lambda view: _closure_saved(view, status=201))
 
@@ -74,22 +75,23 @@ def create_closure():
 @blp.doc(**_body_doc("ClosureFeature"))
 def replace_closure(id):
     """Replace a closure; needs If-Match."""
-    version, body = required_version(), json_body()
-    return _closure_saved(services().registry.replace_closure(id, body, actor(), version))
+    who, version, body = editor(), required_version(), json_body()
+    return _closure_saved(services().registry.replace_closure(id, body, who, version))
 
 
 @blp.route("/closures/<id>", methods=["PATCH"])
 @blp.doc(**_body_doc("ClosureFeature"))
 def patch_closure(id):
     """Change a closure with a JSON Merge Patch (RFC 7386); needs If-Match."""
-    version, body = required_version(), json_body()
-    return _closure_saved(services().registry.patch_closure(id, body, actor(), version))
+    who, version, body = editor(), required_version(), json_body()
+    return _closure_saved(services().registry.patch_closure(id, body, who, version))
 
 
 @blp.route("/closures/<id>", methods=["DELETE"])
 def delete_closure(id):
     """Delete a closure (a tombstone stays for partners' sync); needs If-Match."""
-    services().registry.delete_closure(id, actor(), required_version())
+    who = editor()
+    services().registry.delete_closure(id, who, required_version())
     return "", 204
 
 
@@ -97,7 +99,7 @@ def delete_closure(id):
 @blp.doc(**_body_doc("Reopen"))
 def reopen_closure(id):
     """Record that the road reopened (default now): sets actual_end; If-Match optional."""
-    version, body, who = optional_version(), json_body(optional=True), actor()
+    who, version, body = editor(), optional_version(), json_body(optional=True)
     return idempotent(lambda after: services().registry.reopen(id, body, who, version, after),
                       lambda view: _closure_saved(view))
 
@@ -106,7 +108,7 @@ def reopen_closure(id):
 @blp.doc(**_body_doc("FeatureCollection"))
 def import_closures():
     """Create or replace many closures at once: all or nothing, errors by feature index."""
-    body, who = json_body(), actor()
+    who, body = editor(), json_body()
 
     def render(views):
         at = now()

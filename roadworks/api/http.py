@@ -32,6 +32,11 @@ def actor() -> Actor:
     return resolve(services().store, request.headers.get("Authorization"))
 
 
+def editor() -> Actor:
+    """The sender of a write, which must hold an editor or admin token (401 first, before any body check)."""
+    return actor().require_editor()
+
+
 def now() -> datetime:
     return services().clock()
 
