@@ -23,6 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=int(settings["MAX_BODY_BYTES"]), JSON_AS_ASCII=False,
         API_TITLE="Roadworks", API_VERSION="v1", OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json", OPENAPI_SWAGGER_UI_PATH="docs", OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
         ETAG_DISABLED=True, API_SPEC_OPTIONS={"info": {"description": "Road-construction and closure notices."}})
     app.extensions["roadworks"] = services.build(settings, app.instance_path)
     api = Api(app)

@@ -138,7 +138,8 @@ class Registry:
         projects = {p.id: p for p in self.projects()}
         views = (ClosureView(self._value(s), projects[s.owner]) for s in
                  self.store.closures(project=project, bbox=bbox) if s.owner in projects)
-        return [v for v in views if self.visible(v, actor, now)]
+        # Ordered by code point here, not by the database's collation, so paging cursors agree with it.
+        return sorted((v for v in views if self.visible(v, actor, now)), key=lambda v: v.closure.id)
 
     def visible(self, view: ClosureView, actor: Actor, now: datetime) -> bool:
         """Drafts are shown only to those who may edit them."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timezone
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
@@ -36,14 +36,23 @@ class When(fields.Field):
             raise self.make_error("invalid")
         if _DATE.match(value):
             try:
-                return date.fromisoformat(value)
+                day = date.fromisoformat(value)
             except ValueError:
                 raise self.make_error("no_date", value=value) from None
+            if not EARLIEST.date() <= day < LATEST.date():
+                raise ValidationError("must lie between the years 1900 and 2199")
+            return day
         return parse_instant(value, self)
+
+
+_UNENCODED_PLUS = re.compile(r"^(\d{4}-\d{2}-\d{2}[Tt][\d:.]+) (\d{2}:?\d{2})$")
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(2200, 1, 1, tzinfo=timezone.utc)
 
 
 def parse_instant(value: str, field: fields.Field) -> datetime:
     """An aware datetime from RFC 3339 text, or the field's error."""
+    # A '+' left unencoded in a query string arrives as a space: read it as the '+' it was.
+    value = _UNENCODED_PLUS.sub(r"\1+\2", value)
     if "T" not in value.upper() and " " not in value:
         raise field.make_error("invalid")
     try:
@@ -52,6 +61,8 @@ def parse_instant(value: str, field: fields.Field) -> datetime:
         raise field.make_error("invalid") from None
     if parsed.tzinfo is None:
         raise field.make_error("naive")
+    if not EARLIEST <= parsed < LATEST:
+        raise ValidationError("must lie between the years 1900 and 2199")
     return parsed
 
 

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from flask import request, url_for
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from ..domain.geometry import to_shape
 from .http import actor, json_response, now, seconds_until, services
@@ -37,7 +38,7 @@ def project_history(id):
 
 
 @blp.route("/closures", methods=["GET"])
-@blp.arguments(ClosureQuerySchema, location="query", as_kwargs=True)
+@blp.arguments(ClosureQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
 def list_closures(**query):
     """Closures as a GeoJSON FeatureCollection, with each status at `at` (default now)."""
     at = query.get("at") or now()
@@ -45,9 +46,9 @@ def list_closures(**query):
     views = [v for v in views if _keeps(v, query)]
     wanted = query.get("status") or set(DEFAULT_STATUSES)
     features = [f for f in (closure_feature(v, at) for v in views) if f["properties"]["status"] in wanted]
+    matched = len(features)
     if "cursor" in query:
         features = [f for f in features if f["id"] > query["cursor"]]
-    matched = len(features)
     page = features[:query["limit"]]
     headers = {}
     if len(features) > len(page):
@@ -60,7 +61,7 @@ def list_closures(**query):
 
 
 @blp.route("/closures/<id>", methods=["GET"])
-@blp.arguments(AtQuerySchema, location="query", as_kwargs=True)
+@blp.arguments(AtQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
 def get_closure(id, **query):
     """One closure as a GeoJSON Feature."""
     at = query.get("at") or now()

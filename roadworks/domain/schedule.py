@@ -250,7 +250,7 @@ class Timeline:
         return max(edges, default=datetime(1970, 1, 1, tzinfo=UTC))
 
     def _far_end(self, t: datetime) -> datetime:
-        return max(self._horizon, t) + _HOURS_MARGIN
+        return min(max(self._horizon, t), _FOREVER) + _HOURS_MARGIN
 
     # -- segments: (start, end, state, window) in time order
 
