@@ -15,6 +15,9 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _TEXT = validate.Length(max=5000)
 _NAME = validate.Length(min=1, max=200)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL_IN_LINE = re.compile("[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 READ_ONLY_PROPERTIES = ("status", "next_change", "length_m", "version", "created_at", "updated_at",
                         "planned_end", "periods")
 
@@ -66,6 +69,43 @@ def parse_instant(value: str, field: fields.Field) -> datetime:
     return parsed
 
 
+class Name(fields.String):
+    """One line of text (a road, a label): no control characters, 1 to 200 characters."""
+
+    control = _CONTROL_IN_LINE
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", _NAME)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if _SURROGATE.search(text):
+            raise ValidationError("contains an unpaired UTF-16 surrogate, which is not text")
+        if self.control.search(text):
+            raise ValidationError("contains a control character")
+        return text
+
+
+class Text(Name):
+    """Free text (a description, a detour): line breaks and tabs allowed, up to 5,000 characters."""
+
+    control = _CONTROL_IN_TEXT
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", _TEXT)
+        super().__init__(**kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: "yes", 1 or "false" are mistakes, not booleans."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean: must be JSON true or false")
+        return value
+
+
 class Clock(fields.Field):
     """A wall-clock time `HH:MM`; `24:00` is allowed as an end."""
 
@@ -90,7 +130,7 @@ class StrictSchema(Schema):
 class WindowSchema(StrictSchema):
     start = When(required=True)
     end = When(allow_none=True, load_default=None)
-    label = fields.String(allow_none=True, validate=_NAME)
+    label = Name(allow_none=True)
 
     @post_load
     def to_span(self, data, **kwargs):
@@ -100,7 +140,7 @@ class WindowSchema(StrictSchema):
 class PauseSchema(StrictSchema):
     start = When(required=True)
     end = When(allow_none=True, load_default=None)
-    reason = fields.String(allow_none=True, validate=_NAME)
+    reason = Name(allow_none=True)
 
     @post_load
     def to_span(self, data, **kwargs):
@@ -172,17 +212,17 @@ def hours_json(hours: Hours) -> dict:
 
 class ClosurePropertiesSchema(StrictSchema):
     project = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
-    road = fields.String(required=True, validate=_NAME)
-    from_ = fields.String(data_key="from", allow_none=True, validate=_NAME)
-    to = fields.String(allow_none=True, validate=_NAME)
+    road = Name(required=True)
+    from_ = Name(data_key="from", allow_none=True)
+    to = Name(allow_none=True)
     direction = fields.String(load_default="both", validate=validate.OneOf(DIRECTIONS))
     impact = fields.String(load_default="closed", validate=validate.OneOf(IMPACTS))
-    description = fields.String(allow_none=True, validate=_TEXT)
-    detour = fields.String(allow_none=True, validate=_TEXT)
+    description = Text(allow_none=True)
+    detour = Text(allow_none=True)
     schedule = fields.Nested(ScheduleSchema, required=True)
     actual_start = When(allow_none=True)
     actual_end = When(allow_none=True)
-    cancelled = fields.Boolean(load_default=False)
+    cancelled = StrictBoolean(load_default=False)
     publish_at = When(allow_none=True)
 
     @pre_load
@@ -213,11 +253,11 @@ class FeatureCollectionSchema(StrictSchema):
 
 class ProjectSchema(StrictSchema):
     id = fields.String(validate=validate.Regexp(ID_PATTERN, error="must be 1-64 letters, digits, '.', '_' or '-'"))
-    name = fields.String(required=True, validate=_NAME)
-    description = fields.String(allow_none=True, validate=_TEXT)
-    agency = fields.String(validate=_NAME, metadata={"description": "defaults to the editor token's agency"})
-    contact = fields.String(allow_none=True, validate=_NAME)
-    reference = fields.String(allow_none=True, validate=_NAME)
+    name = Name(required=True)
+    description = Text(allow_none=True)
+    agency = Name(metadata={"description": "defaults to the editor token's agency"})
+    contact = Name(allow_none=True)
+    reference = Name(allow_none=True)
     timezone = fields.String(validate=validate.Length(min=1, max=64))
     pauses = fields.List(fields.Nested(PauseSchema), load_default=list, validate=validate.Length(max=200))
 

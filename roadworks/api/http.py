@@ -19,6 +19,7 @@ from .problems import Problem
 JSON_TYPES = ("application/json", "application/geo+json", "application/merge-patch+json")
 MAX_NESTING = 64
 MAX_AGE_CAP = 60
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _ETAG_VERSION = re.compile(r'^(?:W/)?"(\d+)(?:\.[0-9a-f]*)?"$')
 
 
@@ -60,8 +61,7 @@ def json_body(*, optional: bool = False) -> Any:
         raise Problem(400, f"the JSON is nested too deeply (at most {MAX_NESTING} levels)") from None
     except ValueError as error:
         raise Problem(400, f"the body is not valid JSON: {error}") from None
-    if _depth(data) > MAX_NESTING:
-        raise Problem(400, f"the JSON is nested too deeply (at most {MAX_NESTING} levels)")
+    _check_structure(data)
     return data
 
 
@@ -69,18 +69,20 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _depth(value: Any) -> int:
-    deepest, stack = 0, [(value, 1)]
+def _check_structure(value: Any) -> None:
+    """Refuse nesting deeper than MAX_NESTING and strings that are not text (lone surrogates)."""
+    stack = [(value, 1)]
     while stack:
         item, level = stack.pop()
-        deepest = max(deepest, level)
-        if deepest > MAX_NESTING:
-            break
+        if level > MAX_NESTING:
+            raise Problem(400, f"the JSON is nested too deeply (at most {MAX_NESTING} levels)")
         if isinstance(item, dict):
+            stack.extend((k, level) for k in item)
             stack.extend((v, level + 1) for v in item.values())
         elif isinstance(item, list):
             stack.extend((v, level + 1) for v in item)
-    return deepest
+        elif isinstance(item, str) and _SURROGATE.search(item):
+            raise Problem(400, "the JSON holds an unpaired UTF-16 surrogate (\\ud800-\\udfff), which is not text")
 
 
 # ---------------------------------------------------------------------- ETags and preconditions

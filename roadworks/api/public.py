@@ -54,8 +54,12 @@ def list_closures(**query):
     if len(features) > len(page):
         headers["Link"] = f'<{_next_url(query, page[-1]["id"])}>; rel="next"'
     expiry = min((c for c in (next_changes(v, at) for v in views) if c is not None), default=None)
-    body = {"type": "FeatureCollection", "features": page, "numberMatched": matched,
-            "numberReturned": len(page), "at": at.isoformat()}
+    publication = services().registry.next_publication(at, project=query.get("project"), bbox=query.get("bbox"))
+    expiry = min((c for c in (expiry, publication) if c is not None), default=None)
+    body = {"type": "FeatureCollection", "features": page, "numberMatched": matched, "numberReturned": len(page)}
+    if "at" in query:
+        # Echoed only when asked for: "now" in the body would defeat every conditional poll.
+        body["at"] = at.isoformat()
     return json_response(body, mimetype=GEOJSON, headers=headers,
                          max_age=None if "at" in query else seconds_until(expiry, at))
 

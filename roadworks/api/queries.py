@@ -56,9 +56,12 @@ class Cursor(fields.Field):
     """An opaque paging cursor handed out in Link: rel=next."""
 
     def _deserialize(self, value, attr, data, **kwargs):
+        text = str(value)
+        if len(text) > 400:
+            raise ValidationError("not a cursor this API handed out")
         try:
-            decoded = json.loads(base64.urlsafe_b64decode(str(value) + "=" * (-len(str(value)) % 4)))
-        except (binascii.Error, ValueError, UnicodeDecodeError):
+            decoded = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
             raise ValidationError("not a cursor this API handed out") from None
         if not isinstance(decoded, dict) or not isinstance(decoded.get("after"), str):
             raise ValidationError("not a cursor this API handed out")
