@@ -53,8 +53,10 @@ def test_following_root_ends_on_the_map(client):
     assert response.status_code == 200 and response.mimetype == "text/html"
 
 
-def test_map_reads_the_public_api(client):
-    assert "/api/v1/closures" in client.get("/map/").get_data(as_text=True)
+def test_map_reads_the_public_api_from_a_script_file(client):
+    page = client.get("/map/").get_data(as_text=True)
+    assert '<script src="list.js">' in page and "<script>" not in page
+    assert "/api/v1/closures" in client.get("/map/list.js").get_data(as_text=True)
 
 
 # ---------------------------------------------------------------- OpenAPI
@@ -135,3 +137,11 @@ def test_docs_do_not_call_the_online_validator(docs):
     config = json.loads(re.search(r"var override_config = (\{.*?\});", docs, re.DOTALL).group(1))
     assert "validatorUrl" in config
     assert config["validatorUrl"] in (None, "none", "localhost", "127.0.0.1")
+
+
+def test_problem_types_resolve_to_their_meaning(client):
+    problem = client.get("/api/v1/closures/nope").json
+    meaning = client.get(problem["type"])
+    assert meaning.status_code == 200
+    assert meaning.json == {"type": "/problems/not-found", "title": "Not found", "status": 404}
+    assert client.get("/problems/no-such-problem").status_code == 404

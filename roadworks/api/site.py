@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import swagger_ui_bundle
-from flask import Blueprint, abort, redirect, send_from_directory
+from flask import Blueprint, abort, jsonify, redirect, send_from_directory
+
+from .problems import PROBLEMS
 
 MAP_DIR = Path(__file__).resolve().parents[2] / "static" / "map"
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
@@ -30,3 +32,12 @@ def docs_asset(name: str):
     if name.endswith(".map"):
         abort(404)
     return send_from_directory(SWAGGER_DIR, name, max_age=86400)
+
+
+@blp.get("/problems/<slug>")
+def problem_type(slug: str):
+    """What a problem `type` URI in an error answer stands for."""
+    for status, (known, title) in PROBLEMS.items():
+        if known == slug:
+            return jsonify({"type": f"/problems/{slug}", "title": title, "status": status})
+    abort(404)
