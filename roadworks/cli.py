@@ -99,7 +99,7 @@ def import_file(source) -> None:
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-")
 def export(output) -> None:
     """Write every closure (drafts included) as a GeoJSON FeatureCollection."""
-    from .registry import closure_doc
+    from .documents import closure_doc
 
     registry = create_app().extensions["roadworks"].registry
     features = [closure_doc(v.closure) for v in registry.closures(CLI_ACTOR)]

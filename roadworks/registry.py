@@ -9,18 +9,16 @@ from typing import Any, Callable, Iterable
 
 from marshmallow import ValidationError
 
-from .api.bodies import (ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema,
-                         pauses_json, schedule_json)
+from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
 from .auth import Actor
 from .domain import geometry
 from .domain.errors import Conflict, NotFound, ValidationFailed
 from .domain.model import Closure, Project
 from .domain.schedule import When, zone
+from .documents import closure_doc, closure_from, closure_of, project_doc, project_from
 from .store.repository import Store, Stored, Writer
 
 AfterWrite = Callable[[Writer, Any], None]
-_PROJECT_FIELDS = ("name", "description", "agency", "contact", "reference", "timezone")
-_CLOSURE_FIELDS = ("road", "from", "to", "direction", "impact", "description", "detour")
 
 
 _PARSED_LIMIT = 200_000
@@ -257,7 +255,7 @@ class Registry:
             geom = geometry.normalize_line_geometry(data["geometry"], service_area=self.service_area)
         except ValidationFailed as failure:
             raise failure.prefixed(path) from None
-        closure = _closure_of(id or data.get("id") or _new_id(), props, geom)
+        closure = closure_of(id or data.get("id") or _new_id(), props, geom)
         try:
             closure.check(project)
         except ValidationFailed as failure:
@@ -315,52 +313,7 @@ class Registry:
         return stored
 
 
-# ---------------------------------------------------------------------- documents <-> domain values
-
-def project_doc(project: Project) -> dict:
-    """The stored and served JSON of a project's writable fields."""
-    doc = {name: getattr(project, name) for name in _PROJECT_FIELDS}
-    doc["pauses"] = pauses_json(project.pauses)
-    return doc
-
-
-def closure_doc(closure: Closure) -> dict:
-    """The stored JSON of a closure: a GeoJSON Feature with its writable properties."""
-    props = {"project": closure.project, "road": closure.road, "from": closure.from_, "to": closure.to,
-             "direction": closure.direction, "impact": closure.impact, "description": closure.description,
-             "detour": closure.detour, "schedule": schedule_json(closure.schedule),
-             "actual_start": _iso(closure.actual_start), "actual_end": _iso(closure.actual_end),
-             "cancelled": closure.cancelled, "publish_at": _iso(closure.publish_at)}
-    return {"type": "Feature", "id": closure.id, "geometry": closure.geometry, "properties": props}
-
-
-def project_from(stored: Stored) -> Project:
-    data = ProjectSchema().load(stored.doc)
-    return Project(id=stored.id, name=data["name"], agency=data["agency"], timezone=data["timezone"],
-                   description=data.get("description"), contact=data.get("contact"),
-                   reference=data.get("reference"), pauses=tuple(data["pauses"]), version=stored.version,
-                   created_at=stored.created_at, updated_at=stored.updated_at)
-
-
-def closure_from(stored: Stored) -> Closure:
-    data = ClosureFeatureSchema().load(stored.doc)
-    return _closure_of(stored.id, data["properties"], data["geometry"], version=stored.version,
-                       created_at=stored.created_at, updated_at=stored.updated_at)
-
-
-def _closure_of(id: str, props: dict, geom: dict, **meta: Any) -> Closure:
-    """A Closure from loaded properties and a normalized geometry."""
-    return Closure(id=id, project=props["project"], geometry=geom, schedule=props["schedule"],
-                   road=props["road"], from_=props.get("from_"), to=props.get("to"),
-                   direction=props["direction"], impact=props["impact"], description=props.get("description"),
-                   detour=props.get("detour"), actual_start=props.get("actual_start"),
-                   actual_end=props.get("actual_end"), cancelled=props["cancelled"],
-                   publish_at=props.get("publish_at"), length_m=round(geometry.length_m(geom), 1), **meta)
-
-
-def _iso(value: When | None) -> str | None:
-    return None if value is None else value.isoformat()
-
+# ---------------------------------------------------------------------- patches, diffs and errors
 
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON Merge Patch."""

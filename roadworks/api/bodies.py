@@ -183,33 +183,6 @@ class ScheduleSchema(StrictSchema):
         return Schedule(tuple(data["windows"]), tuple(data["pauses"]), tuple(data["hours"]))
 
 
-def schedule_json(schedule: Schedule) -> dict:
-    """The contract's schedule object for a domain Schedule."""
-    out: dict = {"windows": [_span_json(w, "label") for w in schedule.windows]}
-    if schedule.pauses:
-        out["pauses"] = [_span_json(p, "reason") for p in schedule.pauses]
-    if schedule.hours:
-        out["hours"] = [hours_json(h) for h in schedule.hours]
-    return out
-
-
-def pauses_json(pauses) -> list[dict]:
-    return [_span_json(p, "reason") for p in pauses]
-
-
-def _span_json(span: Span, note: str) -> dict:
-    out = {"start": span.start.isoformat(), "end": None if span.end is None else span.end.isoformat()}
-    if span.note is not None:
-        out[note] = span.note
-    return out
-
-
-def hours_json(hours: Hours) -> dict:
-    end = "24:00" if hours.ends_at_midnight else hours.end.strftime("%H:%M")
-    return {"days": [DAY_NAMES[d] for d in sorted(hours.days)], "start": hours.start.strftime("%H:%M"),
-            "end": end}
-
-
 class ClosurePropertiesSchema(StrictSchema):
     project = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
     road = Name(required=True)

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from ..domain.model import Project
 from ..domain.schedule import zone
-from ..registry import ClosureView, closure_doc, project_doc
+from ..documents import closure_doc, project_doc
+from ..registry import ClosureView
 
 
 def local_iso(instant: datetime | None, project: Project) -> str | None:
