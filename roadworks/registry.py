@@ -139,13 +139,6 @@ class Registry:
         # Ordered by code point here, not by the database's collation, so paging cursors agree with it.
         return sorted((v for v in views if self.visible(v, actor, now)), key=lambda v: v.closure.id)
 
-    def next_publication(self, after: datetime, *, project: str | None = None, bbox=None) -> datetime | None:
-        """When the next draft among these closures becomes public: cached lists must expire then."""
-        projects = {p.id: p for p in self.projects()}
-        times = (self._value(s).published_at(projects[s.owner]) for s in
-                 self.store.closures(project=project, bbox=bbox) if s.owner in projects)
-        return min((t for t in times if t is not None and t > after), default=None)
-
     def visible(self, view: ClosureView, actor: Actor, now: datetime) -> bool:
         """Drafts are shown only to those who may edit them."""
         return view.closure.is_published(view.project, now) or actor.may_write(view.project.agency)

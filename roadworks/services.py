@@ -8,6 +8,8 @@ from typing import Any, Callable
 from .config import system_clock
 from .domain.geometry import parse_service_area
 from .domain.schedule import zone
+from .api.listing import ListingCache
+from .index import ReadModel
 from .registry import Registry
 from .store.engine import make_engine, migrate, sqlite_url
 from .store.repository import Store
@@ -21,6 +23,8 @@ class Services:
     store: Store
     registry: Registry
     clock: Callable
+    index: ReadModel
+    listings: ListingCache
 
 
 def build(settings: dict[str, Any], instance_path: str) -> Services:
@@ -34,4 +38,4 @@ def build(settings: dict[str, Any], instance_path: str) -> Services:
     store = Store(engine)
     clock = settings.get("CLOCK") or system_clock
     registry = Registry(store, default_timezone=settings["TIMEZONE"], service_area=area, clock=clock)
-    return Services(settings, store, registry, clock)
+    return Services(settings, store, registry, clock, ReadModel(store), ListingCache())

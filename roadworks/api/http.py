@@ -121,15 +121,32 @@ def json_response(data: Any, *, status: int = 200, version: int | None = None,
                   headers: dict | None = None) -> Response:
     """Serialise, tag and, for GET, answer If-None-Match with 304."""
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    tag = etag_for(body, version)
+    return bytes_response(body, etag_for(body, version), status=status, mimetype=mimetype, max_age=max_age,
+                          headers=headers)
+
+
+def bytes_response(body: bytes, etag: str, *, status: int = 200, mimetype: str = "application/json",
+                   max_age: int | None = None, last_modified: datetime | None = None,
+                   headers: dict | None = None) -> Response:
+    """A tagged response; a GET whose validators match gets 304 instead."""
     response = Response(body, status=status, mimetype=mimetype)
-    response.headers["ETag"] = tag
+    response.headers["ETag"] = etag
     response.headers.update(headers or {})
+    if last_modified is not None:
+        response.last_modified = last_modified
     if request.method in ("GET", "HEAD"):
         _set_cache_control(response, max_age)
-        if _matches(request.headers.get("If-None-Match"), tag):
+        if _not_changed(etag, last_modified):
             return _not_modified(response)
     return response
+
+
+def _not_changed(etag: str, last_modified: datetime | None) -> bool:
+    """RFC 9110: If-None-Match decides when present; otherwise If-Modified-Since."""
+    if request.headers.get("If-None-Match"):
+        return _matches(request.headers["If-None-Match"], etag)
+    since = request.if_modified_since
+    return since is not None and last_modified is not None and last_modified.replace(microsecond=0) <= since
 
 
 def _set_cache_control(response: Response, max_age: int | None) -> None:

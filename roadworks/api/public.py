@@ -8,9 +8,8 @@ from flask import request, url_for
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from ..domain.geometry import to_shape
-from .http import actor, json_response, now, seconds_until, services
-from .queries import DEFAULT_STATUSES, AtQuerySchema, ClosureQuerySchema, make_cursor
+from .http import actor, bytes_response, json_response, now, seconds_until, services
+from .queries import AtQuerySchema, ClosureQuerySchema, make_cursor
 from .render import closure_feature, local_iso, next_changes, project_json
 
 blp = Blueprint("public", __name__, url_prefix="/api/v1", description="Public reads: anyone, no token needed")
@@ -41,27 +40,11 @@ def project_history(id):
 @blp.arguments(ClosureQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
 def list_closures(**query):
     """Closures as a GeoJSON FeatureCollection, with each status at `at` (default now)."""
-    at = query.get("at") or now()
-    views = services().registry.closures(actor(), project=query.get("project"), bbox=query.get("bbox"))
-    views = [v for v in views if _keeps(v, query)]
-    wanted = query.get("status") or set(DEFAULT_STATUSES)
-    features = [f for f in (closure_feature(v, at) for v in views) if f["properties"]["status"] in wanted]
-    matched = len(features)
-    if "cursor" in query:
-        features = [f for f in features if f["id"] > query["cursor"]]
-    page = features[:query["limit"]]
-    headers = {}
-    if len(features) > len(page):
-        headers["Link"] = f'<{_next_url(query, page[-1]["id"])}>; rel="next"'
-    expiry = min((c for c in (next_changes(v, at) for v in views) if c is not None), default=None)
-    publication = services().registry.next_publication(at, project=query.get("project"), bbox=query.get("bbox"))
-    expiry = min((c for c in (expiry, publication) if c is not None), default=None)
-    body = {"type": "FeatureCollection", "features": page, "numberMatched": matched, "numberReturned": len(page)}
-    if "at" in query:
-        # Echoed only when asked for: "now" in the body would defeat every conditional poll.
-        body["at"] = at.isoformat()
-    return json_response(body, mimetype=GEOJSON, headers=headers,
-                         max_age=None if "at" in query else seconds_until(expiry, at))
+    clock, who = now(), actor()
+    listing = services().listings.get(services().index.snapshot(), query, who, clock)
+    headers = {"Link": f'<{_next_url(listing.last_cursor)}>; rel="next"'} if listing.last_cursor else None
+    return bytes_response(listing.body, listing.etag, mimetype=GEOJSON, headers=headers,
+                          max_age=seconds_until(listing.expires_at, clock), last_modified=listing.computed_at)
 
 
 @blp.route("/closures/<id>", methods=["GET"])
@@ -86,21 +69,7 @@ def _history(kind: str, id: str) -> list[dict]:
     return [dict(e, at=local_iso(e["at"], project)) for e in entries]
 
 
-def _keeps(view, query) -> bool:
-    closure = view.closure
-    if "road" in query and query["road"].casefold() not in closure.road.casefold():
-        return False
-    if "updated_since" in query and closure.updated_at <= query["updated_since"]:
-        return False
-    if "bbox" in query:
-        min_lon, min_lat, max_lon, max_lat = query["bbox"]
-        from shapely.geometry import box
-
-        return to_shape(closure.geometry).intersects(box(min_lon, min_lat, max_lon, max_lat))
-    return True
-
-
-def _next_url(query, after_id: str) -> str:
+def _next_url(after_id: str) -> str:
     args = {k: v for k, v in request.args.items() if k != "cursor"}
     args["cursor"] = make_cursor(after_id)
     return url_for("public.list_closures", _external=True) + "?" + urlencode(args)

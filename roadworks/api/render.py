@@ -7,6 +7,7 @@ from datetime import datetime
 from ..domain.model import Project
 from ..domain.schedule import zone
 from ..documents import closure_doc, project_doc
+from ..index import Entry
 from ..registry import ClosureView
 
 
@@ -31,6 +32,18 @@ def closure_feature(view: ClosureView, at: datetime) -> dict:
         status=timeline.status_at(at), next_change=local_iso(timeline.next_change(at), project),
         length_m=closure.length_m, version=closure.version,
         created_at=local_iso(closure.created_at, project), updated_at=local_iso(closure.updated_at, project))
+    return feature
+
+
+def entry_feature(entry: Entry, at: datetime) -> dict:
+    """A read-model entry as a GeoJSON Feature, reusing its cached document and status."""
+    closure, project = entry.view.closure, entry.view.project
+    status, change = entry.status(at)
+    feature = dict(entry.doc)
+    feature["properties"] = dict(feature["properties"], status=status, next_change=local_iso(change, project),
+                                 length_m=closure.length_m, version=closure.version,
+                                 created_at=local_iso(closure.created_at, project),
+                                 updated_at=local_iso(closure.updated_at, project))
     return feature
 
 

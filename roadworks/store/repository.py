@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import sqlalchemy as sa
 
@@ -27,6 +27,15 @@ class Stored:
     updated_at: datetime
     deleted_at: datetime | None
     owner: str  # the agency for a project, the project id for a closure
+
+
+@dataclass(frozen=True)
+class Changed:
+    """What changed after a sequence number, up to at least `seq`."""
+
+    seq: int
+    projects: list[Stored]
+    closures: list[Stored]
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,52 @@ class Store:
         """The newest change sequence number: it moves on every committed write."""
         with self.engine.connect() as conn:
             return conn.execute(sa.select(counters.c.value).where(counters.c.name == "change")).scalar_one()
+
+    def everything(self) -> tuple[int, list[Stored], list[Stored], datetime | None]:
+        """The sequence, then every live project and closure, and the time of the newest write."""
+        seq = self.sequence()
+        live_projects, live_closures = self.projects(), self._live("closure", sa.select(closures))
+        with self.engine.connect() as conn:
+            last = conn.execute(sa.select(sa.func.max(history.c.at))).scalar_one()
+        return seq, live_projects, live_closures, last
+
+    def changed_since(self, seq: int) -> "Changed":
+        """Projects and closures (tombstones included) written after change `seq`."""
+        # The counter is read first: every change up to it has committed, later ones may show too.
+        current = self.sequence()
+        with self.engine.connect() as conn:
+            found = {kind: [_stored(kind, r) for r in conn.execute(
+                sa.select(table).where(table.c.seq > seq).order_by(table.c.seq)).mappings()]
+                for kind, table in KINDS.items()}
+        return Changed(current, found["project"], found["closure"])
+
+    # ------------------------------------------------------------------ change feed
+
+    def changes_since(self, seq: int, limit: int) -> list[dict[str, Any]]:
+        """History rows after `seq` in sequence order, which is commit order: the partners' change feed."""
+        query = sa.select(history).where(history.c.seq > seq).order_by(history.c.seq).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def outline(self, resources: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Every history row of these (kind, id) resources, without documents: their version timelines."""
+        keys = list(resources)
+        if not keys:
+            return []
+        query = (sa.select(history.c.seq, history.c.kind, history.c.resource_id, history.c.version,
+                           history.c.action, history.c.at)
+                 .where(sa.tuple_(history.c.kind, history.c.resource_id).in_(keys)).order_by(history.c.seq))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def snapshots(self, seqs: Iterable[int]) -> dict[int, dict[str, Any] | None]:
+        """The stored documents of these history rows (None for a deletion), by sequence number."""
+        wanted = list(seqs)
+        if not wanted:
+            return {}
+        query = sa.select(history.c.seq, history.c.snapshot).where(history.c.seq.in_(wanted))
+        with self.engine.connect() as conn:
+            return {r.seq: r.snapshot for r in conn.execute(query)}
 
     def _live(self, kind: str, query) -> list[Stored]:
         table = KINDS[kind]

@@ -1,0 +1,107 @@
+"""The closure list: selected from the read model, rendered once, and kept while its statuses hold."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shapely.geometry import box
+
+from ..auth import Actor
+from ..index import Entry, Snapshot
+from .http import etag_for
+from .queries import DEFAULT_STATUSES
+from .render import entry_feature
+
+CACHE_SIZE = 512
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One rendered page of closures and how long it stays true."""
+
+    body: bytes
+    etag: str
+    computed_at: datetime
+    expires_at: datetime | None  # the first instant at which a status or a draft in it may change
+    last_cursor: str | None      # id of the last feature when more follow
+
+
+def scope_of(actor: Actor) -> tuple:
+    """Drafts differ by who asks; everyone else sees the same list."""
+    return ("public",) if not actor.is_editor else (actor.role, actor.agency)
+
+
+class ListingCache:
+    """Rendered listings per snapshot, query and scope, dropped when their expiry passes."""
+
+    def __init__(self, size: int = CACHE_SIZE):
+        self.size = size
+        self._items: OrderedDict[tuple, Listing] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, snapshot: Snapshot, query: dict, actor: Actor, now: datetime) -> Listing:
+        at = query.get("at") or now
+        key = (snapshot.seq, scope_of(actor), _query_key(query))
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None and _still_true(found, now):
+                self._items.move_to_end(key)
+                return found
+        listing = render_listing(snapshot, query, actor, at, now)
+        with self._lock:
+            self._items[key] = listing
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return listing
+
+
+def _query_key(query: dict) -> tuple:
+    return tuple(sorted((k, repr(sorted(v) if isinstance(v, set) else v)) for k, v in query.items()))
+
+
+def _still_true(listing: Listing, now: datetime) -> bool:
+    return listing.computed_at <= now and (listing.expires_at is None or now < listing.expires_at)
+
+
+def render_listing(snapshot: Snapshot, query: dict, actor: Actor, at: datetime, now: datetime) -> Listing:
+    """Select, filter by status at `at`, page and serialise."""
+    entries = select(snapshot, query)
+    explicit = "at" in query
+    expires = _expiry(entries, at, now, explicit)
+    wanted = query.get("status") or set(DEFAULT_STATUSES)
+    shown = [e for e in entries if e.visible(actor, now) and e.status(at)[0] in wanted]
+    after = query.get("cursor")
+    remaining = [e for e in shown if after is None or e.id > after]
+    page = remaining[:query["limit"]]
+    body: dict[str, Any] = {"type": "FeatureCollection", "features": [entry_feature(e, at) for e in page],
+                            "numberMatched": len(shown), "numberReturned": len(page)}
+    if explicit:
+        body["at"] = at.isoformat()
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    more = page[-1].id if len(remaining) > len(page) else None
+    return Listing(data, etag_for(data), now, expires, more)
+
+
+def select(snapshot: Snapshot, query: dict) -> list[Entry]:
+    """Entries matching every filter but status, in id order."""
+    area = box(*query["bbox"]) if "bbox" in query else None
+    entries = snapshot.select(area=area, project=query.get("project"), road=query.get("road"))
+    since = query.get("updated_since")
+    return [e for e in entries if since is None or e.view.closure.updated_at > since]
+
+
+def _expiry(entries: list[Entry], at: datetime, now: datetime, explicit: bool) -> datetime | None:
+    """When this answer may stop being true: a status change at `at`'s pace, or a draft going public."""
+    moments = []
+    for entry in entries:
+        if not explicit:
+            moments.append(entry.status(at)[1])
+        if entry.published_at is not None and entry.published_at > now:
+            moments.append(entry.published_at)
+    return min((m for m in moments if m is not None), default=None)

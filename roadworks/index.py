@@ -1,0 +1,208 @@
+"""The read model: an in-memory snapshot of closures per change sequence, with a spatial index."""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Iterator
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from .auth import Actor
+from .documents import closure_doc, closure_from, project_from
+from .domain.geometry import to_shape
+from .domain.model import Closure, Project
+from .domain.schedule import Timeline
+from .registry import ClosureView
+from .store.repository import Store, Stored
+
+# Past this many changes since the last full build, a query's linear pass over them costs more than a rebuild.
+OVERLAY_LIMIT = 2_000
+
+
+@dataclass
+class Entry:
+    """One closure in the snapshot, with what queries need precomputed."""
+
+    view: ClosureView
+    shape: BaseGeometry
+    bounds: tuple[float, float, float, float]
+    road: str
+    timeline: Timeline
+    published_at: datetime | None
+    # (valid_from, valid_until, status, next_change): the last status computed, reused while valid.
+    _status: tuple | None = field(default=None, repr=False)
+    _doc: dict | None = field(default=None, repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.view.closure.id
+
+    @property
+    def doc(self) -> dict:
+        """The closure's stored JSON document, made once."""
+        if self._doc is None:
+            self._doc = closure_doc(self.view.closure)
+        return self._doc
+
+    def status(self, at: datetime) -> tuple[str, datetime | None]:
+        """Status and next change at `at`; a status holds until its next change, so reuse it until then."""
+        cached = self._status
+        if cached is not None and cached[0] <= at and (cached[1] is None or at < cached[1]):
+            return cached[2], cached[3]
+        status, change = self.timeline.status_at(at), self.timeline.next_change(at)
+        self._status = (at, change, status, change)
+        return status, change
+
+    def next_event(self, at: datetime) -> datetime | None:
+        """The first instant after `at` when this closure's public representation changes by itself."""
+        _, change = self.status(at)
+        if self.published_at is not None and self.published_at > at:
+            return min(self.published_at, change) if change else self.published_at
+        return change
+
+    def visible(self, actor: Actor, at: datetime) -> bool:
+        """Drafts are shown only to those who may edit them."""
+        if self.published_at is None or self.published_at <= at:
+            return True
+        return actor.may_write(self.view.project.agency)
+
+
+def make_entry(closure: Closure, project: Project) -> Entry:
+    shape = to_shape(closure.geometry)
+    return Entry(ClosureView(closure, project), shape, shape.bounds, closure.road.casefold(),
+                 closure.timeline(project), closure.published_at(project))
+
+
+@dataclass(frozen=True)
+class Base:
+    """A full build: entries in id order and an STRtree over their shapes."""
+
+    entries: dict[str, Entry]
+    order: list[Entry]
+    tree: shapely.STRtree
+
+    @classmethod
+    def build(cls, entries: dict[str, Entry]) -> "Base":
+        order = sorted(entries.values(), key=lambda e: e.id)
+        return cls(entries, order, shapely.STRtree([e.shape for e in order]))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every live closure as of change sequence `seq`: a base build plus the changes made since."""
+
+    seq: int
+    base: Base
+    overlay: dict[str, Entry | None]  # id -> newer entry, or None when deleted since the base
+    projects: dict[str, Project]
+    last_write_at: datetime | None
+
+    def get(self, id: str) -> Entry | None:
+        if id in self.overlay:
+            return self.overlay[id]
+        return self.base.entries.get(id)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.entries())
+
+    def entries(self) -> Iterator[Entry]:
+        """Every live entry, in id order."""
+        fresh = sorted((e for e in self.overlay.values() if e is not None), key=lambda e: e.id)
+        kept = (e for e in self.base.order if e.id not in self.overlay)
+        return heapq.merge(kept, fresh, key=lambda e: e.id)
+
+    def select(self, *, area: BaseGeometry | None = None, project: str | None = None,
+               road: str | None = None) -> list[Entry]:
+        """Entries meeting `area` (exactly, not by box) and the filters, in id order."""
+        found = self._near(area) if area is not None else self.entries()
+        needle = road.casefold() if road else None
+        return [e for e in found
+                if (project is None or e.view.closure.project == project)
+                and (needle is None or needle in e.road)]
+
+    def _near(self, area: BaseGeometry) -> list[Entry]:
+        hits = [self.base.order[i] for i in self.base.tree.query(area, predicate="intersects")]
+        hits = [e for e in hits if e.id not in self.overlay]
+        hits += [e for e in self.overlay.values() if e is not None and _boxes_meet(e.bounds, area.bounds)
+                 and e.shape.intersects(area)]
+        return sorted(hits, key=lambda e: e.id)
+
+    def candidates(self, area: BaseGeometry) -> list[Entry]:
+        """Entries whose bounding box meets `area`'s: the raw index answer, before exact tests."""
+        hits = [self.base.order[i] for i in self.base.tree.query(area)]
+        hits = [e for e in hits if e.id not in self.overlay]
+        return hits + [e for e in self.overlay.values() if e is not None and _boxes_meet(e.bounds, area.bounds)]
+
+
+def _boxes_meet(a, b) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+class ReadModel:
+    """Keeps this process's snapshot in step with the database's change sequence."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+
+    def snapshot(self) -> Snapshot:
+        """The snapshot for the newest committed change: one cheap query when nothing moved."""
+        seq = self.store.sequence()
+        current = self._snapshot
+        if current is not None and current.seq == seq:
+            return current
+        with self._lock:
+            current = self._snapshot
+            if current is None or current.seq != seq:
+                current = self._snapshot = self._advance(current)
+            return current
+
+    def _advance(self, current: Snapshot | None) -> Snapshot:
+        if current is None or self.store.sequence() < current.seq:
+            return self._full_build()  # first read, or the database was restored from an older copy
+        changed = self.store.changed_since(current.seq)
+        if not changed.closures and not changed.projects:
+            return Snapshot(changed.seq, current.base, current.overlay, current.projects, current.last_write_at)
+        if len(current.overlay) + len(changed.closures) > OVERLAY_LIMIT:
+            return self._full_build()
+        return self._patched(current, changed)
+
+    def _full_build(self) -> Snapshot:
+        seq, projects, closures, last = self.store.everything()
+        parsed = {s.id: project_from(s) for s in projects}
+        entries = {s.id: make_entry(closure_from(s), parsed[s.owner]) for s in closures if s.owner in parsed}
+        return Snapshot(seq, Base.build(entries), {}, parsed, last)
+
+    def _patched(self, current: Snapshot, changed) -> Snapshot:
+        projects = dict(current.projects)
+        for stored in changed.projects:
+            if stored.deleted_at is None:
+                projects[stored.id] = project_from(stored)
+            else:
+                projects.pop(stored.id, None)
+        overlay = dict(current.overlay)
+        moved = {s.id for s in changed.projects}
+        if moved:
+            # A project's zone or pauses change every one of its closures' statuses.
+            for entry in current.entries():
+                if entry.view.closure.project in moved and entry.view.closure.project in projects:
+                    overlay[entry.id] = make_entry(entry.view.closure, projects[entry.view.closure.project])
+        for stored in changed.closures:
+            overlay[stored.id] = _entry_or_tombstone(stored, projects)
+        last = max((s.updated_at for s in (*changed.projects, *changed.closures)), default=current.last_write_at)
+        return Snapshot(changed.seq, current.base, overlay, projects, last)
+
+
+def _entry_or_tombstone(stored: Stored, projects: dict[str, Project]) -> Entry | None:
+    if stored.deleted_at is not None or stored.owner not in projects:
+        return None
+    return make_entry(closure_from(stored), projects[stored.owner])
+
+
+def visible_entries(entries: Iterable[Entry], actor: Actor, at: datetime) -> list[Entry]:
+    return [e for e in entries if e.visible(actor, at)]
