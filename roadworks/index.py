@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from typing import Iterable, Iterator
 
@@ -33,6 +34,7 @@ class Entry:
     road: str
     timeline: Timeline
     published_at: datetime | None
+    seq: int = 0  # the change sequence of this version
     # (valid_from, valid_until, status, next_change): the last status computed, reused while valid.
     _status: tuple | None = field(default=None, repr=False)
     _doc: dict | None = field(default=None, repr=False)
@@ -71,10 +73,10 @@ class Entry:
         return actor.may_write(self.view.project.agency)
 
 
-def make_entry(closure: Closure, project: Project) -> Entry:
+def make_entry(closure: Closure, project: Project, seq: int = 0) -> Entry:
     shape = to_shape(closure.geometry)
     return Entry(ClosureView(closure, project), shape, shape.bounds, closure.road.casefold(),
-                 closure.timeline(project), closure.published_at(project))
+                 closure.timeline(project), closure.published_at(project), seq)
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,14 @@ class Snapshot:
                  and e.shape.intersects(area)]
         return sorted(hits, key=lambda e: e.id)
 
+    @cached_property
+    def _drafts(self) -> list[tuple[datetime, int, Entry]]:
+        return sorted((e.published_at, e.seq, e) for e in self.entries() if e.published_at is not None)
+
+    def published_between(self, after: datetime | None, until: datetime) -> list[Entry]:
+        """Entries with a publish time in (after, until], in publication order."""
+        return [e for shown, _, e in self._drafts if (after is None or shown > after) and shown <= until]
+
     def candidates(self, area: BaseGeometry) -> list[Entry]:
         """Entries whose bounding box meets `area`'s: the raw index answer, before exact tests."""
         hits = [self.base.order[i] for i in self.base.tree.query(area)]
@@ -175,7 +185,7 @@ class ReadModel:
     def _full_build(self) -> Snapshot:
         seq, projects, closures, last = self.store.everything()
         parsed = {s.id: project_from(s) for s in projects}
-        entries = {s.id: make_entry(closure_from(s), parsed[s.owner]) for s in closures if s.owner in parsed}
+        entries = {s.id: make_entry(closure_from(s), parsed[s.owner], s.seq) for s in closures if s.owner in parsed}
         return Snapshot(seq, Base.build(entries), {}, parsed, last)
 
     def _patched(self, current: Snapshot, changed) -> Snapshot:
@@ -191,7 +201,8 @@ class ReadModel:
             # A project's zone or pauses change every one of its closures' statuses.
             for entry in current.entries():
                 if entry.view.closure.project in moved and entry.view.closure.project in projects:
-                    overlay[entry.id] = make_entry(entry.view.closure, projects[entry.view.closure.project])
+                    overlay[entry.id] = make_entry(entry.view.closure, projects[entry.view.closure.project],
+                                                   entry.seq)
         for stored in changed.closures:
             overlay[stored.id] = _entry_or_tombstone(stored, projects)
         last = max((s.updated_at for s in (*changed.projects, *changed.closures)), default=current.last_write_at)
@@ -201,7 +212,7 @@ class ReadModel:
 def _entry_or_tombstone(stored: Stored, projects: dict[str, Project]) -> Entry | None:
     if stored.deleted_at is not None or stored.owner not in projects:
         return None
-    return make_entry(closure_from(stored), projects[stored.owner])
+    return make_entry(closure_from(stored), projects[stored.owner], stored.seq)
 
 
 def visible_entries(entries: Iterable[Entry], actor: Actor, at: datetime) -> list[Entry]:

@@ -219,7 +219,12 @@ class Registry:
             return self._value(stored)
         if stored.deleted_at is None:
             return self.closure(id, actor).project
-        return self._value(self.store.get("project", stored.owner, include_deleted=True))
+        project = self._value(self.store.get("project", stored.owner, include_deleted=True))
+        # A draft deleted before it was published was never public, and its history is not either.
+        shown = closure_from(stored).is_published(project, min(self.clock(), stored.deleted_at))
+        if not shown and not actor.may_write(project.agency):
+            raise NotFound(f"no closure {id!r}")
+        return project
 
     # -- closure helpers
 

@@ -948,3 +948,12 @@ def test_cancelled_closure_stays_visible_with_status_cancelled(client, auth, edi
     assert "c1" not in closure_ids(client)  # the default filter is active,paused,upcoming
 
 
+
+
+def test_history_of_a_draft_deleted_before_publication_stays_hidden(client, auth, editor_token, project,
+                                                                    closure_body):
+    body = closure_body("ghost", publish_at="2030-01-01")
+    created = client.post("/api/v1/closures", json=body, headers=auth(editor_token))
+    client.delete("/api/v1/closures/ghost", headers=auth(editor_token, If_Match=created.headers["ETag"]))
+    assert client.get("/api/v1/closures/ghost/history").status_code == 404
+    assert client.get("/api/v1/closures/ghost/history", headers=auth(editor_token)).status_code == 200

@@ -129,15 +129,17 @@ def bytes_response(body: bytes, etag: str, *, status: int = 200, mimetype: str =
                    max_age: int | None = None, last_modified: datetime | None = None,
                    headers: dict | None = None) -> Response:
     """A tagged response; a GET whose validators match gets 304 instead."""
-    response = Response(body, status=status, mimetype=mimetype)
+    reading = request.method in ("GET", "HEAD")
+    unchanged = reading and _not_changed(etag, last_modified)
+    response = Response(None if unchanged else body, status=304 if unchanged else status,
+                        mimetype=None if unchanged else mimetype)
     response.headers["ETag"] = etag
-    response.headers.update(headers or {})
     if last_modified is not None:
         response.last_modified = last_modified
-    if request.method in ("GET", "HEAD"):
+    if reading:
         _set_cache_control(response, max_age)
-        if _not_changed(etag, last_modified):
-            return _not_modified(response)
+    if not unchanged:
+        response.headers.update(headers or {})
     return response
 
 
@@ -170,14 +172,6 @@ def _matches(header: str | None, tag: str) -> bool:
     if header.strip() == "*":
         return True
     return any(t.strip().removeprefix("W/") == tag for t in header.split(","))
-
-
-def _not_modified(response: Response) -> Response:
-    answer = Response(status=304)
-    for name in ("ETag", "Cache-Control", "Vary", "Last-Modified"):
-        if name in response.headers:
-            answer.headers[name] = response.headers[name]
-    return answer
 
 
 # ---------------------------------------------------------------------- Idempotency-Key

@@ -5,14 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import request, url_for
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from .http import actor, bytes_response, json_response, now, seconds_until, services
-from .queries import AtQuerySchema, ClosureQuerySchema, make_cursor
+from .queries import ApiBlueprint, AtQuerySchema, ClosureQuerySchema, make_cursor
 from .render import closure_feature, local_iso, next_changes, project_json
 
-blp = Blueprint("public", __name__, url_prefix="/api/v1", description="Public reads: anyone, no token needed")
+blp = ApiBlueprint("public", __name__, url_prefix="/api/v1", description="Public reads: anyone, no token needed")
 GEOJSON = "application/geo+json"
 
 
@@ -37,7 +36,7 @@ def project_history(id):
 
 
 @blp.route("/closures", methods=["GET"])
-@blp.arguments(ClosureQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
+@blp.arguments(ClosureQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def list_closures(**query):
     """Closures as a GeoJSON FeatureCollection, with each status at `at` (default now)."""
     clock, who = now(), actor()
@@ -48,7 +47,7 @@ def list_closures(**query):
 
 
 @blp.route("/closures/<id>", methods=["GET"])
-@blp.arguments(AtQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
+@blp.arguments(AtQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def get_closure(id, **query):
     """One closure as a GeoJSON Feature."""
     at = query.get("at") or now()

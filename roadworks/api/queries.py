@@ -6,7 +6,12 @@ import base64
 import binascii
 import json
 
+from collections import OrderedDict
+from threading import Lock
+
+from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from webargs.flaskparser import FlaskParser
 
 from ..domain.geometry import parse_bbox
 from ..domain.errors import ValidationFailed
@@ -90,3 +95,34 @@ class ClosureQuerySchema(QuerySchema):
 
 class AtQuerySchema(QuerySchema):
     at = Instant(metadata={"description": "instant for status (default now)"})
+
+
+class MemoQueryParser(FlaskParser):
+    """Parses each distinct query string once: partners repeat the same poll all day."""
+
+    SIZE = 2048
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._memo: OrderedDict[tuple, dict] = OrderedDict()
+        self._lock = Lock()
+
+    def parse(self, argmap, req=None, *, location=None, **kwargs):
+        if location != "query" or req is None:
+            return super().parse(argmap, req, location=location, **kwargs)
+        key = (id(argmap), req.query_string, kwargs.get("unknown"))
+        with self._lock:
+            found = self._memo.get(key)
+        if found is None:
+            found = super().parse(argmap, req, location=location, **kwargs)
+            with self._lock:
+                self._memo[key] = found
+                if len(self._memo) > self.SIZE:
+                    self._memo.popitem(last=False)
+        return dict(found)
+
+
+class ApiBlueprint(Blueprint):
+    """flask-smorest's Blueprint with memoised query parsing."""
+
+    ARGUMENTS_PARSER = MemoQueryParser()

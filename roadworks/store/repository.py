@@ -98,8 +98,17 @@ class Store:
 
     def sequence(self) -> int:
         """The newest change sequence number: it moves on every committed write."""
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(counters.c.value).where(counters.c.name == "change")).scalar_one()
+        # Every read asks this, so it skips SQLAlchemy's statement layer and any explicit transaction.
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT value FROM counters WHERE name = 'change'")
+            value = cursor.fetchone()[0]
+            cursor.close()
+            connection.commit()
+            return value
+        finally:
+            connection.close()
 
     def everything(self) -> tuple[int, list[Stored], list[Stored], datetime | None]:
         """The sequence, then every live project and closure, and the time of the newest write."""

@@ -1,0 +1,351 @@
+"""The benchmark: in-process query latency and HTTP throughput at 1k, 10k and 100k closures, as ratios.
+
+Run from the repository root:  python bench/run.py   (writes bench/results.json and prints a table)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from shapely.geometry import box
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import synthetic  # noqa: E402
+from roadworks.documents import project_doc  # noqa: E402
+from roadworks.domain import geometry  # noqa: E402
+from roadworks.index import Base, Snapshot, make_entry  # noqa: E402
+from roadworks.store.engine import make_engine, migrate  # noqa: E402
+from roadworks.store.tables import closures as closures_table, counters, projects as projects_table  # noqa: E402
+
+AT = datetime(2025, 3, 1, 12, tzinfo=timezone(timedelta(hours=8)))
+WANTED = {"active", "paused", "upcoming"}
+
+
+# ---------------------------------------------------------------------- in process
+
+def build_snapshot(n: int) -> tuple[Snapshot, float]:
+    projects = {p.id: p for p in synthetic.PROJECTS}
+    started = time.perf_counter()
+    entries = {c.id: make_entry(c, projects[c.project]) for c in synthetic.closures(n)}
+    snapshot = Snapshot(1, Base.build(entries), {}, projects, None)
+    return snapshot, time.perf_counter() - started
+
+
+def box_side_for(snapshot: Snapshot, hits: int = 100) -> float:
+    """The side (degrees) of a square box that meets about `hits` closures at the area's centre."""
+    lo, hi = 0.0005, 0.5
+    cx, cy = (synthetic.AREA[0] + synthetic.AREA[2]) / 2, (synthetic.AREA[1] + synthetic.AREA[3]) / 2
+    for _ in range(30):
+        side = (lo + hi) / 2
+        found = len(snapshot.select(area=box(cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)))
+        lo, hi = (side, hi) if found < hits else (lo, side)
+    return (lo + hi) / 2
+
+
+def boxes(side: float, count: int = 50, seed: int = 3) -> list:
+    rng = random.Random(seed)
+    a = synthetic.AREA
+    out = []
+    for _ in range(count):
+        x = rng.uniform(a[0] + 0.05, a[2] - 0.05 - side)
+        y = rng.uniform(a[1] + 0.05, a[3] - 0.05 - side)
+        out.append(box(x, y, x + side, y + side))
+    return out
+
+
+def timed(function, inputs: list, repeat: int) -> list[float]:
+    """Milliseconds per call, cycling through `inputs`."""
+    samples = []
+    for i in range(repeat):
+        started = time.perf_counter()
+        function(inputs[i % len(inputs)])
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def summary(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    return {"median_ms": round(statistics.median(ordered), 4),
+            "p95_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))], 4), "runs": len(ordered)}
+
+
+def in_process(n: int) -> dict:
+    snapshot, build_s = build_snapshot(n)
+    side = box_side_for(snapshot)
+    areas = boxes(side)
+    for area in areas:  # statuses are cached per closure while valid, as in a serving process
+        [e.status(AT) for e in snapshot.select(area=area)]
+    hits = statistics.mean(len(snapshot.select(area=a)) for a in areas)
+
+    def indexed(area):
+        return [e for e in snapshot.select(area=area) if e.status(AT)[0] in WANTED]
+
+    def scan(area):
+        return [e for e in snapshot.base.order if e.shape.intersects(area) and e.status(AT)[0] in WANTED]
+
+    def floor(area):
+        return snapshot.base.tree.query(area)
+
+    result = {"closures": n, "build_s": round(build_s, 2), "box_side_deg": round(side, 5),
+              "mean_hits": round(hits, 1),
+              "bbox_index": summary(timed(indexed, areas, 300)),
+              "bbox_scan": summary(timed(scan, areas, max(5, min(300, 2_000_000 // n)))),
+              "bbox_floor": summary(timed(floor, areas, 300))}
+    result["bbox_scan_over_index"] = round(result["bbox_scan"]["median_ms"] / result["bbox_index"]["median_ms"], 1)
+    result["bbox_index_over_floor"] = round(result["bbox_index"]["median_ms"] / result["bbox_floor"]["median_ms"], 1)
+    result.update(route_figures(snapshot))
+    return result
+
+
+def route_figures(snapshot: Snapshot) -> dict:
+    """Route check (200 vertices, 15 km, 25 m buffer, 2 h window), beside a full scan and the index floor."""
+    try:
+        from roadworks.domain.route import RouteProbe
+    except ImportError:
+        return {}
+    routes = [route_line(seed) for seed in range(20)]
+    window_end = AT + timedelta(hours=2)
+
+    def check(route, entries=None):
+        probe = RouteProbe(route, 25)
+        found = entries if entries is not None else snapshot.candidates(probe.area)
+        return [(d, e) for e in found if e.timeline.periods(AT, window_end, include_paused=True)
+                and (d := probe.meets(e.shape)) is not None]
+
+    def floor(route):
+        return snapshot.base.tree.query(RouteProbe(route, 25).area)
+
+    def scan(route):
+        return check(route, snapshot.base.order)
+
+    out = {"route_index": summary(timed(check, routes, 100)),
+           "route_scan": summary(timed(scan, routes, max(3, min(50, 200_000 // len(snapshot.base.order))))),
+           "route_floor": summary(timed(floor, routes, 100))}
+    out["route_scan_over_index"] = round(out["route_scan"]["median_ms"] / out["route_index"]["median_ms"], 1)
+    out["route_index_over_floor"] = round(out["route_index"]["median_ms"] / out["route_floor"]["median_ms"], 1)
+    return out
+
+
+def route_line(seed: int) -> dict:
+    """A 200-vertex route of about 15 km across the area."""
+    rng = random.Random(100 + seed)
+    lon, lat = rng.uniform(101.65, 101.75), rng.uniform(36.55, 36.70)
+    heading = rng.uniform(60, 120)
+    points = [[lon, lat]]
+    for _ in range(199):
+        heading += rng.uniform(-8, 8)
+        lon, lat, _ = synthetic.GEOD.fwd(lon, lat, heading, 15000 / 199)
+        points.append([round(lon, 7), round(lat, 7)])
+    return {"type": "LineString", "coordinates": points}
+
+
+# ---------------------------------------------------------------------- over HTTP
+
+def populate(url: str, n: int) -> None:
+    """Write the synthetic set straight into a migrated database (the registry would take minutes)."""
+    engine = make_engine(url)
+    migrate(engine)
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(projects_table.insert(), [
+            {"id": p.id, "agency": p.agency, "doc": project_doc(p), "version": 1, "seq": i + 1,
+             "created_at": now, "updated_at": now} for i, p in enumerate(synthetic.PROJECTS)])
+        rows = []
+        for i, doc in enumerate(synthetic.documents(n)):
+            min_lon, min_lat, max_lon, max_lat = geometry.bounds(doc["geometry"])
+            rows.append({"id": doc["id"], "project_id": doc["properties"]["project"], "doc": doc,
+                         "road": doc["properties"]["road"], "min_lon": min_lon, "min_lat": min_lat,
+                         "max_lon": max_lon, "max_lat": max_lat, "length_m": geometry.length_m(doc["geometry"]),
+                         "version": 1, "seq": len(synthetic.PROJECTS) + i + 1, "created_at": now, "updated_at": now})
+            if len(rows) == 5000:
+                conn.execute(closures_table.insert(), rows)
+                rows = []
+        if rows:
+            conn.execute(closures_table.insert(), rows)
+        conn.execute(counters.update().values(value=len(synthetic.PROJECTS) + n))
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(app: str, port: int, env: dict, cwd: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "300",
+               "--log-level", "warning", app]
+    return subprocess.Popen(command, cwd=cwd, env={**os.environ, **env})
+
+
+def wait_ready(url: str, seconds: float = 300) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer in {seconds} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def worker_rss_mb(master: int) -> list[float]:
+    children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+    sizes = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        kb = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+        sizes.append(round(kb / 1024, 1))
+    return sizes
+
+
+def hammer(args: tuple) -> int:
+    """One load process: sequential GETs for `seconds`; returns how many completed as expected."""
+    port, path, etag, seconds, expected = args
+    import http.client
+
+    done, deadline = 0, time.time() + seconds
+    headers = {"If-None-Match": etag} if etag else {}
+    while time.time() < deadline:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        done += response.status == expected
+    return done
+
+
+def rate(port: int, path: str, etag: str | None, seconds: float, expected: int, clients: int = 4) -> float:
+    with ProcessPoolExecutor(clients) as pool:
+        total = sum(pool.map(hammer, [(port, path, etag, seconds, expected)] * clients))
+    return round(total / seconds, 1)
+
+
+MINIMAL_APP = textwrap.dedent('''
+    """The baseline: a bare Flask app that answers with the same bytes and ETag, or 304."""
+    import os
+    from flask import Flask, Response, request
+
+    BODY = open(os.environ["BENCH_BODY"], "rb").read()
+    ETAG = os.environ["BENCH_ETAG"]
+    app = Flask(__name__)
+
+    @app.get("/api/v1/closures")
+    def closures():
+        if request.headers.get("If-None-Match") == ETAG:
+            return Response(status=304, headers={"ETag": ETAG})
+        return Response(BODY, mimetype="application/geo+json", headers={"ETag": ETAG})
+''')
+
+
+def over_http(n: int, seconds: float, side: float) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        url = f"sqlite:///{work / 'bench.sqlite3'}"
+        populate(url, n)
+        cx, cy = (synthetic.AREA[0] + synthetic.AREA[2]) / 2, (synthetic.AREA[1] + synthetic.AREA[3]) / 2
+        bbox = f"{cx - side / 2:.6f},{cy - side / 2:.6f},{cx + side / 2:.6f},{cy + side / 2:.6f}"
+        path = f"/api/v1/closures?bbox={bbox}&status=all"
+        ours_port, base_port = free_port(), free_port()
+        env = {"ROADWORKS_DATABASE_URL": url, "ROADWORKS_RATE_LIMIT": "100000000 per minute",
+               "ROADWORKS_PARTNER_RATE_LIMIT": "100000000 per minute"}
+        ours = start_gunicorn("wsgi:app", ours_port, env, ROOT)
+        try:
+            for _ in range(6):  # both workers build their snapshot before timing starts
+                wait_ready(f"http://127.0.0.1:{ours_port}{path}")
+            with urllib.request.urlopen(f"http://127.0.0.1:{ours_port}{path}") as response:
+                body, etag = response.read(), response.headers["ETag"]
+            (work / "body").write_bytes(body)
+            (work / "minimal.py").write_text(MINIMAL_APP)
+            base = start_gunicorn("minimal:app", base_port, {"BENCH_BODY": str(work / "body"), "BENCH_ETAG": etag},
+                                  work)
+            try:
+                wait_ready(f"http://127.0.0.1:{base_port}{path}")
+                figures = {
+                    "ours_200_rps": rate(ours_port, path, None, seconds, 200),
+                    "minimal_200_rps": rate(base_port, path, None, seconds, 200),
+                    "ours_304_rps": rate(ours_port, path, etag, seconds, 304),
+                    "minimal_304_rps": rate(base_port, path, etag, seconds, 304),
+                }
+            finally:
+                stop(base)
+            figures["worker_rss_mb"] = worker_rss_mb(ours.pid)
+        finally:
+            stop(ours)
+    figures["ratio_200"] = round(figures["ours_200_rps"] / figures["minimal_200_rps"], 2)
+    figures["ratio_304"] = round(figures["ours_304_rps"] / figures["minimal_304_rps"], 2)
+    figures["body_bytes"] = len(body)
+    return figures
+
+
+# ---------------------------------------------------------------------- report
+
+def table(results: list[dict]) -> str:
+    rows = ["| closures | bbox median / p95 ms | scan ÷ index | index ÷ floor | route median / p95 ms "
+            "| scan ÷ index | index ÷ floor | HTTP 200 ratio | HTTP 304 ratio | worker RSS MB |",
+            "| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        http = r.get("http", {})
+        route = (f"{r['route_index']['median_ms']:.2f} / {r['route_index']['p95_ms']:.2f}"
+                 if "route_index" in r else "-")
+        rows.append(
+            f"| {r['closures']:,} | {r['bbox_index']['median_ms']:.3f} / {r['bbox_index']['p95_ms']:.3f} "
+            f"| {r['bbox_scan_over_index']} | {r['bbox_index_over_floor']} | {route} "
+            f"| {r.get('route_scan_over_index', '-')} | {r.get('route_index_over_floor', '-')} "
+            f"| {http.get('ratio_200', '-')} | {http.get('ratio_304', '-')} "
+            f"| {max(http['worker_rss_mb']) if http.get('worker_rss_mb') else '-'} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each HTTP measurement")
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
+    options = parser.parse_args()
+    results = []
+    for n in (int(s) for s in options.sizes.split(",")):
+        print(f"-- {n:,} closures: in process", flush=True)
+        result = in_process(n)
+        if not options.skip_http:
+            print(f"-- {n:,} closures: over HTTP (gunicorn, 2 workers)", flush=True)
+            result["http"] = over_http(n, options.seconds, result["box_side_deg"])
+        results.append(result)
+        print(json.dumps(result, indent=1), flush=True)
+    report = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "python": platform.python_version(),
+              "cpus": os.cpu_count(), "results": results}
+    Path(options.output).write_text(json.dumps(report, indent=1) + "\n")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
