@@ -108,8 +108,9 @@ class MemoQueryParser(FlaskParser):
         self._lock = Lock()
 
     def parse(self, argmap, req=None, *, location=None, **kwargs):
-        if location != "query" or req is None:
+        if location != "query":
             return super().parse(argmap, req, location=location, **kwargs)
+        req = req if req is not None else self.get_default_request()
         key = (id(argmap), req.query_string, kwargs.get("unknown"))
         with self._lock:
             found = self._memo.get(key)
