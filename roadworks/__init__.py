@@ -13,7 +13,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from flask_smorest import Api
 
     from . import services
-    from .api import bureau, problems, public, site
+    from .api import bureau, changes, limits, problems, public, site
+    from .api import routecheck
     from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
     from .config import from_environment
 
@@ -32,6 +33,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         api.spec.components.schema(name, schema=schema)
     api.register_blueprint(public.blp)
     api.register_blueprint(bureau.blp)
+    api.register_blueprint(changes.blp)
+    api.register_blueprint(routecheck.blp)
     app.register_blueprint(site.blp)
+    limits.compress(app)  # first after_request hook, so it runs last
+    limits.register(app, settings)
     problems.register(app)
     return app

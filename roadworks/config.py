@@ -15,9 +15,17 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BODY_BYTES": 5 * 1024 * 1024,
     "PUBLIC_URL": "",
     "LOG_LEVEL": "INFO",
+    # Requests per client address without a token, and per token (partner, editor, admin).
+    "RATE_LIMIT": "300 per minute",
+    "PARTNER_RATE_LIMIT": "3000 per minute",
+    # Empty keeps rate-limit counts in each process; redis://host:6379/0 shares them between workers.
+    "REDIS_URL": "",
+    "RATE_LIMIT_PREFIX": "roadworks",
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
+    "TRUSTED_PROXIES": 0,
 }
 
-_INTEGERS = {"MAX_BODY_BYTES"}
+_INTEGERS = {"MAX_BODY_BYTES", "TRUSTED_PROXIES"}
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -59,6 +59,13 @@ class Entry:
         self._status = (at, change, status, change)
         return status, change
 
+    def last_event(self, at: datetime, now: datetime) -> datetime | None:
+        """No later than this instant, the representation at `at` (as seen at `now`) last changed by itself."""
+        moments = [self.timeline.last_boundary(at)]
+        if self.published_at is not None and self.published_at <= now:
+            moments.append(self.published_at)
+        return max((m for m in moments if m is not None), default=None)
+
     def next_event(self, at: datetime) -> datetime | None:
         """The first instant after `at` when this closure's public representation changes by itself."""
         _, change = self.status(at)
@@ -205,6 +212,8 @@ class ReadModel:
                                                    entry.seq)
         for stored in changed.closures:
             overlay[stored.id] = _entry_or_tombstone(stored, projects)
+        if len(overlay) > OVERLAY_LIMIT:
+            return self._full_build()  # a project edit can touch many closures at once
         last = max((s.updated_at for s in (*changed.projects, *changed.closures)), default=current.last_write_at)
         return Snapshot(changed.seq, current.base, overlay, projects, last)
 

@@ -143,6 +143,13 @@ def bytes_response(body: bytes, etag: str, *, status: int = 200, mimetype: str =
     return response
 
 
+def settled(changed_at: datetime | None, at: datetime) -> datetime | None:
+    """A Last-Modified only once its second is over: HTTP dates cannot tell two changes in one second apart."""
+    if changed_at is None or changed_at.replace(microsecond=0) >= at.replace(microsecond=0):
+        return None
+    return changed_at
+
+
 def _not_changed(etag: str, last_modified: datetime | None) -> bool:
     """RFC 9110: If-None-Match decides when present; otherwise If-Modified-Since."""
     if request.headers.get("If-None-Match"):

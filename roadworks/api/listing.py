@@ -27,6 +27,7 @@ class Listing:
     body: bytes
     etag: str
     computed_at: datetime
+    changed_at: datetime | None  # no earlier than the last change of this content (for Last-Modified)
     expires_at: datetime | None  # the first instant at which a status or a draft in it may change
     last_cursor: str | None      # id of the last feature when more follow
 
@@ -85,7 +86,7 @@ def render_listing(snapshot: Snapshot, query: dict, actor: Actor, at: datetime, 
         body["at"] = at.isoformat()
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     more = page[-1].id if len(remaining) > len(page) else None
-    return Listing(data, etag_for(data), now, expires, more)
+    return Listing(data, etag_for(data), now, _changed_at(snapshot, entries, at, now, explicit), expires, more)
 
 
 def select(snapshot: Snapshot, query: dict) -> list[Entry]:
@@ -94,6 +95,19 @@ def select(snapshot: Snapshot, query: dict) -> list[Entry]:
     entries = snapshot.select(area=area, project=query.get("project"), road=query.get("road"))
     since = query.get("updated_since")
     return [e for e in entries if since is None or e.view.closure.updated_at > since]
+
+
+def _changed_at(snapshot: Snapshot, entries: list[Entry], at: datetime, now: datetime,
+                explicit: bool) -> datetime | None:
+    """The last write, or a later status change or publication among these closures, up to now."""
+    moments = [snapshot.last_write_at]
+    for entry in entries:
+        if explicit:  # a fixed `at` moves only with writes and publications
+            shown = entry.published_at
+            moments.append(shown if shown is not None and shown <= now else None)
+        else:
+            moments.append(entry.last_event(at, now))
+    return min(max((m for m in moments if m is not None), default=now), now)
 
 
 def _expiry(entries: list[Entry], at: datetime, now: datetime, explicit: bool) -> datetime | None:

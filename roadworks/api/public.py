@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from flask import request, url_for
 from marshmallow import RAISE
 
-from .http import actor, bytes_response, json_response, now, seconds_until, services
+from .http import actor, bytes_response, json_response, now, seconds_until, services, settled
 from .queries import ApiBlueprint, AtQuerySchema, ClosureQuerySchema, make_cursor
 from .render import closure_feature, local_iso, next_changes, project_json
 
@@ -43,7 +43,7 @@ def list_closures(**query):
     listing = services().listings.get(services().index.snapshot(), query, who, clock)
     headers = {"Link": f'<{_next_url(listing.last_cursor)}>; rel="next"'} if listing.last_cursor else None
     return bytes_response(listing.body, listing.etag, mimetype=GEOJSON, headers=headers,
-                          max_age=seconds_until(listing.expires_at, clock), last_modified=listing.computed_at)
+                          max_age=seconds_until(listing.expires_at, clock), last_modified=settled(listing.changed_at, clock))
 
 
 @blp.route("/closures/<id>", methods=["GET"])

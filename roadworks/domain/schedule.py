@@ -219,6 +219,18 @@ class Timeline:
                 return boundary
         return None
 
+    def last_boundary(self, t: datetime) -> datetime | None:
+        """The latest instant at or before `t` at which the status may have changed (None: never did)."""
+        t = _utc(t)
+        if self.cancelled:
+            return None
+        edges = [x for x in self._edges() if x <= t]
+        if self._hours is not None:
+            # Hours repeat weekly, so inside a window the latest of their edges lies within a week.
+            edges += [x for s, e, _, _ in self._segments(t - _HOURS_MARGIN, t + _HOURS_MARGIN)
+                      for x in (s, e) if x <= t]
+        return max(edges, default=None)
+
     def periods(self, start: datetime, end: datetime | None, *, include_paused: bool = False) -> list[Period]:
         """Maximal periods in effect that overlap [start, end), unclipped; paused ones on request."""
         if self.cancelled:
@@ -245,9 +257,12 @@ class Timeline:
 
     def _last_boundary(self) -> datetime:
         """After this instant nothing but the weekly hours changes the status."""
+        return max(self._edges(), default=datetime(1970, 1, 1, tzinfo=UTC))
+
+    def _edges(self) -> list[datetime]:
+        """Every finite start and end of the resolved windows and of the pauses."""
         edges = [s for s, _, _ in self._windows] + [e for _, e, _ in self._windows if e != _FOREVER]
-        edges += [s for s, _ in self._pauses] + [e for _, e in self._pauses if e != _FOREVER]
-        return max(edges, default=datetime(1970, 1, 1, tzinfo=UTC))
+        return edges + [s for s, _ in self._pauses] + [e for _, e in self._pauses if e != _FOREVER]
 
     def _far_end(self, t: datetime) -> datetime:
         return min(max(self._horizon, t), _FOREVER) + _HOURS_MARGIN

@@ -1,0 +1,234 @@
+"""Traffic shaping: per-client rate limits (flask-limiter) and response compression (flask-compress).
+
+Rate limits
+- Every request counts once against one budget shared by all endpoints (a flask-limiter application
+  limit), so a client cannot multiply its allowance by spreading requests over paths.
+- Anonymous requests, and requests whose token is unknown or revoked, are counted per client address:
+  `ROADWORKS_RATE_LIMIT` (default "300 per minute"). IPv6 clients are counted per /64, which is what
+  one subscriber usually gets.
+- Requests with a valid token (partner, editor or admin) are counted per token:
+  `ROADWORKS_PARTNER_RATE_LIMIT` (default "3000 per minute").
+- Limits are flask-limiter strings, several separated by ";" ("10 per second;300 per minute"); an empty
+  string (only possible through the `create_app` override) switches that limit off.
+- Storage is in process memory by default, so each worker process keeps its own counts. Set
+  `ROADWORKS_REDIS_URL` (redis://host:6379/0) to share the budgets between workers and hosts; keys start
+  with `ROADWORKS_RATE_LIMIT_PREFIX`. If Redis stops answering, requests are still served and counted in
+  memory until it is back.
+- The client address is the connection's (REMOTE_ADDR). Behind reverse proxies that is the proxy's
+  address and everyone would share one budget: set `ROADWORKS_TRUSTED_PROXIES` to the number of proxies
+  in front of the app, which trusts that many X-Forwarded-For / X-Forwarded-Proto entries (werkzeug
+  ProxyFix). Never set it without such a proxy: clients could then choose their own address.
+- Health checks and static assets (the map's files, the offline docs' assets) are not counted.
+- Answers carry `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers) and the
+  customary `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix time); a 429
+  is problem+json with `Retry-After` in seconds.
+
+Compression
+- gzip, br, zstd or deflate as the client's Accept-Encoding prefers, for JSON, GeoJSON, problem+json,
+  XML, iCalendar, HTML, JS and CSS of at least 500 bytes; `Vary: Accept-Encoding` on every answer.
+- A compressed answer's strong ETag `"v.digest"` becomes the weak `W/"v.digest"`: the two
+  representations no longer share a strong validator, If-None-Match (weak comparison) answers 304 to
+  either, and If-Match still accepts what a client read, because the API's If-Match takes W/ tags.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import time
+from functools import partial
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+from flask_compress import Compress
+from flask_limiter import ApplicationLimit, Limiter
+from limits import parse_many
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ..auth import Unauthenticated, resolve
+from ..domain.errors import ValidationFailed
+
+log = logging.getLogger(__name__)
+
+ANONYMOUS, TOKEN = "anonymous", "token"
+# Not counted: liveness probes and files that cost nothing to serve.
+EXEMPT_PATHS = frozenset({"/", "/healthz", "/livez", "/readyz", "/favicon.ico"})
+EXEMPT_PREFIXES = ("/map/", "/docs/assets/")
+# Besides flask-compress' defaults (HTML, CSS, JS, JSON, XML, SVG, fonts...).
+EXTRA_COMPRESSED_TYPES = ("application/geo+json", "application/problem+json", "application/vnd.geo+json",
+                          "application/schema+json", "text/calendar", "text/csv", "text/javascript")
+# flask-compress leaves gzip out for streamed answers (files); gzip-only clients should still get it.
+STREAMING_ALGORITHMS = ("zstd", "br", "gzip", "deflate")
+
+
+# ---------------------------------------------------------------------- rate limits
+
+def register(app: Flask, settings: dict[str, Any]) -> Limiter:
+    """Install the rate limiter (and ProxyFix when proxies are trusted); call after the blueprints."""
+    for name in ("RATE_LIMIT", "PARTNER_RATE_LIMIT"):
+        _check_limit(name, settings[name])
+    proxies = int(settings.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
+    redis_url = settings.get("REDIS_URL") or ""
+    prefix = settings.get("RATE_LIMIT_PREFIX") or "roadworks"
+    storage_options: dict[str, Any] = {}
+    if redis_url:
+        # A stalled Redis must not stall requests: fail fast and fall back to memory.
+        storage_options = {"key_prefix": prefix, "socket_connect_timeout": 1, "socket_timeout": 1}
+    limiter = Limiter(
+        _client_key,
+        application_limits=[
+            ApplicationLimit(settings["RATE_LIMIT"], scope=ANONYMOUS, key_function=_client_key,
+                             exempt_when=lambda: _client()[0] != ANONYMOUS,
+                             error_message=partial(_breach_message, ANONYMOUS)),
+            ApplicationLimit(settings["PARTNER_RATE_LIMIT"], scope=TOKEN, key_function=_client_key,
+                             exempt_when=lambda: _client()[0] != TOKEN,
+                             error_message=partial(_breach_message, TOKEN)),
+        ],
+        storage_uri=redis_url or "memory://",
+        storage_options=storage_options,
+        strategy="fixed-window",
+        key_prefix=prefix,
+        # Requests that match no route (404, 405) count too: scanners get no free budget.
+        request_identifier=lambda: request.endpoint or "unrouted",
+        headers_enabled=False,  # written below: flask-limiter would put Retry-After on every answer
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
+    )
+    limiter.request_filter(_exempt)
+    # Registered before init_app, so it runs after flask-limiter's own after_request hook.
+    app.after_request(partial(_rate_headers, limiter))
+    limiter.init_app(app)
+    return limiter
+
+
+def _check_limit(name: str, value: str) -> None:
+    try:
+        if value:
+            parse_many(value)
+    except ValueError:
+        raise ValidationFailed.one(f"ROADWORKS_{name}",
+                                   f"not a rate limit like '300 per minute' or '10/second;300/minute': {value!r}") \
+            from None
+
+
+def _exempt() -> bool:
+    path = request.path
+    return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
+
+
+def _client() -> tuple[str, str]:
+    """(policy, key) of this request, resolved once however many limits ask."""
+    found = g.get("_roadworks_rate_client")
+    if found is None:
+        found = g._roadworks_rate_client = _identify()
+    return found
+
+
+def _client_key() -> str:
+    return _client()[1]
+
+
+def _identify() -> tuple[str, str]:
+    header = request.headers.get("Authorization")
+    if header:
+        try:
+            actor = resolve(current_app.extensions["roadworks"].store, header)
+        except Unauthenticated:
+            actor = None  # a bad token buys nothing: the address's budget applies (and limits guessing)
+        except Exception:  # the view reports database trouble; here it must not raise
+            log.warning("rate limit: token lookup failed; counting by address", exc_info=True)
+            actor = None
+        if actor is not None and actor.token_id is not None:
+            return TOKEN, f"token:{actor.token_id}"
+    return ANONYMOUS, f"addr:{client_address()}"
+
+
+def client_address() -> str:
+    """The address a budget belongs to: IPv4 as is, IPv6 by its /64 network."""
+    raw = request.remote_addr or ""
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+    return str(address)
+
+
+def _breach_message(policy: str) -> str:
+    if policy == TOKEN:
+        return "too many requests for this token; wait the seconds in Retry-After"
+    return ("too many requests from this address; wait the seconds in Retry-After, "
+            "or ask for a partner token, which has a higher limit")
+
+
+def _rate_headers(limiter: Limiter, response: Response) -> Response:
+    """RateLimit fields on every counted answer; Retry-After only on a 429."""
+    current = limiter.current_limit
+    if current is None:
+        return response
+    try:
+        reset_at, remaining = current.window
+    except Exception:  # storage trouble must not cost the answer
+        log.warning("rate limit: window unavailable", exc_info=True)
+        return response
+    seconds = max(1 if current.breached else 0, math.ceil(reset_at - time.time()))
+    policy, amount = _client()[0], current.limit.amount
+    headers = response.headers
+    headers["RateLimit-Policy"] = f'"{policy}";q={amount};w={current.limit.get_expiry()}'
+    headers["RateLimit"] = f'"{policy}";r={remaining};t={seconds}'
+    headers["X-RateLimit-Limit"] = str(amount)
+    headers["X-RateLimit-Remaining"] = str(remaining)
+    headers["X-RateLimit-Reset"] = str(math.ceil(reset_at))
+    if response.status_code == 429:
+        headers["Retry-After"] = str(seconds)
+    return response
+
+
+# ---------------------------------------------------------------------- compression
+
+def compress(app: Flask) -> Compress:
+    """Compress answers the client accepts compressed; call before any other after_request hook is added."""
+    app.config.update(
+        COMPRESS_REGISTER=False,  # wrapped by _compressed below
+        COMPRESS_ALGORITHM_STREAMING=list(STREAMING_ALGORITHMS),
+        # The views answer If-None-Match themselves, before compression, against the identity ETag.
+        COMPRESS_EVALUATE_CONDITIONAL_REQUEST=False)
+    compressor = Compress(app)
+    compressor.compress_mimetypes_set |= set(EXTRA_COMPRESSED_TYPES)
+    app.config["COMPRESS_MIMETYPES"] = sorted(compressor.compress_mimetypes_set)
+    app.after_request(partial(_compressed, compressor))
+    return compressor
+
+
+def _compressed(compressor: Compress, response: Response) -> Response:
+    if response.status_code == 206 or "Content-Range" in response.headers \
+            or "no-transform" in response.headers.get("Cache-Control", ""):
+        return response  # a byte range of the identity body, or a sender who forbids transformation
+    before = response.headers.get("Content-Encoding")
+    etag, weak = response.get_etag()
+    response = compressor.after_request(response)  # adds Vary: Accept-Encoding, compresses if it should
+    if response.status_code == 304:
+        _echo_weak(response)
+    elif before is None and "Content-Encoding" in response.headers and etag and not weak:
+        # flask-compress would append ":gzip", which the API's If-Match parser refuses; weakening keeps
+        # the tag usable for If-Match and If-None-Match while no longer claiming byte equality.
+        response.set_etag(etag, weak=True)
+        # Byte ranges would address the identity body, which this answer is not.
+        response.headers.pop("Accept-Ranges", None)
+    return response
+
+
+def _echo_weak(response: Response) -> None:
+    """A 304 names the validator the client holds: the weak one if it revalidates a compressed copy."""
+    etag, weak = response.get_etag()
+    if etag and not weak:
+        held = request.if_none_match
+        if held.is_weak(etag) and not held.is_strong(etag):
+            response.set_etag(etag, weak=True)
