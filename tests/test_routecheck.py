@@ -1,0 +1,192 @@
+"""POST /api/v1/route-check over HTTP, on the Dongguan Street founding case: windows, drafts, bad input."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from pyproj import Geod
+
+from roadworks.demo import GONGHE, JIANGUO, LEDU, MOSQUE, NANXIAO, YANGJIA
+
+URL = "/api/v1/route-check"
+LEDU_GONGHE, LEDU_NANXIAO, YANGJIA_JIANGUO = "dongguan-ledu-gonghe", "dongguan-ledu-nanxiao", "dongguan-yangjia-jianguo"
+# West to east along Dongguan Street, through every crossing of the demo data.
+STREET = [[101.7850, 36.6118], NANXIAO, LEDU, MOSQUE, GONGHE, YANGJIA, JIANGUO, [101.8095, 36.6110]]
+ROUTE = {"type": "LineString", "coordinates": STREET}
+NORTH = {"type": "LineString", "coordinates": [[lon, lat + 0.009] for lon, lat in STREET]}  # about 1 km north
+
+
+def check(client, headers=None, **body):
+    return client.post(URL, json={"route": ROUTE, **body}, headers=headers)
+
+
+def ids(response) -> list[str]:
+    assert response.status_code == 200, response.json
+    return [c["id"] for c in response.json["closures"]]
+
+
+def assert_problem(response, status, field):
+    assert response.status_code == status, response.json
+    assert response.mimetype == "application/problem+json"
+    assert field in response.json["errors"], response.json["errors"]
+
+
+# ---------------------------------------------------------------------------- the founding case
+
+def test_on_20_may_at_noon_ledu_gonghe_is_active_for_the_next_two_hours(demo, client):
+    response = check(client)
+    assert ids(response) == [LEDU_GONGHE]
+    body = response.json
+    assert (body["from"], body["to"]) == ("2024-05-20T12:00:00+08:00", "2024-05-20T14:00:00+08:00")
+    assert body["buffer_m"] == 25
+    closure = body["closures"][0]
+    assert closure["status"] == "active"
+    assert closure["periods"] == [{"start": "2024-05-20T12:00:00+08:00", "end": "2024-05-20T14:00:00+08:00",
+                                   "state": "active"}]
+    assert (closure["road"], closure["from"], closure["to"]) == ("东关大街", "乐都路", "共和路")
+    assert (closure["impact"], closure["direction"]) == ("closed", "both")
+
+
+def test_the_distance_along_the_route_is_where_the_closure_starts(demo, client):
+    closure = check(client).json["closures"][0]
+    lons, lats = zip(*STREET[:3])  # the closure begins at Ledu Road, the route's third point
+    assert closure["distance_along_route_m"] == pytest.approx(Geod(ellps="WGS84").line_length(lons, lats), abs=1)
+    assert closure["distance_along_route_m"] == round(closure["distance_along_route_m"], 1)
+
+
+def test_in_july_nothing_is_in_effect(demo, client):
+    # Ledu-Gonghe reopened on 31 May; the September closures are still beyond the window.
+    assert ids(check(client, **{"from": "2024-07-15T12:00:00+08:00"})) == []
+
+
+def test_the_september_closures_start_at_midnight_inside_a_night_window(demo, client):
+    response = check(client, **{"from": "2024-08-31T22:00:00+08:00", "to": "2024-09-01T02:00:00+08:00"})
+    assert ids(response) == [LEDU_NANXIAO, YANGJIA_JIANGUO]  # in order along the route, west to east
+    for closure in response.json["closures"]:
+        assert closure["status"] == "upcoming"  # at `from`
+        assert closure["periods"] == [{"start": "2024-09-01T00:00:00+08:00", "end": "2024-09-01T02:00:00+08:00",
+                                       "state": "active"}]
+    first, second = response.json["closures"]
+    assert first["distance_along_route_m"] < second["distance_along_route_m"]
+
+
+def test_driving_the_other_way_reverses_the_order(demo, client):
+    backwards = {"type": "LineString", "coordinates": list(reversed(STREET))}
+    response = client.post(URL, json={"route": backwards, "from": "2024-09-02T08:00:00+08:00"})
+    assert ids(response) == [YANGJIA_JIANGUO, LEDU_NANXIAO]
+
+
+def test_a_route_a_kilometre_north_finds_nothing(demo, client):
+    for start in ("2024-05-20T12:00:00+08:00", "2024-09-02T12:00:00+08:00"):
+        response = client.post(URL, json={"route": NORTH, "from": start, "buffer_m": 500})
+        assert ids(response) == []
+
+
+def test_a_feature_route_and_the_echoed_window(demo, client):
+    feature = {"type": "Feature", "properties": {"name": "to the station"}, "geometry": ROUTE}
+    response = client.post(URL, json={"route": feature, "buffer_m": 40, "from": "2024-05-20T04:00:00Z",
+                                      "to": "2024-05-20T05:30:00Z"})
+    assert ids(response) == [LEDU_GONGHE]
+    body = response.json
+    assert (body["from"], body["to"], body["buffer_m"]) == \
+        ("2024-05-20T12:00:00+08:00", "2024-05-20T13:30:00+08:00", 40)
+    assert 2000 < body["route_length_m"] < 2300
+
+
+def test_feature_url_leads_to_the_closure(demo, client):
+    url = check(client).json["closures"][0]["feature_url"]
+    response = client.get(urlsplit(url).path)
+    assert response.status_code == 200 and response.json["id"] == LEDU_GONGHE
+
+
+def test_the_window_defaults_from_the_clock(demo, client, clock):
+    clock.advance(days=105)  # 2024-09-02 12:00 in Xining
+    assert ids(check(client)) == [LEDU_NANXIAO, YANGJIA_JIANGUO]
+
+
+# ---------------------------------------------------------------------------- paused, cancelled, drafts
+
+@pytest.fixture
+def add_closure(demo, client, auth, editor_token, closure_body):
+    def add(id, **props):
+        response = client.post("/api/v1/closures", json=closure_body(id, **props), headers=auth(editor_token))
+        assert response.status_code == 201, response.json
+    return add
+
+
+def test_a_paused_closure_counts_with_its_paused_period(add_closure, client):
+    add_closure("dongguan-long", schedule={"windows": [{"start": "2024-04-01", "end": "2024-10-31"}]})
+    response = check(client, **{"from": "2024-08-31T20:00:00+08:00", "to": "2024-09-01T04:00:00+08:00"})
+    assert "dongguan-long" in ids(response)
+    closure = next(c for c in response.json["closures"] if c["id"] == "dongguan-long")
+    assert closure["status"] == "paused"
+    assert closure["periods"] == [
+        {"start": "2024-08-31T20:00:00+08:00", "end": "2024-09-01T00:00:00+08:00", "state": "paused"},
+        {"start": "2024-09-01T00:00:00+08:00", "end": "2024-09-01T04:00:00+08:00", "state": "active"}]
+
+
+def test_a_cancelled_closure_never_matches(add_closure, client):
+    add_closure("dongguan-cancelled", cancelled=True)
+    assert "dongguan-cancelled" not in ids(check(client))
+
+
+def test_drafts_are_hidden_from_anonymous_callers(add_closure, client, auth, editor_token):
+    add_closure("dongguan-draft", publish_at="2024-06-01")
+    assert "dongguan-draft" not in ids(check(client))
+    assert "dongguan-draft" in ids(check(client, headers=auth(editor_token)))
+
+
+def test_a_bad_token_is_refused(demo, client, auth):
+    assert check(client, headers=auth("not-a-token")).status_code == 401
+
+
+# ---------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("body,field", [
+    ({"route": {"type": "Point", "coordinates": [101.79, 36.61]}}, "route.type"),
+    ({"route": {"type": "MultiLineString", "coordinates": [STREET]}}, "route.type"),
+    ({"route": {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [LEDU, [101.79, "x"]]}}},
+     "route.geometry.coordinates[1]"),
+    ({"route": "LINESTRING (101.79 36.61, 101.80 36.61)"}, "route"),
+    ({"route": {"type": "LineString", "coordinates": [[1.0, 2.0], [1.1, 2.0]]}}, "route.coordinates[0]"),
+    ({}, "route"),
+    ({"route": ROUTE, "buffer_m": 0}, "buffer_m"),
+    ({"route": ROUTE, "buffer_m": 501}, "buffer_m"),
+    ({"route": ROUTE, "buffer_m": -5}, "buffer_m"),
+    ({"route": ROUTE, "buffer_m": "25"}, "buffer_m"),
+    ({"route": ROUTE, "buffer_m": True}, "buffer_m"),
+    ({"route": ROUTE, "from": "2024-05-20T12:00:00+08:00", "to": "2024-05-20T11:00:00+08:00"}, "to"),
+    ({"route": ROUTE, "from": "2024-05-20T12:00:00+08:00", "to": "2024-05-20T12:00:00+08:00"}, "to"),
+    ({"route": ROUTE, "to": "2024-05-20T11:00:00+08:00"}, "to"),  # before the default `from`, now
+    ({"route": ROUTE, "from": "2024-05-01T00:00:00+08:00", "to": "2024-06-02T00:00:00+08:00"}, "to"),
+    ({"route": ROUTE, "from": "2024-05-20T12:00:00"}, "from"),
+    ({"route": ROUTE, "from": "tomorrow"}, "from"),
+    ({"route": ROUTE, "colour": "red"}, "colour"),
+])
+def test_bad_input_is_a_problem_naming_the_field(demo, client, body, field):
+    assert_problem(client.post(URL, json=body), 422, field)
+
+
+def test_too_many_vertices_are_refused(demo, client):
+    many = [[101.70 + i * 1e-5, 36.61] for i in range(5_001)]
+    response = client.post(URL, json={"route": {"type": "LineString", "coordinates": many}})
+    assert_problem(response, 422, "route.coordinates")
+    assert "5000" in " ".join(response.json["errors"]["route.coordinates"])
+
+
+def test_five_thousand_vertices_are_fine(demo, client):
+    many = [[101.78 + i * 4e-6, 36.6116] for i in range(5_000)]
+    assert ids(client.post(URL, json={"route": {"type": "LineString", "coordinates": many}})) == [LEDU_GONGHE]
+
+
+def test_invalid_json_and_non_objects_are_problems(demo, client):
+    response = client.post(URL, data='{"route": ', content_type="application/json")
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+    assert_problem(client.post(URL, json=[ROUTE]), 422, "$")
+    assert client.post(URL, data="route", content_type="text/plain").status_code == 415
+
+
+def test_the_endpoint_is_in_the_openapi_document(client):
+    spec = client.get("/openapi.json").json
+    assert "post" in spec["paths"]["/api/v1/route-check"]
