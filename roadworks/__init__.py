@@ -13,8 +13,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from flask_smorest import Api
 
     from . import services
-    from .api import bureau, changes, limits, problems, public, site
-    from .api import routecheck
+    from .api import bureau, changes, fastpath, limits, problems, public, routecheck, site
     from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
     from .config import from_environment
 
@@ -36,7 +35,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(changes.blp)
     api.register_blueprint(routecheck.blp)
     app.register_blueprint(site.blp)
-    limits.compress(app)  # first after_request hook, so it runs last
+    fastpath.install(app, app.extensions["roadworks"], lambda: app.extensions.get("roadworks_limiter"))
+    limits.compress(app)  # after_request hooks run last-registered first: compress, then keep the bytes
     limits.register(app, settings)
     problems.register(app)
     return app

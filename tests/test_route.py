@@ -20,7 +20,7 @@ def walk(start, azimuth, metres, step=100.0):
     """Points from `start` every `step` metres along a geodesic of the given azimuth."""
     points, here = [start], start
     for _ in range(round(metres / step)):
-        lon, lat, back = GEOD.fwd(*here, azimuth, step)
+        lon, lat, _ = GEOD.fwd(*here, azimuth, step)
         here = (lon, lat)
         points.append(here)
     return points

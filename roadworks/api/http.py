@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from flask import Response, current_app, request
+from werkzeug.http import parse_date
 from sqlalchemy.exc import IntegrityError
 
 from ..auth import Actor, resolve
@@ -151,19 +152,28 @@ def settled(changed_at: datetime | None, at: datetime) -> datetime | None:
 
 
 def _not_changed(etag: str, last_modified: datetime | None) -> bool:
+    return not_modified(request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since"),
+                        etag, last_modified)
+
+
+def not_modified(if_none_match: str | None, if_modified_since: str | None, etag: str,
+                 last_modified: datetime | None) -> bool:
     """RFC 9110: If-None-Match decides when present; otherwise If-Modified-Since."""
-    if request.headers.get("If-None-Match"):
-        return _matches(request.headers["If-None-Match"], etag)
-    since = request.if_modified_since
+    if if_none_match:
+        return _matches(if_none_match, etag)
+    since = parse_date(if_modified_since) if if_modified_since else None
     return since is not None and last_modified is not None and last_modified.replace(microsecond=0) <= since
 
 
 def _set_cache_control(response: Response, max_age: int | None) -> None:
-    age = MAX_AGE_CAP if max_age is None else max(0, min(MAX_AGE_CAP, max_age))
-    # Drafts differ by token, so answers to authenticated reads stay out of shared caches.
-    scope = "private" if request.headers.get("Authorization") else "public"
-    response.headers["Cache-Control"] = f"{scope}, max-age={age}"
+    response.headers["Cache-Control"] = cache_control(bool(request.headers.get("Authorization")), max_age)
     response.headers["Vary"] = "Authorization, Accept-Encoding"
+
+
+def cache_control(authenticated: bool, max_age: int | None) -> str:
+    """Shared caches may keep public answers, never those that depend on a token (drafts)."""
+    age = MAX_AGE_CAP if max_age is None else max(0, min(MAX_AGE_CAP, max_age))
+    return f"{'private' if authenticated else 'public'}, max-age={age}"
 
 
 def seconds_until(instant: datetime | None, at: datetime) -> int | None:
@@ -178,7 +188,8 @@ def _matches(header: str | None, tag: str) -> bool:
         return False
     if header.strip() == "*":
         return True
-    return any(t.strip().removeprefix("W/") == tag for t in header.split(","))
+    bare = tag.removeprefix("W/")
+    return any(t.strip().removeprefix("W/") == bare for t in header.split(","))
 
 
 # ---------------------------------------------------------------------- Idempotency-Key

@@ -1,14 +1,15 @@
-"""Traffic shaping: per-client rate limits (flask-limiter) and response compression (flask-compress).
+"""Traffic shaping: per-client rate limits (the `limits` package) and response compression (flask-compress).
 
 Rate limits
-- Every request counts once against one budget shared by all endpoints (a flask-limiter application
-  limit), so a client cannot multiply its allowance by spreading requests over paths.
+- Every request counts once against one budget shared by all endpoints, so a client cannot multiply
+  its allowance by spreading requests over paths. flask-limiter's per-route machinery cost more than
+  the rest of a cached read, so the `limits` package it is built on is used directly.
 - Anonymous requests, and requests whose token is unknown or revoked, are counted per client address:
   `ROADWORKS_RATE_LIMIT` (default "300 per minute"). IPv6 clients are counted per /64, which is what
   one subscriber usually gets.
 - Requests with a valid token (partner, editor or admin) are counted per token:
   `ROADWORKS_PARTNER_RATE_LIMIT` (default "3000 per minute").
-- Limits are flask-limiter strings, several separated by ";" ("10 per second;300 per minute"); an empty
+- Limits are `limits` strings, several separated by ";" ("10 per second;300 per minute"); an empty
   string (only possible through the `create_app` override) switches that limit off.
 - Storage is in process memory by default, so each worker process keeps its own counts. Set
   `ROADWORKS_REDIS_URL` (redis://host:6379/0) to share the budgets between workers and hosts; keys start
@@ -42,8 +43,10 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask_compress import Compress
-from flask_limiter import ApplicationLimit, Limiter
-from limits import parse_many
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..auth import Unauthenticated, resolve
@@ -52,6 +55,8 @@ from ..domain.errors import ValidationFailed
 log = logging.getLogger(__name__)
 
 ANONYMOUS, TOKEN = "anonymous", "token"
+# Set in the WSGI environ by the cached-read path when it has counted the request already.
+COUNTED = "roadworks.rate.counted"
 # Not counted: liveness probes and files that cost nothing to serve.
 EXEMPT_PATHS = frozenset({"/", "/healthz", "/livez", "/readyz", "/favicon.ico"})
 EXEMPT_PREFIXES = ("/map/", "/docs/assets/")
@@ -64,44 +69,78 @@ STREAMING_ALGORITHMS = ("zstd", "br", "gzip", "deflate")
 
 # ---------------------------------------------------------------------- rate limits
 
-def register(app: Flask, settings: dict[str, Any]) -> Limiter:
+class RateLimiter:
+    """Fixed-window budgets kept in Redis (shared by workers) or in memory, checked before each request."""
+
+    def __init__(self, settings: dict[str, Any]):
+        self.policies = {ANONYMOUS: parse_many(settings["RATE_LIMIT"] or "") if settings["RATE_LIMIT"] else [],
+                         TOKEN: parse_many(settings["PARTNER_RATE_LIMIT"]) if settings["PARTNER_RATE_LIMIT"] else []}
+        self.prefix = settings.get("RATE_LIMIT_PREFIX") or "roadworks"
+        redis_url = settings.get("REDIS_URL") or ""
+        self.memory = FixedWindowRateLimiter(MemoryStorage())
+        self.shared = None
+        if redis_url:
+            # A stalled Redis must not stall requests: fail fast and count in memory meanwhile.
+            self.shared = FixedWindowRateLimiter(storage_from_string(
+                redis_url, key_prefix=self.prefix, socket_connect_timeout=1, socket_timeout=1))
+
+    def check(self) -> None:
+        """Count this request; past a limit, answer 429 before the view runs."""
+        if _exempt():
+            return
+        counted = request.environ.get(COUNTED)  # the cached-read path counted it already
+        if counted is None:
+            counted = self.count(*_client())
+        g._roadworks_rate = counted
+        if counted is not None and counted[3]:
+            raise TooManyRequests(_breach_message(counted[0]))
+
+    def count(self, policy: str, key: str) -> tuple | None:
+        """Count one request of `key`: (policy, limit, key, breached) for the first limit breached or the last."""
+        counted = None
+        for limit in self.policies[policy]:
+            counted = (policy, limit, key, not self._apply("hit", limit, key))
+            if counted[3]:
+                break
+        return counted
+
+    def headers(self, counted: tuple, status: int) -> list[tuple[str, str]]:
+        """RateLimit fields for a counted answer; Retry-After only on a 429."""
+        policy, limit, key, breached = counted
+        window = self.window(limit, key)
+        if window is None:
+            return []
+        reset_at, remaining = window
+        seconds = max(1 if breached else 0, math.ceil(reset_at - time.time()))
+        fields = [("RateLimit-Policy", f'"{policy}";q={limit.amount};w={limit.get_expiry()}'),
+                  ("RateLimit", f'"{policy}";r={remaining};t={seconds}'),
+                  ("X-RateLimit-Limit", str(limit.amount)), ("X-RateLimit-Remaining", str(remaining)),
+                  ("X-RateLimit-Reset", str(math.ceil(reset_at)))]
+        return fields + [("Retry-After", str(seconds))] if status == 429 else fields
+
+    def window(self, limit: RateLimitItem, key: str) -> tuple[float, int] | None:
+        stats = self._apply("get_window_stats", limit, key)
+        return None if stats is None else (stats.reset_time, stats.remaining)
+
+    def _apply(self, method: str, limit: RateLimitItem, key: str):
+        if self.shared is not None:
+            try:
+                return getattr(self.shared, method)(limit, self.prefix, key)
+            except Exception:  # Redis trouble: serve, and count in this process until it is back
+                log.warning("rate limit: shared storage unavailable; counting in memory", exc_info=True)
+        return getattr(self.memory, method)(limit, self.prefix, key)
+
+
+def register(app: Flask, settings: dict[str, Any]) -> RateLimiter:
     """Install the rate limiter (and ProxyFix when proxies are trusted); call after the blueprints."""
     for name in ("RATE_LIMIT", "PARTNER_RATE_LIMIT"):
         _check_limit(name, settings[name])
     proxies = int(settings.get("TRUSTED_PROXIES") or 0)
     if proxies > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
-
-    redis_url = settings.get("REDIS_URL") or ""
-    prefix = settings.get("RATE_LIMIT_PREFIX") or "roadworks"
-    storage_options: dict[str, Any] = {}
-    if redis_url:
-        # A stalled Redis must not stall requests: fail fast and fall back to memory.
-        storage_options = {"key_prefix": prefix, "socket_connect_timeout": 1, "socket_timeout": 1}
-    limiter = Limiter(
-        _client_key,
-        application_limits=[
-            ApplicationLimit(settings["RATE_LIMIT"], scope=ANONYMOUS, key_function=_client_key,
-                             exempt_when=lambda: _client()[0] != ANONYMOUS,
-                             error_message=partial(_breach_message, ANONYMOUS)),
-            ApplicationLimit(settings["PARTNER_RATE_LIMIT"], scope=TOKEN, key_function=_client_key,
-                             exempt_when=lambda: _client()[0] != TOKEN,
-                             error_message=partial(_breach_message, TOKEN)),
-        ],
-        storage_uri=redis_url or "memory://",
-        storage_options=storage_options,
-        strategy="fixed-window",
-        key_prefix=prefix,
-        # Requests that match no route (404, 405) count too: scanners get no free budget.
-        request_identifier=lambda: request.endpoint or "unrouted",
-        headers_enabled=False,  # written below: flask-limiter would put Retry-After on every answer
-        in_memory_fallback_enabled=True,
-        swallow_errors=True,
-    )
-    limiter.request_filter(_exempt)
-    # Registered before init_app, so it runs after flask-limiter's own after_request hook.
+    limiter = app.extensions["roadworks_limiter"] = RateLimiter(settings)
+    app.before_request(limiter.check)
     app.after_request(partial(_rate_headers, limiter))
-    limiter.init_app(app)
     return limiter
 
 
@@ -144,12 +183,16 @@ def _identify() -> tuple[str, str]:
             actor = None
         if actor is not None and actor.token_id is not None:
             return TOKEN, f"token:{actor.token_id}"
-    return ANONYMOUS, f"addr:{client_address()}"
+    return ANONYMOUS, address_key(request.remote_addr)
 
 
-def client_address() -> str:
+def address_key(raw: str | None) -> str:
+    """The budget key of a client address: IPv4 as is, IPv6 by its /64 network."""
+    return f"addr:{client_address(raw or '')}"
+
+
+def client_address(raw: str) -> str:
     """The address a budget belongs to: IPv4 as is, IPv6 by its /64 network."""
-    raw = request.remote_addr or ""
     try:
         address = ipaddress.ip_address(raw)
     except ValueError:
@@ -168,26 +211,11 @@ def _breach_message(policy: str) -> str:
             "or ask for a partner token, which has a higher limit")
 
 
-def _rate_headers(limiter: Limiter, response: Response) -> Response:
-    """RateLimit fields on every counted answer; Retry-After only on a 429."""
-    current = limiter.current_limit
-    if current is None:
-        return response
-    try:
-        reset_at, remaining = current.window
-    except Exception:  # storage trouble must not cost the answer
-        log.warning("rate limit: window unavailable", exc_info=True)
-        return response
-    seconds = max(1 if current.breached else 0, math.ceil(reset_at - time.time()))
-    policy, amount = _client()[0], current.limit.amount
-    headers = response.headers
-    headers["RateLimit-Policy"] = f'"{policy}";q={amount};w={current.limit.get_expiry()}'
-    headers["RateLimit"] = f'"{policy}";r={remaining};t={seconds}'
-    headers["X-RateLimit-Limit"] = str(amount)
-    headers["X-RateLimit-Remaining"] = str(remaining)
-    headers["X-RateLimit-Reset"] = str(math.ceil(reset_at))
-    if response.status_code == 429:
-        headers["Retry-After"] = str(seconds)
+def _rate_headers(limiter: RateLimiter, response: Response) -> Response:
+    counted = g.get("_roadworks_rate")
+    if counted is not None:
+        for name, value in limiter.headers(counted, response.status_code):
+            response.headers[name] = value
     return response
 
 

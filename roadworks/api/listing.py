@@ -50,7 +50,7 @@ class ListingCache:
         key = (snapshot.seq, scope_of(actor), _query_key(query))
         with self._lock:
             found = self._items.get(key)
-            if found is not None and _still_true(found, now):
+            if found is not None and still_true(found, now):
                 self._items.move_to_end(key)
                 return found
         listing = render_listing(snapshot, query, actor, at, now)
@@ -66,7 +66,7 @@ def _query_key(query: dict) -> tuple:
     return tuple(sorted((k, repr(sorted(v) if isinstance(v, set) else v)) for k, v in query.items()))
 
 
-def _still_true(listing: Listing, now: datetime) -> bool:
+def still_true(listing: Listing, now: datetime) -> bool:
     return listing.computed_at <= now and (listing.expires_at is None or now < listing.expires_at)
 
 

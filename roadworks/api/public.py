@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from flask import request, url_for
 from marshmallow import RAISE
 
+from .fastpath import mark_cacheable
 from .http import actor, bytes_response, json_response, now, seconds_until, services, settled
 from .queries import ApiBlueprint, AtQuerySchema, ClosureQuerySchema, make_cursor
 from .render import closure_feature, local_iso, next_changes, project_json
@@ -39,11 +40,13 @@ def project_history(id):
 @blp.arguments(ClosureQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def list_closures(**query):
     """Closures as a GeoJSON FeatureCollection, with each status at `at` (default now)."""
-    clock, who = now(), actor()
-    listing = services().listings.get(services().index.snapshot(), query, who, clock)
+    clock, who, snapshot = now(), actor(), services().index.snapshot()
+    listing = services().listings.get(snapshot, query, who, clock)
+    mark_cacheable(snapshot.seq, listing)
     headers = {"Link": f'<{_next_url(listing.last_cursor)}>; rel="next"'} if listing.last_cursor else None
     return bytes_response(listing.body, listing.etag, mimetype=GEOJSON, headers=headers,
-                          max_age=seconds_until(listing.expires_at, clock), last_modified=settled(listing.changed_at, clock))
+                          max_age=seconds_until(listing.expires_at, clock),
+                          last_modified=settled(listing.changed_at, clock))
 
 
 @blp.route("/closures/<id>", methods=["GET"])

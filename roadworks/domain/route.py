@@ -8,8 +8,9 @@ projected all at once, with vectorised shapely/pyproj calls, and tested with num
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import shapely
@@ -91,8 +92,8 @@ def reproject(geoms, transformer: Transformer, direction: str = "FORWARD"):
 class RouteProbe:
     """A route and a buffer of `buffer_m` metres around it; tells which lines come within it and where.
 
-    `bounds` is a WGS 84 box holding the buffer (to query a spatial index with), `length_m` the route's
-    length on the ellipsoid.
+    `bounds` (and `area`, the same as a box) is a WGS 84 box holding the buffer, to query a spatial index
+    with; `length_m` is the route's length on the ellipsoid.
     """
 
     def __init__(self, route: dict | BaseGeometry, buffer_m: float):
@@ -109,6 +110,11 @@ class RouteProbe:
         self.bounds = (*corners[:, :2].min(axis=0), *corners[:, 2:].max(axis=0))
         self._scale = _AlongScale(line, self.line)
         self.length_m = self._scale.length_m
+
+    @property
+    def area(self) -> BaseGeometry:
+        """`bounds` as a box geometry, to hand to Snapshot.candidates or an STRtree query."""
+        return shapely.box(*self.bounds)
 
     def meets(self, shape: BaseGeometry) -> float | None:
         """Metres along the route to where `shape` (WGS 84) first comes within the buffer, or None."""
