@@ -192,7 +192,7 @@ def free_port() -> int:
 
 def start_gunicorn(app: str, port: int, env: dict, cwd: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "300",
-               "--log-level", "warning", app]
+               "--log-level", "warning", "--preload", app]
     return subprocess.Popen(command, cwd=cwd, env={**os.environ, **env})
 
 

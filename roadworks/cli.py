@@ -33,6 +33,7 @@ def serve(demo: bool, host: str, port: int, threads: int) -> None:
     app = create_app()
     if demo:
         loaded = load_demo(app.extensions["roadworks"].registry)
+        app.extensions["roadworks"].index.rebuild()
         click.echo("demo data loaded" if loaded else "database not empty: demo data not loaded")
     click.echo(f"Roadworks on http://{host}:{port}/  (map /map/, API /api/v1/, docs /docs)")
     waitress_serve(app, host=host, port=port, threads=threads, ident="roadworks")

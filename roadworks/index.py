@@ -179,6 +179,12 @@ class ReadModel:
                 current = self._snapshot = self._advance(current)
             return current
 
+    def rebuild(self) -> Snapshot:
+        """A full build now, whatever the overlay holds (after a bulk load, say)."""
+        with self._lock:
+            self._snapshot = self._full_build()
+            return self._snapshot
+
     def _advance(self, current: Snapshot | None) -> Snapshot:
         if current is None or self.store.sequence() < current.seq:
             return self._full_build()  # first read, or the database was restored from an older copy

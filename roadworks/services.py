@@ -38,4 +38,8 @@ def build(settings: dict[str, Any], instance_path: str) -> Services:
     store = Store(engine)
     clock = settings.get("CLOCK") or system_clock
     registry = Registry(store, default_timezone=settings["TIMEZONE"], service_area=area, clock=clock)
-    return Services(settings, store, registry, clock, ReadModel(store), ListingCache())
+    index = ReadModel(store)
+    # Built now, not on the first request: under `gunicorn --preload` workers inherit it at fork.
+    index.snapshot()
+    engine.dispose()  # no pooled connection may cross a fork into a worker
+    return Services(settings, store, registry, clock, index, ListingCache())

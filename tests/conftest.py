@@ -53,13 +53,14 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(database_url, clock):
+    engine = make_engine(database_url)
+    _empty(engine)  # before the app exists: it reads the database as it starts
+    engine.dispose()
     app = create_app({"DATABASE_URL": database_url, "MIGRATE": False, "CLOCK": clock,
                       "MAX_BODY_BYTES": 2 * 1024 * 1024})
     app.config["TESTING"] = True
-    engine = app.extensions["roadworks"].store.engine
-    _empty(engine)
     yield app
-    engine.dispose()
+    app.extensions["roadworks"].store.engine.dispose()
 
 
 def _empty(engine: sa.Engine) -> None:
@@ -117,6 +118,7 @@ def demo(services):
     from roadworks.demo import load_demo
 
     assert load_demo(services.registry)
+    services.index.rebuild()  # as if the service had started with the demo data in place
     return services
 
 

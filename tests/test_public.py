@@ -479,3 +479,9 @@ def test_rejected_import_does_not_leak_into_reads(project, client, auth, editor_
     good = closure_body("public-rollback-probe", road="新路")
     assert client.post("/api/v1/closures", json=good, headers=auth(editor_token)).status_code == 201
     assert client.get("/api/v1/closures/public-rollback-probe").json["properties"]["road"] == "新路"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/projects", "/api/v1/projects/dongguan-gas-2024"])
+def test_project_reads_refuse_a_bad_token(demo, client, path):
+    response = client.get(path, headers={"Authorization": "Bearer rw_not-a-token"})
+    assert response.status_code == 401 and response.mimetype == "application/problem+json"

@@ -59,6 +59,28 @@ def test_the_buffer_is_metres_in_both_directions(azimuth, route):
     assert probe.meets(far) is None
 
 
+def test_a_long_straight_route_segment_finds_what_lies_beside_its_middle():
+    # One 30 km segment: the quick test's boxes must hold its whole buffer, bowed parallels included.
+    far_end = moved(START, 90, 30_000)
+    middle = GEOD.fwd(*START, GEOD.inv(*START, *far_end)[0], 15_000)[:2]
+    closure = LineString([moved(middle, 0, 20), moved(moved(middle, 0, 20), 0, 100)])
+    probe = RouteProbe(LineString([START, far_end]), 25)
+    assert probe.meets(closure) == pytest.approx(15_000, abs=5)
+
+
+def test_the_largest_buffer_is_metres_too():
+    middle = EAST[10]
+    probe = RouteProbe(ROUTE, 500)
+    assert probe.meets(LineString([moved(middle, 0, 499), moved(middle, 0, 700)])) is not None
+    assert probe.meets(LineString([moved(middle, 0, 501), moved(middle, 0, 700)])) is None
+
+
+def test_a_long_street_counts_only_where_it_comes_near():
+    # 3 km of street far to the north, then down across the route at 1,700 m.
+    street = [moved(p, 0, 800) for p in EAST] + [moved(EAST[17], 0, 400), moved(EAST[17], 180, 50)]
+    assert RouteProbe(ROUTE, 25).meets(LineString(street)) == pytest.approx(1700, abs=1)
+
+
 def test_a_closure_a_kilometre_away_is_missed():
     assert RouteProbe(ROUTE, 500).meets(LineString([moved(p, 0, 1000) for p in EAST])) is None
 

@@ -19,6 +19,7 @@ GEOJSON = "application/geo+json"
 @blp.route("/projects", methods=["GET"])
 def list_projects():
     """All projects."""
+    actor()  # a bad token is refused on every read, not ignored
     projects = services().registry.projects()
     return json_response({"projects": [project_json(p) for p in projects]})
 
@@ -26,6 +27,7 @@ def list_projects():
 @blp.route("/projects/<id>", methods=["GET"])
 def get_project(id):
     """One project."""
+    actor()
     project = services().registry.project(id)
     return json_response(project_json(project), version=project.version)
 
@@ -74,4 +76,5 @@ def _history(kind: str, id: str) -> list[dict]:
 def _next_url(after_id: str) -> str:
     args = {k: v for k, v in request.args.items() if k != "cursor"}
     args["cursor"] = make_cursor(after_id)
-    return url_for("public.list_closures", _external=True) + "?" + urlencode(args)
+    # Relative, so one cached answer serves every host name and scheme the service is reached by.
+    return url_for("public.list_closures") + "?" + urlencode(args)

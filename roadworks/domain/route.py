@@ -1,9 +1,13 @@
-"""Which closures a route passes, and where: metric buffers around a route in a local projection.
+"""Which closures a route passes, and where: metric distances around a route in a local projection.
 
 Closures are stored in WGS 84 degrees, where "25 m" is no fixed number of degrees (at Xining a degree
 of longitude is about 89 km and one of latitude about 111 km). So a route is projected to a transverse
-Mercator CRS centred on it, and closures near it are compared with it there, in metres; closures are
-projected all at once, with vectorised shapely/pyproj calls, and tested with numpy.
+Mercator CRS centred on it, and closures are compared with it there, in metres: a closure meets the
+route's buffer where one of its segments comes within buffer_m of one of the route's segments, which
+is solved exactly per pair of segments (the buffer's true round ends and joins, no polygon).
+
+All of it is vectorised over the candidates (shapely, pyproj and numpy on coordinate arrays): boxes
+in degrees first drop closures and segments far from the route, then only the rest is projected.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ ROUTE_MAX_VERTICES = 5_000
 # transformer; transverse Mercator's scale error 1 km off its meridian is below 1e-8, and 1e-4
 # (3 mm on a 25 m buffer) even 90 km off.
 CENTRE_DECIMALS = 2
-# The quick test in degrees uses boxes this much wider (m) than the buffer, so that box edges straight
-# in metres, which bow very slightly in degrees, never make it miss a closure the exact test would find.
+# The quick test in degrees uses boxes this much wider (m) than the buffer: a margin for rounding, so
+# that it never drops a closure the exact test would keep.
 SLACK_M = 1.0
+# Side of the grid on which the quick test paints the route, in cells at most.
+MAX_CELLS = 1024
 _GEOD = Geod(ellps="WGS84")
 _FEATURE_MEMBERS = {"type", "id", "geometry", "properties", "bbox"}
 
@@ -78,10 +84,10 @@ def transformer_for(shape: BaseGeometry) -> Transformer:
     return _transformer(round((min_x + max_x) / 2, CENTRE_DECIMALS), round((min_y + max_y) / 2, CENTRE_DECIMALS))
 
 
-def reproject(geoms, transformer: Transformer, direction: str = "FORWARD"):
+def reproject(geoms, transformer: Transformer):
     """A geometry, or an array of them, with every coordinate transformed in one pyproj call."""
     def convert(xy: np.ndarray) -> np.ndarray:
-        x, y = transformer.transform(xy[:, 0], xy[:, 1], direction=direction)
+        x, y = transformer.transform(xy[:, 0], xy[:, 1])
         return np.column_stack((x, y))
 
     return shapely.transform(geoms, convert)
@@ -103,11 +109,14 @@ class RouteProbe:
         self.line = reproject(line, self._local)
         coords = shapely.get_coordinates(self.line)
         self._starts, self._ends = coords[:-1], coords[1:]
-        self._segments = shapely.STRtree(shapely.linestrings(np.stack((self._starts, self._ends), axis=1)))
+        # Boxes reaching buffer_m around each segment: a box query is far cheaper than a distance query,
+        # and the exact test comes after it anyway.
+        low = np.minimum(self._starts, self._ends) - self.buffer_m
+        high = np.maximum(self._starts, self._ends) + self.buffer_m
+        self._segments = shapely.STRtree(shapely.box(low[:, 0], low[:, 1], high[:, 0], high[:, 1]))
         boxes = _degree_boxes(self._starts, self._ends, self.buffer_m + SLACK_M, self._local)
-        self._boxes = shapely.STRtree(boxes)
-        corners = shapely.bounds(boxes)
-        self.bounds = (*corners[:, :2].min(axis=0), *corners[:, 2:].max(axis=0))
+        self._raster = _Raster(boxes)
+        self.bounds = (*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0))
         self._scale = _AlongScale(line, self.line)
         self.length_m = self._scale.length_m
 
@@ -121,36 +130,48 @@ class RouteProbe:
         return self.meets_all([shape])[0]
 
     def meets_all(self, shapes: Sequence[BaseGeometry]) -> list[float | None]:
-        """`meets` for many shapes, vectorised: boxes in degrees first, the exact test in metres after."""
+        """`meets` for many shapes, vectorised: boxes in degrees first, the exact test in metres after.
+
+        Closures can be long streets of which only a few segments come near the route: shapes whose boxes
+        meet the route's are taken apart, and only their segments whose boxes do too are projected.
+        """
         found: list[float | None] = [None] * len(shapes)
         shapes = np.array(shapes, dtype=object)
-        near = np.unique(self._boxes.query(shapes)[0])
+        box = shapely.bounds(shapes)
+        near = np.flatnonzero(self._raster.touches(box[:, :2], box[:, 2:]))
         if not len(near):
             return found
-        first = self._first_along(reproject(shapes[near], self._local))
-        hit = np.isfinite(first)
-        for i, along in zip(near[hit], self._scale.geodesic(first[hit])):
-            found[i] = float(along)
+        starts, ends, owner = _segments_of(shapes[near])
+        close = self._raster.touches(np.minimum(starts, ends), np.maximum(starts, ends))
+        if not close.any():
+            return found
+        first = self._first_along(self._metres(starts[close]), self._metres(ends[close]), owner[close], len(near))
+        hit = np.flatnonzero(np.isfinite(first))
+        for i, along in zip(near[hit].tolist(), self._scale.geodesic(first[hit]).tolist()):
+            found[i] = along
         return found
 
-    def _first_along(self, shapes: np.ndarray) -> np.ndarray:
-        """Projected metres along the route to where each shape first comes within the buffer (inf: never).
+    def _metres(self, lonlat: np.ndarray) -> np.ndarray:
+        """(n, 2) lon,lat degrees as (n, 2) projected metres."""
+        return np.column_stack(self._local.transform(lonlat[:, 0], lonlat[:, 1]))
 
-        Each closure segment's stretch within buffer_m of a route segment is found exactly; the route's
-        position abreast of a stretch changes monotonically along it (unless the route doubles back on
-        itself there), so the first position is at one of its ends. A closure crossing squarely gives the crossing point; one running alongside gives the
-        point abreast of where it enters the buffer.
+    def _first_along(self, starts: np.ndarray, ends: np.ndarray, owner: np.ndarray, count: int) -> np.ndarray:
+        """Projected metres along the route to where each of `count` shapes first comes within the buffer.
+
+        Takes their segments in metres, with the index of the shape of each; inf for a shape never within.
+        Each segment's stretch within buffer_m of a route segment is found exactly; the route's position
+        abreast of a stretch changes monotonically along it (unless the route doubles back on itself
+        there), so the first position is at one of its ends. A closure crossing squarely gives the
+        crossing point; one running alongside gives the point abreast of where it enters the buffer.
         """
-        starts, ends, owner = _segments_of(shapes)
-        pairs = self._segments.query(shapely.linestrings(np.stack((starts, ends), axis=1)),
-                                     predicate="dwithin", distance=self.buffer_m)
+        pairs = self._segments.query(shapely.linestrings(np.stack((starts, ends), axis=1)))
         mine, route = pairs
         a, d = starts[mine], ends[mine] - starts[mine]
         lo, hi = _capsule_span(a, d, self._starts[route], self._ends[route], self.buffer_m)
         ok = lo <= hi
         points = np.concatenate((a[ok] + lo[ok, None] * d[ok], a[ok] + hi[ok, None] * d[ok]))
         keys = np.concatenate((mine[ok], mine[ok]))
-        first = np.full(len(shapes), np.inf)
+        first = np.full(count, np.inf)
         np.minimum.at(first, owner[keys], self._locate(points, keys, pairs))
         return first
 
@@ -158,7 +179,7 @@ class RouteProbe:
         """Metres along the projected route to each point's nearest route point (like line_locate_point).
 
         A point on closure segment `key` within buffer_m of the route has its nearest route point on a
-        segment within buffer_m of that closure segment, so only the route segments paired with it count.
+        route segment within buffer_m of it, and so among those paired with the closure segment by box.
         """
         which, pair = _join(keys, pairs[0])
         segment = pairs[1][pair]
@@ -173,13 +194,57 @@ class RouteProbe:
 
 
 def _degree_boxes(starts: np.ndarray, ends: np.ndarray, reach: float, local: Transformer) -> np.ndarray:
-    """WGS 84 boxes holding every point within `reach` metres of each projected route segment."""
+    """WGS 84 boxes (min_lon, min_lat, max_lon, max_lat rows) holding all within `reach` metres of each segment.
+
+    Each metric box is taken to degrees through its corners and, because parallels are curved in transverse
+    Mercator and reach furthest from the equator on the central meridian (x = 0), where its top and bottom
+    edges cross that meridian: without those a 10 km box would come out 1.5 m short.
+    """
     low, high = np.minimum(starts, ends) - reach, np.maximum(starts, ends) + reach
-    corners = np.stack((low, high, np.column_stack((low[:, 0], high[:, 1])),
-                        np.column_stack((high[:, 0], low[:, 1]))), axis=1).reshape(-1, 2)
-    lon, lat = local.transform(corners[:, 0], corners[:, 1], direction="INVERSE")
-    lon, lat = lon.reshape(-1, 4), lat.reshape(-1, 4)
-    return shapely.box(lon.min(axis=1), lat.min(axis=1), lon.max(axis=1), lat.max(axis=1))
+    meridian = np.clip(0.0, low[:, 0], high[:, 0])
+    xs = np.column_stack((low[:, 0], low[:, 0], high[:, 0], high[:, 0], meridian, meridian))
+    ys = np.column_stack((low[:, 1], high[:, 1], low[:, 1], high[:, 1], low[:, 1], high[:, 1]))
+    lon, lat = local.transform(xs.ravel(), ys.ravel(), direction="INVERSE")
+    lon, lat = lon.reshape(-1, 6), lat.reshape(-1, 6)
+    return np.column_stack((lon.min(axis=1), lat.min(axis=1), lon.max(axis=1), lat.max(axis=1)))
+
+
+class _Raster:
+    """The route's boxes painted on a grid in degrees: tells at once which of many boxes may meet them.
+
+    Whether a box meets a painted cell is a rectangle sum on the grid's summed-area table, so one numpy
+    pass answers it for every closure segment, however long.
+    """
+
+    def __init__(self, boxes: np.ndarray):
+        self.origin = boxes[:, :2].min(axis=0)
+        extent = boxes[:, 2:].max(axis=0) - self.origin
+        # Cells as small as the smallest box (about twice the buffer), but at most MAX_CELLS a side.
+        self.cell = np.maximum((boxes[:, 2:] - boxes[:, :2]).min(axis=0), extent / MAX_CELLS)
+        self.size = (extent / self.cell).astype(int) + 1
+        low, high = self._cells(boxes[:, :2]), self._cells(boxes[:, 2:]) + 1
+        # Paint every box at once: +1 and -1 at its corners, then running sums fill it in.
+        marks = np.zeros(self.size + 1, dtype=np.int32)
+        for x, y, sign in ((low, low, 1), (high, low, -1), (low, high, -1), (high, high, 1)):
+            np.add.at(marks, (x[:, 0], y[:, 1]), sign)
+        painted = marks.cumsum(axis=0).cumsum(axis=1)[:-1, :-1] > 0
+        self.table = np.zeros(self.size + 1, dtype=np.int64)
+        self.table[1:, 1:] = painted.cumsum(axis=0).cumsum(axis=1)
+
+    def _cells(self, lonlat: np.ndarray) -> np.ndarray:
+        return np.floor((lonlat - self.origin) / self.cell).astype(np.int64)
+
+    def touches(self, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        """For each box (low and high corners, lon,lat), whether it meets a painted cell."""
+        first, last = self._cells(low), self._cells(high)
+        overlap = ((last >= 0) & (first < self.size)).all(axis=1)
+        # Clamped into the grid so indexing is safe; boxes wholly outside are dropped by `overlap`.
+        first = np.minimum(np.maximum(first, 0), self.size - 1)
+        last = np.minimum(np.maximum(last, 0), self.size - 1) + 1
+        t = self.table
+        painted = t[last[:, 0], last[:, 1]] - t[first[:, 0], last[:, 1]] - t[last[:, 0], first[:, 1]] \
+            + t[first[:, 0], first[:, 1]]
+        return overlap & (painted > 0)
 
 
 def _join(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,11 +268,16 @@ def _foot(points: np.ndarray, p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray,
 
 def _segments_of(shapes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Start and end points of every segment of every (Multi)LineString, and the index of its shape."""
-    parts, part_owner = shapely.get_parts(shapes, return_index=True)
-    coords, part = shapely.get_coordinates(parts, return_index=True)
-    # Consecutive coordinates make a segment only within one part of a MultiLineString.
-    same = part[:-1] == part[1:]
-    return coords[:-1][same], coords[1:][same], part_owner[part[:-1][same]]
+    lines, owners = shapes, np.arange(len(shapes))
+    multi = shapely.get_type_id(shapes) == shapely.GeometryType.MULTILINESTRING
+    if multi.any():  # only these are taken apart: get_parts copies every geometry it is given
+        parts, part_of = shapely.get_parts(shapes[multi], return_index=True)
+        lines = np.concatenate((shapes[~multi], parts))
+        owners = np.concatenate((owners[~multi], owners[multi][part_of]))
+    coords, line = shapely.get_coordinates(lines, return_index=True)
+    # Consecutive coordinates make a segment only within one line.
+    same = line[:-1] == line[1:]
+    return coords[:-1][same], coords[1:][same], owners[line[:-1][same]]
 
 
 # ---------------------------------------------------------------------------- segment-capsule geometry
