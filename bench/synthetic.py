@@ -20,13 +20,13 @@ PROJECTS = [Project(id=f"bench-{i}", name=f"Bench project {i}", agency="Bench ag
 
 
 def street(rng: random.Random) -> list[list[float]]:
-    """A polyline of 5 to 40 vertices that walks mostly along one heading, like a street."""
+    """A block or a few of one street: 4 to 30 vertices 15-40 m apart (OSM-like), 50 m to 1 km long."""
     lon, lat = rng.uniform(AREA[0], AREA[2]), rng.uniform(AREA[1], AREA[3])
     heading = rng.choice((0, 90, 180, 270)) + rng.uniform(-15, 15)
     points = [[round(lon, 7), round(lat, 7)]]
-    for _ in range(rng.randint(4, 39)):
+    for _ in range(rng.randint(3, 29)):
         heading += rng.uniform(-10, 10)
-        lon, lat, _ = GEOD.fwd(lon, lat, heading, rng.uniform(30, 120))
+        lon, lat, _ = GEOD.fwd(lon, lat, heading, rng.uniform(15, 40))
         points.append([round(lon, 7), round(lat, 7)])
     return points
 

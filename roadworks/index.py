@@ -9,6 +9,7 @@ from functools import cached_property
 from datetime import datetime
 from typing import Iterable, Iterator
 
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -150,9 +151,20 @@ class Snapshot:
 
     def candidates(self, area: BaseGeometry) -> list[Entry]:
         """Entries whose bounding box meets `area`'s: the raw index answer, before exact tests."""
-        hits = [self.base.order[i] for i in self.base.tree.query(area)]
-        hits = [e for e in hits if e.id not in self.overlay]
-        return hits + [e for e in self.overlay.values() if e is not None and _boxes_meet(e.bounds, area.bounds)]
+        return self.candidates_near(np.array([area]))
+
+    def candidates_near(self, areas) -> list[Entry]:
+        """Entries whose bounding box meets that of any of `areas` (an array of geometries), in id order."""
+        found = np.unique(self.base.tree.query(areas)[1])
+        order = self.base.order
+        hits = [order[i] for i in found.tolist()]
+        if self.overlay:
+            hits = [e for e in hits if e.id not in self.overlay]
+            boxes = shapely.bounds(areas)
+            hits += [e for e in self.overlay.values() if e is not None
+                     and any(_boxes_meet(e.bounds, b) for b in boxes)]
+            hits.sort(key=lambda e: e.id)
+        return hits
 
 
 def _boxes_meet(a, b) -> bool:

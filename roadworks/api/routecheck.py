@@ -140,7 +140,7 @@ class Match:
 def affecting(snapshot: Snapshot, probe: RouteProbe, query: RouteQuery, who: Actor, clock: datetime) -> list[Match]:
     """Closures near the route, visible to `who` and in effect in the window, in order along the route."""
     # The index only narrows by boxes; the probe decides, in metres, for all candidates at once.
-    entries = snapshot.candidates(probe.area)
+    entries = snapshot.candidates_near(probe.zones)
     found = []
     for entry, along in zip(entries, probe.meets_all([e.shape for e in entries])):
         if along is None or entry.view.closure.cancelled or not entry.visible(who, clock):

@@ -98,8 +98,8 @@ def reproject(geoms, transformer: Transformer):
 class RouteProbe:
     """A route and a buffer of `buffer_m` metres around it; tells which lines come within it and where.
 
-    `bounds` (and `area`, the same as a box) is a WGS 84 box holding the buffer, to query a spatial index
-    with; `length_m` is the route's length on the ellipsoid.
+    `zones` are WGS 84 boxes, one per route segment, that hold the buffer: a spatial index is asked with
+    them (`bounds`, and `area` as a box, hold them all); `length_m` is the route's length on the ellipsoid.
     """
 
     def __init__(self, route: dict | BaseGeometry, buffer_m: float):
@@ -117,6 +117,8 @@ class RouteProbe:
         boxes = _degree_boxes(self._starts, self._ends, self.buffer_m + SLACK_M, self._local)
         self._raster = _Raster(boxes)
         self.bounds = (*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0))
+        # One WGS 84 box per route segment, reaching past the buffer: what a spatial index is asked.
+        self.zones = shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3])
         self._scale = _AlongScale(line, self.line)
         self.length_m = self._scale.length_m
 
