@@ -222,12 +222,13 @@ def stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
-def worker_rss_mb(master: int) -> list[float]:
+def worker_memory_mb(master: int, field: str) -> list[float]:
+    """`Rss` (every resident page, shared ones included) or `Pss` (shared pages divided among sharers)."""
     children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
     sizes = []
     for pid in children:
-        status = Path(f"/proc/{pid}/status").read_text()
-        kb = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        kb = int(next(line for line in rollup.splitlines() if line.startswith(f"{field}:")).split()[1])
         sizes.append(round(kb / 1024, 1))
     return sizes
 
@@ -303,7 +304,8 @@ def over_http(n: int, seconds: float, side: float) -> dict:
                 }
             finally:
                 stop(base)
-            figures["worker_rss_mb"] = worker_rss_mb(ours.pid)
+            figures["worker_rss_mb"] = worker_memory_mb(ours.pid, "Rss")
+            figures["worker_pss_mb"] = worker_memory_mb(ours.pid, "Pss")
         finally:
             stop(ours)
     figures["ratio_200"] = round(figures["ours_200_rps"] / figures["minimal_200_rps"], 2)

@@ -94,11 +94,15 @@ class Base:
     entries: dict[str, Entry]
     order: list[Entry]
     tree: shapely.STRtree
+    by_project: dict[str, list[Entry]]  # each in id order
 
     @classmethod
     def build(cls, entries: dict[str, Entry]) -> "Base":
         order = sorted(entries.values(), key=lambda e: e.id)
-        return cls(entries, order, shapely.STRtree([e.shape for e in order]))
+        by_project: dict[str, list[Entry]] = {}
+        for entry in order:
+            by_project.setdefault(entry.view.closure.project, []).append(entry)
+        return cls(entries, order, shapely.STRtree([e.shape for e in order]), by_project)
 
 
 @dataclass(frozen=True)
@@ -128,11 +132,22 @@ class Snapshot:
     def select(self, *, area: BaseGeometry | None = None, project: str | None = None,
                road: str | None = None) -> list[Entry]:
         """Entries meeting `area` (exactly, not by box) and the filters, in id order."""
-        found = self._near(area) if area is not None else self.entries()
+        if area is not None:
+            found = self._near(area)
+        elif project is not None:
+            found = self._of_project(project)
+        else:
+            found = self.entries()
         needle = road.casefold() if road else None
         return [e for e in found
                 if (project is None or e.view.closure.project == project)
                 and (needle is None or needle in e.road)]
+
+    def _of_project(self, project: str) -> Iterator[Entry]:
+        fresh = sorted((e for e in self.overlay.values() if e is not None and e.view.closure.project == project),
+                       key=lambda e: e.id)
+        kept = (e for e in self.base.by_project.get(project, ()) if e.id not in self.overlay)
+        return heapq.merge(kept, fresh, key=lambda e: e.id)
 
     def _near(self, area: BaseGeometry) -> list[Entry]:
         hits = [self.base.order[i] for i in self.base.tree.query(area, predicate="intersects")]
@@ -208,9 +223,10 @@ class ReadModel:
         return self._patched(current, changed)
 
     def _full_build(self) -> Snapshot:
-        seq, projects, closures, last = self.store.everything()
+        seq, projects, last = self.store.everything()
         parsed = {s.id: project_from(s) for s in projects}
-        entries = {s.id: make_entry(closure_from(s), parsed[s.owner], s.seq) for s in closures if s.owner in parsed}
+        entries = {s.id: make_entry(closure_from(s), parsed[s.owner], s.seq)
+                   for s in self.store.each_closure() if s.owner in parsed}
         return Snapshot(seq, Base.build(entries), {}, parsed, last)
 
     def _patched(self, current: Snapshot, changed) -> Snapshot:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -42,4 +43,8 @@ def build(settings: dict[str, Any], instance_path: str) -> Services:
     # Built now, not on the first request: under `gunicorn --preload` workers inherit it at fork.
     index.snapshot()
     engine.dispose()  # no pooled connection may cross a fork into a worker
+    # The snapshot lives as long as the process: keep the collector from touching (and so copying,
+    # after a fork) its pages.
+    gc.collect()
+    gc.freeze()
     return Services(settings, store, registry, clock, index, ListingCache())

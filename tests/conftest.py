@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,6 +16,7 @@ from roadworks.store.tables import metadata
 
 # CI sets this to run the whole suite a second time against PostgreSQL.
 TEST_DATABASE_URL = os.environ.get("ROADWORKS_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("ROADWORKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 AGENCY = "西宁市城乡建设局"
 OTHER_AGENCY = "西宁市公安局交通警察支队"
 
@@ -68,6 +70,45 @@ def _empty(engine: sa.Engine) -> None:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
         conn.exec_driver_sql("INSERT INTO counters (name, value) VALUES ('change', 0)")
+
+
+@pytest.fixture
+def make_app(app, database_url, clock):
+    """More apps on the test database (emptied by `app`), with settings overridden: make_app(RATE_LIMIT=...)."""
+    made = []
+
+    def make(**settings):
+        extra = create_app({"DATABASE_URL": database_url, "MIGRATE": False, "CLOCK": clock, **settings})
+        extra.config["TESTING"] = True
+        made.append(extra)
+        return extra
+
+    yield make
+    for extra in made:
+        extra.extensions["roadworks"].store.engine.dispose()
+
+
+@pytest.fixture
+def redis_connection():
+    """The test Redis (ROADWORKS_TEST_REDIS_URL, default db 15): required, not skipped, where tests ask for it."""
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_URL)
+    try:
+        connection.ping()
+    except redis.RedisError as error:
+        pytest.fail(f"Redis is needed at {REDIS_URL} (set ROADWORKS_TEST_REDIS_URL): {error}")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_connection):
+    """A key prefix of its own in the test Redis database, whose keys are deleted afterwards."""
+    prefix = f"roadworks-test-{uuid.uuid4().hex}"
+    yield prefix, redis_connection
+    for key in redis_connection.scan_iter(match=f"{prefix}:*"):
+        redis_connection.delete(key)
 
 
 @pytest.fixture

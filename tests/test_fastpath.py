@@ -18,7 +18,6 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from roadworks import create_app
 from roadworks.api import fastpath
 
 CLOSURES = "/api/v1/closures"
@@ -62,22 +61,6 @@ def kept(monkeypatch):
     monkeypatch.setattr(fastpath.ResponseCache, "put", spy_put)
     monkeypatch.setattr(fastpath.CachedReads, "_replay", spy_replay)
     return seen
-
-
-@pytest.fixture
-def make_app(app, database_url, clock):
-    """More apps on the test database (emptied by `app`), with settings overridden: make_app(RATE_LIMIT=...)."""
-    made = []
-
-    def make(**settings):
-        extra = create_app({"DATABASE_URL": database_url, "MIGRATE": False, "CLOCK": clock, **settings})
-        extra.config["TESTING"] = True
-        made.append(extra)
-        return extra
-
-    yield make
-    for extra in made:
-        extra.extensions["roadworks"].store.engine.dispose()
 
 
 def stable(response) -> dict[str, str]:

@@ -18,12 +18,10 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import redis
 
 from roadworks import create_app
 from roadworks.auth import create_token
@@ -83,13 +81,8 @@ class Server:
 
 
 @pytest.fixture
-def server(tmp_path):
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except redis.RedisError as error:
-        pytest.fail(f"Redis is needed at {REDIS_URL} (set ROADWORKS_TEST_REDIS_URL): {error}")
-    prefix = f"roadworks-test-{uuid.uuid4().hex}"
+def server(tmp_path, redis_prefix):
+    prefix, connection = redis_prefix
     url = f"sqlite:///{tmp_path / 'roadworks.sqlite3'}"
     # Migrated and given a token before the workers start, as `roadworks tokens create` would do.
     setup = create_app({"DATABASE_URL": url})
@@ -127,9 +120,6 @@ def server(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-        for key in connection.scan_iter(match=f"{prefix}:*"):
-            connection.delete(key)
-        connection.close()
 
 
 def read_everywhere(server: Server, phase: str, request, check) -> int:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import uuid
 
 import brotli
 import pytest
-import redis
 
 from roadworks import create_app
 from roadworks.auth import create_token
@@ -26,40 +24,11 @@ REDIS_URL = os.environ.get("ROADWORKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/1
 
 
 @pytest.fixture
-def make_app(app, database_url, clock):
-    """More apps on the test database (emptied by `app`), with settings overridden: make_app(RATE_LIMIT=...)."""
-    made = []
-
-    def make(**settings):
-        extra = create_app({"DATABASE_URL": database_url, "MIGRATE": False, "CLOCK": clock, **settings})
-        extra.config["TESTING"] = True
-        made.append(extra)
-        return extra
-
-    yield make
-    for extra in made:
-        extra.extensions["roadworks"].store.engine.dispose()
-
-
-@pytest.fixture
 def partner_token(services) -> str:
     plain, _ = create_token(services.store, role="partner", name="Taxi dispatch", agency=None, now=services.clock())
     return plain
 
 
-@pytest.fixture
-def redis_prefix():
-    """A key prefix of its own in the test Redis database, whose keys are deleted afterwards."""
-    connection = redis.Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except redis.RedisError as error:
-        pytest.fail(f"Redis is needed at {REDIS_URL} (set ROADWORKS_TEST_REDIS_URL): {error}")
-    prefix = f"roadworks-test-{uuid.uuid4().hex}"
-    yield prefix, connection
-    for key in connection.scan_iter(match=f"{prefix}:*"):
-        connection.delete(key)
-    connection.close()
 
 
 def budget(response) -> int:

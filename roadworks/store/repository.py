@@ -110,13 +110,19 @@ class Store:
         finally:
             connection.close()
 
-    def everything(self) -> tuple[int, list[Stored], list[Stored], datetime | None]:
-        """The sequence, then every live project and closure, and the time of the newest write."""
+    def everything(self) -> tuple[int, list[Stored], datetime | None]:
+        """The sequence, every live project, and the time of the newest write; closures come by `each_closure`."""
         seq = self.sequence()
-        live_projects, live_closures = self.projects(), self._live("closure", sa.select(closures))
         with self.engine.connect() as conn:
             last = conn.execute(sa.select(sa.func.max(history.c.at))).scalar_one()
-        return seq, live_projects, live_closures, last
+        return seq, self.projects(), last
+
+    def each_closure(self, batch: int = 2000) -> Iterator[Stored]:
+        """Every live closure, fetched a batch at a time so a large registry never sits in memory twice."""
+        query = sa.select(closures).where(closures.c.deleted_at.is_(None))
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=batch).execute(query).mappings():
+                yield _stored("closure", row)
 
     def changed_since(self, seq: int) -> "Changed":
         """Projects and closures (tombstones included) written after change `seq`."""
