@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
+import shapely
+
 from .domain import geometry
 from .domain.model import Closure, Project
 from .domain.schedule import DAY_NAMES, Hours, Schedule, Span, When
@@ -50,6 +52,13 @@ def hours_json(hours: Hours) -> dict:
     end = "24:00" if hours.ends_at_midnight else hours.end.strftime("%H:%M")
     return {"days": [DAY_NAMES[d] for d in sorted(hours.days)], "start": hours.start.strftime("%H:%M"),
             "end": end}
+
+
+def geometry_of(shape) -> dict:
+    """The GeoJSON of a shapely LineString or MultiLineString, coordinates as lists like the stored ones."""
+    if shape.geom_type == "LineString":
+        return {"type": "LineString", "coordinates": shapely.get_coordinates(shape).tolist()}
+    return {"type": shape.geom_type, "coordinates": [shapely.get_coordinates(p).tolist() for p in shape.geoms]}
 
 
 def _span_json(span: Span, note: str) -> dict:

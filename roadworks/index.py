@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from datetime import datetime
 from typing import Iterable, Iterator
@@ -14,7 +14,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from .auth import Actor
-from .documents import closure_doc, closure_from, project_from
+from .documents import closure_doc, closure_from, geometry_of, project_from
 from .domain.geometry import to_shape
 from .domain.model import Closure, Project
 from .domain.schedule import Timeline
@@ -38,18 +38,20 @@ class Entry:
     seq: int = 0  # the change sequence of this version
     # (valid_from, valid_until, status, next_change): the last status computed, reused while valid.
     _status: tuple | None = field(default=None, repr=False)
-    _doc: dict | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:
         return self.view.closure.id
 
     @property
+    def closure(self) -> Closure:
+        """The closure with its GeoJSON geometry, which the snapshot keeps only as a shape to save memory."""
+        return replace(self.view.closure, geometry=geometry_of(self.shape))
+
+    @property
     def doc(self) -> dict:
-        """The closure's stored JSON document, made once."""
-        if self._doc is None:
-            self._doc = closure_doc(self.view.closure)
-        return self._doc
+        """The closure's stored JSON document."""
+        return closure_doc(self.closure)
 
     def status(self, at: datetime) -> tuple[str, datetime | None]:
         """Status and next change at `at`; a status holds until its next change, so reuse it until then."""
@@ -81,9 +83,11 @@ class Entry:
         return actor.may_write(self.view.project.agency)
 
 
-def make_entry(closure: Closure, project: Project, seq: int = 0) -> Entry:
-    shape = to_shape(closure.geometry)
-    return Entry(ClosureView(closure, project), shape, shape.bounds, closure.road.casefold(),
+def make_entry(closure: Closure, project: Project, seq: int = 0, shape: BaseGeometry | None = None) -> Entry:
+    """An entry for `closure`; its GeoJSON geometry is dropped, the shape holds the same coordinates."""
+    shape = shape if shape is not None else to_shape(closure.geometry)
+    slim = replace(closure, geometry=None)
+    return Entry(ClosureView(slim, project), shape, shape.bounds, closure.road.casefold(),
                  closure.timeline(project), closure.published_at(project), seq)
 
 
@@ -243,7 +247,7 @@ class ReadModel:
             for entry in current.entries():
                 if entry.view.closure.project in moved and entry.view.closure.project in projects:
                     overlay[entry.id] = make_entry(entry.view.closure, projects[entry.view.closure.project],
-                                                   entry.seq)
+                                                   entry.seq, entry.shape)
         for stored in changed.closures:
             overlay[stored.id] = _entry_or_tombstone(stored, projects)
         if len(overlay) > OVERLAY_LIMIT:

@@ -145,7 +145,7 @@ class Feed:
                                                                      self.at):
             if entry.seq > start.seq:
                 continue  # newer versions come in sequence order
-            shown, closure, project = entry.published_at, entry.view.closure, entry.view.project
+            shown, closure, project = entry.published_at, entry.closure, entry.view.project
             if after is None or (shown, entry.seq) > after:
                 yield shown, _Version(entry.seq, closure.id, closure.version, closure.updated_at), closure, project
 
