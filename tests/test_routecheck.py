@@ -190,3 +190,17 @@ def test_invalid_json_and_non_objects_are_problems(demo, client):
 def test_the_endpoint_is_in_the_openapi_document(client):
     spec = client.get("/openapi.json").json
     assert "post" in spec["paths"]["/api/v1/route-check"]
+
+
+def test_a_closure_whose_rest_lies_in_a_pause_is_found_paused(client, auth, editor_token, project, closure_body):
+    """Completed before the pause (no active instant left), then paused inside the window: still reported."""
+    body = closure_body("paused-rest", schedule={
+        "windows": [{"start": "2024-06-10", "end": "2024-06-20"}],
+        "pauses": [{"start": "2024-06-10", "end": "2024-06-20", "reason": "festival"}]})
+    assert client.post("/api/v1/closures", json=body, headers=auth(editor_token)).status_code == 201
+    route = {"type": "LineString", "coordinates": [[101.7900, 36.6116], [101.7980, 36.6113]]}
+    answer = client.post("/api/v1/route-check", json={
+        "route": route, "from": "2024-06-09T23:00:00+08:00", "to": "2024-06-10T02:00:00+08:00"})
+    assert answer.status_code == 200, answer.json
+    found = {c["id"]: c for c in answer.json["closures"]}
+    assert found["paused-rest"]["periods"][0]["state"] == "paused"

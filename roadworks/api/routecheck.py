@@ -139,16 +139,25 @@ class Match:
 
 def affecting(snapshot: Snapshot, probe: RouteProbe, query: RouteQuery, who: Actor, clock: datetime) -> list[Match]:
     """Closures near the route, visible to `who` and in effect in the window, in order along the route."""
-    # The index only narrows by boxes; the probe decides, in metres, for all candidates at once.
-    entries = snapshot.candidates_near(probe.zones)
+    # The index narrows by boxes and the cached statuses by time, both cheap; then the probe decides, in
+    # metres, for all remaining candidates at once, and periods are worked out only for the hits.
+    entries = [e for e in snapshot.candidates_near(probe.zones)
+               if may_be_in_effect(e, query.start, query.end) and e.visible(who, clock)]
     found = []
     for entry, along in zip(entries, probe.meets_all([e.shape for e in entries])):
-        if along is None or entry.view.closure.cancelled or not entry.visible(who, clock):
+        if along is None:
             continue
         periods = clipped_periods(entry, query.start, query.end)
         if periods:
             found.append(Match(along, entry, periods))
     return sorted(found, key=lambda m: (m.along_m, m.entry.id))
+
+
+def may_be_in_effect(entry: Entry, start: datetime, end: datetime) -> bool:
+    """A quick answer from the cached status: in effect at `start`, or changing before `end`."""
+    status, change = entry.status(start)
+    # Any change before `end` may lead into effect (even from `completed`: into a pause that covers the rest).
+    return status in ("active", "paused") or (change is not None and change < end)
 
 
 def clipped_periods(entry: Entry, start: datetime, end: datetime) -> list[tuple[datetime, datetime, str]]:
