@@ -13,8 +13,9 @@ DEFAULTS: dict[str, Any] = {
     # China, so a Xining line typed as lat,lon is caught as swapped; set your city's box instead.
     "SERVICE_AREA": "73.4,18.1,135.1,53.6",
     "MAX_BODY_BYTES": 5 * 1024 * 1024,
-    "PUBLIC_URL": "",
-    "LOG_LEVEL": "INFO",
+    # Named in the partner feeds (WZDx feed_info): who publishes them and how to reach them.
+    "PUBLISHER": "Roadworks",
+    "CONTACT": "",
     # Requests per client address without a token, and per token (partner, editor, admin).
     "RATE_LIMIT": "300 per minute",
     "PARTNER_RATE_LIMIT": "3000 per minute",

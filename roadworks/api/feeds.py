@@ -1,0 +1,67 @@
+"""Feeds for partners and subscribers (WZDx, iCalendar): the read model through one format adapter each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import request
+from marshmallow import RAISE, fields, validate
+from shapely.geometry import box
+
+from ..auth import ANONYMOUS
+from ..feeds import Horizon
+from ..feeds.ical import closure_calendar
+from ..feeds.wzdx import work_zone_feed
+from ..index import Entry
+from .bodies import ID_PATTERN
+from .http import actor, bytes_response, etag_for, json_response, now, seconds_until, services
+from .queries import ApiBlueprint, BBox, QuerySchema
+
+blp = ApiBlueprint("feeds", __name__, url_prefix="/feeds",
+                   description="Feeds in the formats partners and calendars already read")
+HORIZON = Horizon()
+
+
+class FeedQuerySchema(QuerySchema):
+    """Subscribe to one street, one project or one area."""
+
+    road = fields.String(validate=validate.Length(min=1, max=200), metadata={"description": "substring of the road"})
+    project = fields.String(validate=validate.Regexp(ID_PATTERN))
+    bbox = BBox(metadata={"description": "minLon,minLat,maxLon,maxLat"})
+
+
+def published(query: dict, at: datetime) -> list[Entry]:
+    """Closures the public may see, filtered like /api/v1/closures; drafts never reach a feed."""
+    area = box(*query["bbox"]) if "bbox" in query else None
+    entries = services().index.snapshot().select(area=area, project=query.get("project"), road=query.get("road"))
+    return [e for e in entries if e.visible(ANONYMOUS, at)]
+
+
+def _max_age(entries: list[Entry], at: datetime) -> int | None:
+    changes = [e.next_event(at) for e in entries]
+    return seconds_until(min((c for c in changes if c is not None), default=None), at)
+
+
+@blp.route("/wzdx.geojson", methods=["GET"])
+@blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def wzdx(**query):
+    """Work Zone Data Exchange 4.2 WorkZoneFeed: one road event per period and direction."""
+    actor()
+    at = now()
+    entries = published(query, at)
+    settings = services().settings
+    feed = work_zone_feed(entries, at, HORIZON, publisher=settings.get("PUBLISHER") or "Roadworks",
+                          contact=settings.get("CONTACT") or None,
+                          updated=services().index.snapshot().last_write_at)
+    return json_response(feed, mimetype="application/geo+json", max_age=_max_age(entries, at))
+
+
+@blp.route("/closures.ics", methods=["GET"])
+@blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def calendar(**query):
+    """iCalendar (RFC 5545): one event per period in effect, for a street, a project or an area."""
+    actor()
+    at = now()
+    entries = published(query, at)
+    body = closure_calendar(entries, at, HORIZON, map_url=request.host_url + "map/")
+    return bytes_response(body, etag_for(body), mimetype="text/calendar", max_age=_max_age(entries, at))

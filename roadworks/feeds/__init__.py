@@ -1,0 +1,33 @@
+"""Partner feed formats: thin adapters over the domain's periods in effect, within a rolling horizon."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from ..domain.schedule import Period
+from ..index import Entry
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """The stretch of time a feed covers: `back` before now to `ahead` after it."""
+
+    back: timedelta = timedelta(days=30)
+    ahead: timedelta = timedelta(days=180)
+
+    def bounds(self, now: datetime) -> tuple[datetime, datetime]:
+        """Whole UTC days, so a feed's bytes (and ETag) hold for a day instead of changing every second."""
+        midnight = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        return midnight - self.back, midnight + self.ahead
+
+
+def feed_periods(entry: Entry, now: datetime, horizon: Horizon) -> list[Period]:
+    """The closure's active periods overlapping the horizon; an open end is published as the horizon's end.
+
+    Pauses split a window into several periods, which the formats link to each other.
+    """
+    start, end = horizon.bounds(now)
+    periods = entry.timeline.periods(start, end)
+    return [p if p.end is not None else Period(p.start, end.astimezone(p.start.tzinfo), p.state, p.window, p.label)
+            for p in periods]

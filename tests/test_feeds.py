@@ -1,0 +1,86 @@
+"""The feed endpoints: WZDx and iCalendar over HTTP, filtered like /closures, cached, drafts left out."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import icalendar
+import recurring_ical_events
+
+WZDX, ICS = "/feeds/wzdx.geojson", "/feeds/closures.ics"
+GONGHE, NANXIAO, YANGJIA = "dongguan-ledu-gonghe", "dongguan-ledu-nanxiao", "dongguan-yangjia-jianguo"
+
+
+def closure_ids_in_wzdx(response) -> set[str]:
+    return {f["id"].split(":")[0]
+            for f in response.json["features"]}
+
+
+def closure_ids_in_ics(response) -> set[str]:
+    calendar = icalendar.Calendar.from_ical(response.data)
+    return {str(event["UID"]).rsplit("-", 2)[0] for event in calendar.walk("VEVENT")}
+
+
+def test_wzdx_feed_is_geojson_with_the_closures_in_its_horizon(demo, client, clock):
+    clock.now = datetime(2024, 8, 20, 4, tzinfo=timezone.utc)
+    response = client.get(WZDX)
+    assert response.status_code == 200 and response.mimetype == "application/geo+json"
+    assert response.json["type"] == "FeatureCollection"
+    assert closure_ids_in_wzdx(response) == {NANXIAO, YANGJIA}
+    assert response.json["feed_info"]["update_date"].endswith("Z")
+
+
+def test_calendar_is_text_calendar_and_readable_by_a_client(demo, client):
+    response = client.get(ICS)
+    assert response.status_code == 200 and response.mimetype == "text/calendar"
+    calendar = icalendar.Calendar.from_ical(response.data)
+    events = recurring_ical_events.of(calendar).at((2024, 5, 20))
+    assert [str(e["UID"]).startswith(GONGHE) for e in events] == [True]
+
+
+def test_feeds_filter_by_road_project_and_area(demo, client, clock):
+    clock.now = datetime(2024, 8, 20, 4, tzinfo=timezone.utc)
+    yangjia_box = "101.802,36.610,101.809,36.612"
+    assert closure_ids_in_ics(client.get(ICS, query_string={"bbox": yangjia_box})) == {YANGJIA}
+    assert closure_ids_in_wzdx(client.get(WZDX, query_string={"bbox": yangjia_box})) == {YANGJIA}
+    assert closure_ids_in_ics(client.get(ICS, query_string={"project": "nope"})) == set()
+    assert closure_ids_in_ics(client.get(ICS, query_string={"road": "东关"})) == {NANXIAO, YANGJIA}
+
+
+def test_bad_feed_queries_get_problems_naming_the_parameter(demo, client):
+    for path in (WZDX, ICS):
+        response = client.get(path, query_string={"bbox": "1,2,3"})
+        assert response.status_code == 400 and "bbox" in response.json["errors"]
+        assert "colour" in client.get(path, query_string={"colour": "red"}).json["errors"]
+
+
+def test_feeds_answer_304_until_the_data_changes(demo, client, clock, auth, editor_token):
+    for path in (WZDX, ICS):
+        first = client.get(path)
+        clock.advance(seconds=5)
+        assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    tag = client.get(f"/api/v1/closures/{GONGHE}").headers["ETag"]
+    before = client.get(ICS)
+    patched = client.patch(f"/api/v1/closures/{GONGHE}", json={"properties": {"detour": "经南小街绕行"}},
+                           headers=auth(editor_token, If_Match=tag))
+    assert patched.status_code == 200
+    assert client.get(ICS, headers={"If-None-Match": before.headers["ETag"]}).status_code == 200
+
+
+def test_feed_max_age_never_passes_the_next_change(demo, client, clock):
+    clock.now = datetime(2024, 5, 30, 15, 59, 30, tzinfo=timezone.utc)  # 30 s before the reopening
+    for path in (WZDX, ICS):
+        age = int(client.get(path).headers["Cache-Control"].split("max-age=")[1])
+        assert clock.now + timedelta(seconds=age) <= datetime(2024, 5, 30, 16, tzinfo=timezone.utc)
+
+
+def test_drafts_stay_out_of_the_feeds_until_published(demo, client, clock, auth, editor_token, closure_body):
+    publish = clock.now + timedelta(hours=1)
+    body = closure_body("draft-1", publish_at=publish.isoformat(),
+                        schedule={"windows": [{"start": "2024-05-01", "end": "2024-05-30"}]})
+    assert client.post("/api/v1/closures", json=body, headers=auth(editor_token)).status_code == 201
+    assert "draft-1" not in closure_ids_in_ics(client.get(ICS))
+    assert "draft-1" not in closure_ids_in_wzdx(client.get(WZDX))
+    clock.now = publish
+    assert "draft-1" in closure_ids_in_ics(client.get(ICS))
+    assert "draft-1" in closure_ids_in_wzdx(client.get(WZDX))

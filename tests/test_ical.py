@@ -1,0 +1,224 @@
+"""The iCalendar feed, read back as a real client would: `icalendar` to parse, `recurring-ical-events` to expand."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+import recurring_ical_events
+from icalendar import Calendar
+
+from roadworks.auth import Actor
+from roadworks.feeds import Horizon
+from roadworks.feeds.ical import closure_calendar
+
+XINING = ZoneInfo("Asia/Shanghai")
+ADMIN = Actor(name="t", role="admin")
+MAP = "https://roadworks.example/map/"
+
+
+def render(services, now: datetime, horizon: Horizon = Horizon(), **kw) -> bytes:
+    return closure_calendar(services.index.snapshot().entries(), now, horizon, map_url=MAP, **kw)
+
+
+def parse(services, now: datetime, **kw) -> Calendar:
+    return Calendar.from_ical(render(services, now, **kw))
+
+
+def local(*args) -> datetime:
+    return datetime(*args, tzinfo=XINING)
+
+
+def spans(events, closure_id: str | None = None) -> list[tuple[datetime, datetime]]:
+    return sorted((e.decoded("dtstart"), e.decoded("dtend")) for e in events
+                  if closure_id is None or str(e["uid"]).startswith(closure_id + "-"))
+
+
+def add_closure(services, closure_body, id: str, **props) -> None:
+    services.registry.create_closure(closure_body(id, **props), ADMIN)
+
+
+def horizon_end(now: datetime) -> datetime:
+    return Horizon().bounds(now)[1]
+
+
+# -- the founding case
+
+
+def test_in_may_a_client_finds_ledu_gonghe_until_its_early_reopening(demo, clock):
+    cal = parse(demo, clock())
+    before_september = recurring_ical_events.of(cal).between(local(2024, 1, 1), local(2024, 9, 1))
+    assert [str(e["uid"]).split("-0-")[0] for e in before_september] == ["dongguan-ledu-gonghe"]
+    assert spans(before_september) == [(local(2024, 4, 12), local(2024, 5, 31))]
+
+
+def test_in_august_a_client_finds_the_two_september_closures_open_until_the_horizon(demo, clock):
+    clock.now = local(2024, 8, 20, 12)
+    cal = parse(demo, clock())
+    events = recurring_ical_events.of(cal).between(local(2024, 1, 1), local(2026, 1, 1))
+    end = horizon_end(clock())
+    assert spans(events) == [(local(2024, 9, 1), end)] * 2
+    assert {str(e["uid"]).split("-0-")[0] for e in events} == {"dongguan-ledu-nanxiao", "dongguan-yangjia-jianguo"}
+    assert all(e.decoded("dtend") == end == local(2025, 2, 16, 8) for e in events)
+
+
+def test_the_tourist_season_pause_splits_a_closure_into_two_events_and_none_falls_inside(demo, clock,
+                                                                                        closure_body):
+    add_closure(demo, closure_body, "long", schedule={"windows": [{"start": "2024-04-01", "end": "2024-10-31"}]})
+    cal = parse(demo, clock())
+    events = recurring_ical_events.of(cal).between(local(2024, 1, 1), local(2025, 1, 1))
+    assert spans(events, "long") == [(local(2024, 4, 1), local(2024, 6, 1)), (local(2024, 9, 1), local(2024, 11, 1))]
+    day = date(2024, 6, 1)
+    while day < date(2024, 9, 1):
+        assert not spans(recurring_ical_events.of(cal).at(day), "long"), day
+        day += timedelta(days=1)
+    for instant in (local(2024, 6, 1), local(2024, 7, 15, 12), local(2024, 8, 31, 23, 59)):
+        assert not spans(recurring_ical_events.of(cal).at(instant.timetuple()[:5]), "long")
+    assert spans(recurring_ical_events.of(cal).at((2024, 5, 31, 23, 59)), "long")
+    assert spans(recurring_ical_events.of(cal).at((2024, 9, 1, 0, 0)), "long")
+
+
+def test_night_works_give_one_eight_hour_event_per_night(demo, clock, closure_body):
+    hours = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "22:00", "end": "06:00"}]
+    # Monday 7 October through Saturday 19 October: two working weeks of nights.
+    add_closure(demo, closure_body, "nights",
+                schedule={"windows": [{"start": "2024-10-07", "end": "2024-10-19"}], "hours": hours})
+    cal = parse(demo, clock())
+    nights = spans(recurring_ical_events.of(cal).between(local(2024, 10, 1), local(2024, 11, 1)), "nights")
+    assert len(nights) == 10
+    assert all(end - start == timedelta(hours=8) for start, end in nights)
+    assert all(start.hour == 22 and start.weekday() < 5 for start, _ in nights)
+    assert not spans(recurring_ical_events.of(cal).at((2024, 10, 12, 23, 0)), "nights")  # Saturday night
+    assert spans(recurring_ical_events.of(cal).at((2024, 10, 12, 3, 0)), "nights")  # Friday's night, Saturday 03:00
+
+
+# -- identity and versions
+
+
+def test_uids_are_stable_across_renders_and_horizon_moves(demo, clock):
+    first = render(demo, clock())
+    assert render(demo, clock()) == first  # same instant: byte for byte
+    clock.advance(days=3)
+    uids = lambda raw: sorted(str(e["uid"]) for e in Calendar.from_ical(raw).walk("VEVENT"))  # noqa: E731
+    assert uids(render(demo, clock())) == uids(first)
+    assert len(set(uids(first))) == len(uids(first)) == 3
+
+
+def test_bytes_do_not_change_within_a_day_without_edits(demo, clock):
+    """DTSTAMP is the last revision, not the request time, so caches and ETags hold."""
+    first = render(demo, clock())
+    clock.advance(hours=2)
+    assert render(demo, clock()) == first
+
+
+def test_sequence_increases_after_a_patch(demo, clock):
+    def sequence() -> int:
+        cal = parse(demo, clock())
+        return {int(e["sequence"]) for e in cal.walk("VEVENT") if str(e["uid"]).startswith("dongguan-ledu-nanxiao-")
+                }.pop()
+
+    before = sequence()
+    entry = next(e for e in demo.index.snapshot().entries() if e.id == "dongguan-ledu-nanxiao")
+    clock.advance(hours=1)
+    demo.registry.patch_closure(entry.id, {"properties": {"description": "改期"}}, ADMIN, entry.view.closure.version)
+    assert sequence() > before
+    event = next(e for e in parse(demo, clock()).walk("VEVENT") if str(e["uid"]).startswith("dongguan-ledu-nanxiao-"))
+    assert "改期" in str(event["description"])
+    assert event.decoded("dtstamp") == clock().astimezone(timezone.utc)
+
+
+# -- form
+
+
+def test_times_carry_the_project_zone_with_its_vtimezone(demo, clock):
+    cal = parse(demo, clock())
+    assert [str(tz["tzid"]) for tz in cal.walk("VTIMEZONE")] == ["Asia/Shanghai"]
+    for event in cal.walk("VEVENT"):
+        for name in ("dtstart", "dtend"):
+            assert event[name].params["TZID"] == "Asia/Shanghai"
+            assert event.decoded(name).utcoffset() == timedelta(hours=8)
+
+
+def test_a_second_zone_gets_its_own_vtimezone(demo, clock, closure_body):
+    demo.registry.create_project({"id": "berlin", "name": "Berlin", "agency": "西宁市城乡建设局",
+                                  "timezone": "Europe/Berlin"}, ADMIN)
+    add_closure(demo, closure_body, "berlin-1", project="berlin",
+                schedule={"windows": [{"start": "2024-10-20", "end": "2024-10-30"}]})
+    cal = parse(demo, clock())
+    assert sorted(str(tz["tzid"]) for tz in cal.walk("VTIMEZONE")) == ["Asia/Shanghai", "Europe/Berlin"]
+    berlin = ZoneInfo("Europe/Berlin")
+    # Across the end of summer time (27 October): local midnights on both sides.
+    assert spans(recurring_ical_events.of(cal).between(local(2024, 10, 1), local(2024, 12, 1)), "berlin-1") == [
+        (datetime(2024, 10, 20, tzinfo=berlin), datetime(2024, 10, 31, tzinfo=berlin))]
+
+
+def test_calendar_header_and_event_fields(demo, clock):
+    cal = parse(demo, clock(), name="东关大街封闭")
+    assert str(cal["x-wr-calname"]) == "东关大街封闭"
+    assert str(cal["version"]) == "2.0" and "prodid" in cal
+    event = next(e for e in cal.walk("VEVENT") if str(e["uid"]).startswith("dongguan-ledu-gonghe-"))
+    assert str(event["summary"]) == "封闭：东关大街 乐都路—共和路"
+    assert str(event["location"]) == "东关大街 乐都路—共和路"
+    assert str(event["url"]) == MAP + "?closure=dongguan-ledu-gonghe"
+    assert str(event["status"]) == "CONFIRMED"
+    description = str(event["description"])
+    for part in ("提前5天建成通车", "绕行：请绕行周边道路", "西宁市城乡建设局", "12345", "乐都路至共和路段施工"):
+        assert part in description
+    assert int(event["sequence"]) >= 1
+
+
+def test_impact_and_direction_are_worded_in_the_summary(demo, clock, closure_body):
+    add_closure(demo, closure_body, "alt", impact="alternating")
+    add_closure(demo, closure_body, "fwd", impact="lanes-closed", direction="forward")
+    summaries = {str(e["uid"]).split("-")[0]: str(e["summary"]) for e in parse(demo, clock()).walk("VEVENT")}
+    assert summaries["alt"] == "单车道双向交替通行：东关大街 乐都路—共和路"
+    assert summaries["fwd"] == "单向部分车道封闭：东关大街 乐都路—共和路"
+
+
+def test_text_with_markup_and_ical_specials_round_trips(demo, clock, closure_body):
+    description = '<b>Tom & Jerry</b>; a,b\\c "q"\n第二行：<script>alert(1)</script>'
+    add_closure(demo, closure_body, "odd", road="Main; St, <i>north</i>", description=description,
+                detour="via A\\B; then C,D")
+    raw = render(demo, clock())
+    assert b"Main\\; St\\, <i>north</i>" in raw
+    event = next(e for e in Calendar.from_ical(raw).walk("VEVENT") if str(e["uid"]).startswith("odd-"))
+    assert str(event["location"]) == "Main; St, <i>north</i> 乐都路—共和路"
+    assert description in str(event["description"])
+    assert "绕行：via A\\B; then C,D" in str(event["description"])
+
+
+def test_cancelled_closures_and_unpublished_drafts_are_left_out(demo, clock, closure_body):
+    add_closure(demo, closure_body, "gone", cancelled=True)
+    add_closure(demo, closure_body, "draft", publish_at="2024-06-01")
+    uids = lambda: {str(e["uid"]).split("-")[0] for e in parse(demo, clock()).walk("VEVENT")}  # noqa: E731
+    assert not {"gone", "draft"} & uids()
+    clock.now = local(2024, 6, 2)
+    assert uids() & {"gone", "draft"} == {"draft"}  # published now; its April-May period is within the horizon
+
+
+def test_published_drafts_appear(demo, clock, closure_body):
+    add_closure(demo, closure_body, "draft", publish_at="2024-05-25",
+                schedule={"windows": [{"start": "2024-09-10", "end": "2024-09-20"}]})
+    assert "draft" not in {str(e["uid"]).split("-")[0] for e in parse(demo, clock()).walk("VEVENT")}
+    clock.now = local(2024, 5, 26)
+    assert "draft" in {str(e["uid"]).split("-")[0] for e in parse(demo, clock()).walk("VEVENT")}
+
+
+def test_no_entries_give_a_valid_empty_calendar(services, clock):
+    cal = Calendar.from_ical(closure_calendar([], clock(), Horizon(), map_url=MAP))
+    assert cal.name == "VCALENDAR" and not cal.walk("VEVENT") and not cal.walk("VTIMEZONE")
+    assert recurring_ical_events.of(cal).between(local(2024, 1, 1), local(2025, 1, 1)) == []
+
+
+@pytest.mark.parametrize("back,ahead", [(0, 1), (400, 400)])
+def test_the_horizon_bounds_what_is_listed(demo, clock, back, ahead):
+    horizon = Horizon(back=timedelta(days=back), ahead=timedelta(days=ahead))
+    cal = parse(demo, clock(), horizon=horizon)
+    names = {str(e["uid"]).split("-0-")[0] for e in cal.walk("VEVENT")}
+    if ahead == 1:
+        assert names == {"dongguan-ledu-gonghe"}
+    else:
+        assert len(names) == 3
+        assert all(e.decoded("dtend") == horizon.bounds(clock())[1] for e in cal.walk("VEVENT")
+                   if "gonghe" not in str(e["uid"]))

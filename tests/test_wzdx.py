@@ -1,0 +1,274 @@
+"""WZDx 4.2 Work Zone Feed: valid against the official schemas (offline), plus the rules they cannot check."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft7Validator
+from referencing import Registry, Resource
+
+from roadworks.auth import Actor
+from roadworks.feeds import Horizon
+from roadworks.feeds.wzdx import cardinal, work_zone_feed
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "wzdx"
+FEED_ID = "https://raw.githubusercontent.com/usdot-jpo-ode/wzdx/main/schemas/4.2/WorkZoneFeed.json"
+ADMIN = Actor(name="t", role="admin")
+MAY_20 = datetime(2024, 5, 20, 4, 0, tzinfo=UTC)
+AUG_20 = datetime(2024, 8, 20, 4, 0, tzinfo=UTC)
+LEDU, MOSQUE, GONGHE = [101.7905, 36.6116], [101.7947, 36.6114], [101.7975, 36.6113]
+
+
+@pytest.fixture(scope="module")
+def validator() -> Draft7Validator:
+    """The official WorkZoneFeed schema with every $ref resolved from the local copies, never the network."""
+    if not SCHEMAS.is_dir():
+        reason = f"WZDx schemas not found at {SCHEMAS} (../shared/anchors/wzdx beside the repo)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    docs = [json.loads(p.read_text("utf-8")) for p in sorted(SCHEMAS.rglob("*.json"))]
+    # from_contents picks the specification from each file's $schema (draft 7 throughout).
+    registry = Registry().with_resources((d["$id"], Resource.from_contents(d)) for d in docs)
+    root = registry.contents(FEED_ID)
+    assert root["$schema"] == "http://json-schema.org/draft-07/schema#"
+    return Draft7Validator(root, registry=registry, format_checker=Draft7Validator.FORMAT_CHECKER)
+
+
+def feed(services, now: datetime, **options) -> dict:
+    entries = services.index.snapshot().entries()
+    return work_zone_feed(entries, now, Horizon(), publisher="西宁市城乡建设局",
+                          contact=options.pop("contact", "12345 政务服务便民热线"), **options)
+
+
+def assert_valid(validator: Draft7Validator, doc: dict) -> None:
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
+
+
+def check_rules(doc: dict) -> None:
+    """What the schema cannot check."""
+    events = doc["features"]
+    ids = [e["id"] for e in events]
+    assert all(isinstance(i, str) and i for i in ids) and len(set(ids)) == len(ids)
+    sources = {s["data_source_id"] for s in doc["feed_info"]["data_sources"]}
+    assert_utc(doc["feed_info"]["update_date"])
+    for event in events:
+        props, core = event["properties"], event["properties"]["core_details"]
+        assert core["data_source_id"] in sources
+        for value in (props["start_date"], props["end_date"], core.get("creation_date"), core.get("update_date")):
+            if value is not None:
+                assert_utc(value)
+        assert parse(props["start_date"]) < parse(props["end_date"])
+        assert event["geometry"]["type"] == "LineString"
+        for lon, lat in event["geometry"]["coordinates"]:
+            assert -180 <= lon <= 180 and -90 <= lat <= 90
+        for link in core.get("related_road_events", []):
+            assert link["id"] in ids, link
+
+
+def assert_utc(value: str) -> None:
+    assert value.endswith("Z"), value
+    assert parse(value).utcoffset() == timedelta(0)
+
+
+def parse(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def events_of(doc: dict, closure_id: str) -> list[dict]:
+    return [e for e in doc["features"] if e["id"].startswith(closure_id + ":")]
+
+
+def links(event: dict) -> dict[str, str]:
+    return {r["type"]: r["id"] for r in event["properties"]["core_details"].get("related_road_events", [])}
+
+
+def create(services, closure_body, id: str, **props) -> None:
+    geometry = props.pop("geometry", None)
+    body = closure_body(id, **props)
+    if geometry is not None:
+        body["geometry"] = geometry
+    services.registry.create_closure(body, ADMIN)
+
+
+# ---------------------------------------------------------------------------- schema
+
+@pytest.mark.parametrize("now", [MAY_20, AUG_20, datetime(2024, 9, 15, 2, tzinfo=UTC)])
+def test_demo_feed_is_valid_wzdx(demo, validator, now):
+    doc = feed(demo, now)
+    assert doc["features"]
+    assert_valid(validator, doc)
+    check_rules(doc)
+
+
+def test_the_validator_checks_formats_and_refs(demo, validator):
+    """A guard that the offline registry and format checking are really on: broken feeds fail."""
+    doc = feed(demo, MAY_20)
+    bad_date = json.loads(json.dumps(doc))
+    bad_date["features"][0]["properties"]["start_date"] = "31 May 2024"
+    assert not validator.is_valid(bad_date)
+    bad_direction = json.loads(json.dumps(doc))
+    bad_direction["features"][0]["properties"]["core_details"]["direction"] = "forward"
+    assert not validator.is_valid(bad_direction)
+    bad_geometry = json.loads(json.dumps(doc))
+    bad_geometry["features"][0]["geometry"]["type"] = "MultiLineString"
+    assert not validator.is_valid(bad_geometry)
+
+
+def test_added_closures_keep_the_feed_valid(demo, validator, closure_body):
+    create(demo, closure_body, "pause-spanning", schedule={"windows": [{"start": "2024-05-01", "end": "2024-09-30"}]})
+    create(demo, closure_body, "two-parts", geometry={"type": "MultiLineString",
+                                                      "coordinates": [[LEDU, MOSQUE], [[101.7950, 36.6114], GONGHE]]})
+    for impact in ("lanes-closed", "alternating", "restricted"):
+        create(demo, closure_body, f"impact-{impact}", impact=impact, direction="forward")
+    doc = feed(demo, MAY_20, contact="desk@example.org")
+    assert_valid(validator, doc)
+    check_rules(doc)
+
+
+# ---------------------------------------------------------------------------- rules
+
+def test_empty_feed_still_lists_a_data_source(services):
+    doc = feed(services, MAY_20)
+    assert doc["features"] == []
+    assert doc["feed_info"]["data_sources"]
+    check_rules(doc)
+
+
+def test_feed_info(demo):
+    doc = feed(demo, MAY_20, update_frequency=300)
+    info = doc["feed_info"]
+    assert info["publisher"] == "西宁市城乡建设局"
+    assert info["contact_name"] == "12345 政务服务便民热线" and "contact_email" not in info
+    assert info["update_frequency"] == 300
+    assert info["update_date"] == "2024-05-20T04:00:00Z"
+    assert info["version"] == "4.2"
+    assert info["license"] == "https://creativecommons.org/publicdomain/zero/1.0/"
+    assert [s["data_source_id"] for s in info["data_sources"]] == ["dongguan-gas-2024"]
+    assert feed(demo, MAY_20, contact="desk@example.org")["feed_info"]["contact_email"] == "desk@example.org"
+
+
+def test_demo_events_at_may_20(demo):
+    doc = feed(demo, MAY_20)
+    assert len(doc["features"]) == 6  # three closures, each both ways
+    assert all(e["properties"]["vehicle_impact"] == "all-lanes-closed" for e in doc["features"])
+    assert all(e["properties"]["core_details"]["road_names"] == ["东关大街"] for e in doc["features"])
+
+
+def test_reopened_early_has_a_verified_end(demo):
+    forward, backward = events_of(feed(demo, MAY_20), "dongguan-ledu-gonghe")
+    for event in (forward, backward):
+        props = event["properties"]
+        assert props["start_date"] == "2024-04-11T16:00:00Z" and props["is_start_date_verified"] is True
+        assert props["end_date"] == "2024-05-30T16:00:00Z" and props["is_end_date_verified"] is True
+        assert "提前5天" in props["core_details"]["description"]
+        assert "请绕行" in props["core_details"]["description"]  # the detour travels in the description
+
+
+def test_reopened_closure_leaves_the_feed_once_past_the_horizon(demo):
+    assert events_of(feed(demo, AUG_20), "dongguan-ledu-gonghe") == []
+
+
+def test_open_ended_closure_ends_at_the_horizon(demo):
+    for now, end in ((MAY_20, "2024-11-16T00:00:00Z"), (AUG_20, "2025-02-16T00:00:00Z")):
+        events = events_of(feed(demo, now), "dongguan-yangjia-jianguo")
+        assert len(events) == 2
+        for event in events:
+            props = event["properties"]
+            assert props["start_date"] == "2024-08-31T16:00:00Z" and props["end_date"] == end
+            assert props["is_start_date_verified"] is False and props["is_end_date_verified"] is False
+
+
+def test_both_directions_give_two_events_with_reversed_geometry(demo):
+    forward, backward = events_of(feed(demo, MAY_20), "dongguan-ledu-gonghe")
+    assert forward["geometry"]["coordinates"] == [LEDU, MOSQUE, GONGHE]
+    assert backward["geometry"]["coordinates"] == [GONGHE, MOSQUE, LEDU]
+    assert forward["properties"]["core_details"]["direction"] == "eastbound"
+    assert backward["properties"]["core_details"]["direction"] == "westbound"
+    assert forward["properties"]["beginning_cross_street"] == "乐都路" == backward["properties"]["ending_cross_street"]
+    assert forward["properties"]["ending_cross_street"] == "共和路" == backward["properties"]["beginning_cross_street"]
+
+
+def test_forward_and_backward_give_one_event_each(services, project_body, closure_body):
+    services.registry.create_project(project_body, ADMIN)
+    create(services, closure_body, "fwd", direction="forward")
+    create(services, closure_body, "bwd", direction="backward")
+    doc = feed(services, MAY_20)
+    (fwd,), (bwd,) = events_of(doc, "fwd"), events_of(doc, "bwd")
+    assert fwd["geometry"]["coordinates"] == closure_body()["geometry"]["coordinates"]
+    assert bwd["geometry"]["coordinates"] == closure_body()["geometry"]["coordinates"][::-1]
+    assert (fwd["properties"]["core_details"]["direction"], bwd["properties"]["core_details"]["direction"]) \
+        == ("eastbound", "westbound")
+
+
+def test_cardinal_directions():
+    assert cardinal([[0, 0], [0, 1]]) == "northbound"
+    assert cardinal([[0, 0], [1, 0.2]]) == "eastbound"
+    assert cardinal([[0, 1], [0.1, 0]]) == "southbound"
+    assert cardinal([[1, 0], [0, 0.3]]) == "westbound"
+
+
+def test_a_window_across_the_project_pause_gives_linked_occurrences(demo, closure_body):
+    create(demo, closure_body, "pause-spanning", direction="forward",
+           schedule={"windows": [{"start": "2024-05-01", "end": "2024-09-30"}]})
+    doc = feed(demo, MAY_20)
+    first, second = events_of(doc, "pause-spanning")
+    assert (first["properties"]["start_date"], first["properties"]["end_date"]) \
+        == ("2024-04-30T16:00:00Z", "2024-05-31T16:00:00Z")
+    assert (second["properties"]["start_date"], second["properties"]["end_date"]) \
+        == ("2024-08-31T16:00:00Z", "2024-09-30T16:00:00Z")
+    assert links(first) == {"next-occurrence": second["id"]}
+    assert links(second) == {"first-occurrence": first["id"]}
+    check_rules(doc)
+
+
+def test_multilinestring_gives_one_event_per_part_in_sequence(demo, closure_body):
+    second_part = [[101.7950, 36.6114], GONGHE]
+    create(demo, closure_body, "two-parts", geometry={"type": "MultiLineString",
+                                                      "coordinates": [[LEDU, MOSQUE], second_part]})
+    doc = feed(demo, MAY_20)
+    events = events_of(doc, "two-parts")
+    assert len(events) == 4  # two parts, both ways
+    a, b, c, d = events
+    assert a["geometry"]["coordinates"] == [LEDU, MOSQUE] and b["geometry"]["coordinates"] == second_part
+    assert links(a) == {"next-in-sequence": b["id"]} and links(b) == {"first-in-sequence": a["id"]}
+    # Against the geometry, the second part is met first and run backwards.
+    assert c["geometry"]["coordinates"] == second_part[::-1] and d["geometry"]["coordinates"] == [MOSQUE, LEDU]
+    assert links(c) == {"next-in-sequence": d["id"]} and links(d) == {"first-in-sequence": c["id"]}
+    assert "beginning_cross_street" in a["properties"] and "ending_cross_street" not in a["properties"]
+    assert "ending_cross_street" in b["properties"] and "beginning_cross_street" not in b["properties"]
+    check_rules(doc)
+
+
+def test_ids_are_stable_across_requests_and_the_moving_horizon(demo):
+    first, again = feed(demo, MAY_20), feed(demo, MAY_20)
+    assert [e["id"] for e in first["features"]] == [e["id"] for e in again["features"]]
+    assert first == again
+    later = feed(demo, MAY_20 + timedelta(days=3))
+    open_ended = events_of(first, "dongguan-ledu-nanxiao")
+    moved = events_of(later, "dongguan-ledu-nanxiao")
+    assert [e["id"] for e in open_ended] == [e["id"] for e in moved]
+    assert open_ended[0]["properties"]["end_date"] != moved[0]["properties"]["end_date"]
+
+
+@pytest.mark.parametrize("impact, expected", [("closed", "all-lanes-closed"), ("lanes-closed", "some-lanes-closed"),
+                                              ("alternating", "alternating-one-way"),
+                                              ("restricted", "all-lanes-open")])
+def test_impact_maps_to_vehicle_impact(services, project_body, closure_body, impact, expected):
+    services.registry.create_project(project_body, ADMIN)
+    create(services, closure_body, "c1", impact=impact, direction="forward")
+    (event,) = feed(services, MAY_20)["features"]
+    assert event["properties"]["vehicle_impact"] == expected
+
+
+def test_drafts_and_cancelled_closures_are_left_out(demo, closure_body):
+    create(demo, closure_body, "draft", publish_at="2024-06-01")
+    create(demo, closure_body, "called-off", cancelled=True)
+    doc = feed(demo, MAY_20)
+    assert events_of(doc, "draft") == [] and events_of(doc, "called-off") == []
+    assert len(events_of(feed(demo, datetime(2024, 6, 2, tzinfo=UTC)), "draft")) == 2
