@@ -9,9 +9,9 @@ import re
 from datetime import datetime
 from typing import Any, Callable
 
-from flask import Response, current_app, request
-from werkzeug.http import parse_date
+from flask import Response, current_app, g, request
 from sqlalchemy.exc import IntegrityError
+from werkzeug.http import parse_date
 
 from ..auth import Actor, resolve
 from ..store.repository import Remembered
@@ -30,8 +30,11 @@ def services():
 
 
 def actor() -> Actor:
-    """Who sent this request; a bad token is refused even on public reads."""
-    return resolve(services().store, request.headers.get("Authorization"))
+    """Who sent this request (looked up once per request); a bad token is refused even on public reads."""
+    found = g.get("_roadworks_actor")
+    if found is None:
+        found = g._roadworks_actor = resolve(services().store, request.headers.get("Authorization"))
+    return found
 
 
 def editor() -> Actor:

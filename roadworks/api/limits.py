@@ -41,7 +41,7 @@ import time
 from functools import partial
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 from flask_compress import Compress
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, storage_from_string
@@ -49,8 +49,9 @@ from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..auth import Unauthenticated, resolve
+from ..auth import Unauthenticated
 from ..domain.errors import ValidationFailed
+from .http import actor as current_actor
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ def _identify() -> tuple[str, str]:
     header = request.headers.get("Authorization")
     if header:
         try:
-            actor = resolve(current_app.extensions["roadworks"].store, header)
+            actor = current_actor()
         except Unauthenticated:
             actor = None  # a bad token buys nothing: the address's budget applies (and limits guessing)
         except Exception:  # the view reports database trouble; here it must not raise
