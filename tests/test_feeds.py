@@ -8,6 +8,7 @@ import icalendar
 import recurring_ical_events
 
 WZDX, ICS = "/feeds/wzdx.geojson", "/feeds/closures.ics"
+WAZE_JSON, WAZE_XML = "/feeds/waze.json", "/feeds/waze.xml"
 GONGHE, NANXIAO, YANGJIA = "dongguan-ledu-gonghe", "dongguan-ledu-nanxiao", "dongguan-yangjia-jianguo"
 
 
@@ -48,14 +49,14 @@ def test_feeds_filter_by_road_project_and_area(demo, client, clock):
 
 
 def test_bad_feed_queries_get_problems_naming_the_parameter(demo, client):
-    for path in (WZDX, ICS):
+    for path in (WZDX, ICS, WAZE_JSON, WAZE_XML):
         response = client.get(path, query_string={"bbox": "1,2,3"})
         assert response.status_code == 400 and "bbox" in response.json["errors"]
         assert "colour" in client.get(path, query_string={"colour": "red"}).json["errors"]
 
 
 def test_feeds_answer_304_until_the_data_changes(demo, client, clock, auth, editor_token):
-    for path in (WZDX, ICS):
+    for path in (WZDX, ICS, WAZE_JSON, WAZE_XML):
         first = client.get(path)
         clock.advance(seconds=5)
         assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
@@ -69,7 +70,7 @@ def test_feeds_answer_304_until_the_data_changes(demo, client, clock, auth, edit
 
 def test_feed_max_age_never_passes_the_next_change(demo, client, clock):
     clock.now = datetime(2024, 5, 30, 15, 59, 30, tzinfo=timezone.utc)  # 30 s before the reopening
-    for path in (WZDX, ICS):
+    for path in (WZDX, ICS, WAZE_JSON, WAZE_XML):
         age = int(client.get(path).headers["Cache-Control"].split("max-age=")[1])
         assert clock.now + timedelta(seconds=age) <= datetime(2024, 5, 30, 16, tzinfo=timezone.utc)
 
@@ -84,3 +85,14 @@ def test_drafts_stay_out_of_the_feeds_until_published(demo, client, clock, auth,
     clock.now = publish
     assert "draft-1" in closure_ids_in_ics(client.get(ICS))
     assert "draft-1" in closure_ids_in_wzdx(client.get(WZDX))
+
+
+def test_waze_feeds_carry_the_same_incidents_in_json_and_xml(demo, client):
+    from lxml import etree
+
+    incidents = client.get(WAZE_JSON).json["incidents"]
+    response = client.get(WAZE_XML)
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    ids = [i.get("id") for i in etree.fromstring(response.data).iter("incident")]
+    assert ids == [i["id"] for i in incidents]
+    assert {i.split(":")[0] for i in ids} == {GONGHE, NANXIAO, YANGJIA}  # September lies within the horizon

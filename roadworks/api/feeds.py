@@ -1,4 +1,4 @@
-"""Feeds for partners and subscribers (WZDx, iCalendar): the read model through one format adapter each."""
+"""Feeds for partners and subscribers (WZDx, Waze CIFS, iCalendar): the read model through one adapter each."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from shapely.geometry import box
 from ..auth import ANONYMOUS
 from ..feeds import Horizon
 from ..feeds.ical import closure_calendar
+from ..feeds.waze import waze_json, waze_xml
 from ..feeds.wzdx import work_zone_feed
 from ..index import Entry
 from .bodies import ID_PATTERN
@@ -65,3 +66,24 @@ def calendar(**query):
     entries = published(query, at)
     body = closure_calendar(entries, at, HORIZON, map_url=request.host_url + "map/")
     return bytes_response(body, etag_for(body), mimetype="text/calendar", max_age=_max_age(entries, at))
+
+
+@blp.route("/waze.json", methods=["GET"])
+@blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def waze_incidents_json(**query):
+    """Waze Closure and Incident Feed (CIFS), JSON form: one incident per period, linked by parent_event."""
+    actor()
+    at = now()
+    entries = published(query, at)
+    return json_response(waze_json(entries, at, HORIZON), max_age=_max_age(entries, at))
+
+
+@blp.route("/waze.xml", methods=["GET"])
+@blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def waze_incidents_xml(**query):
+    """Waze Closure and Incident Feed (CIFS), XML form, valid against the CIFS v2 XSD."""
+    actor()
+    at = now()
+    entries = published(query, at)
+    body = waze_xml(entries, at, HORIZON)
+    return bytes_response(body, etag_for(body), mimetype="application/xml", max_age=_max_age(entries, at))

@@ -1,0 +1,211 @@
+"""Waze CIFS v2 (Closure and Incident Feed Specification): each closure's periods in effect as incidents.
+
+One incident per period and per part of the line, all of one closure sharing a `parent_event`:
+- `type`/`subtype` follow the impact: a full closure is ROAD_CLOSED/ROAD_CLOSED_CONSTRUCTION; lane closures
+  and alternating traffic are HAZARD/HAZARD_ON_ROAD_LANE_CLOSED with `lane_impact`; "open with limits" is
+  HAZARD/HAZARD_ON_ROAD_CONSTRUCTION;
+- the polyline is "lat lon" pairs in the order of travel (reversed for a `backward` closure), with
+  `direction` BOTH_DIRECTIONS or ONE_DIRECTION;
+- weekly hours become `schedule` on incidents spanning the whole window (not one incident per night);
+- date-times carry the project zone's explicit offset;
+- an incident leaves the feed once it ends, except that a reopened closure keeps its last incident, with
+  the real end, for a day after reopening, so partners see it end rather than vanish.
+Incident ids are built from what does not move with the rolling horizon (closure, window, period start,
+part), so a partner sees the same id for the same incident on every request.
+`incidents` is the content model; `waze_json` and `waze_xml` are its two forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime, time, timedelta
+
+from lxml import etree
+
+from ..domain.schedule import Hours, Period, zone
+from ..index import Entry
+from . import Horizon, feed_periods
+
+# How long a reopened closure's last incident stays in the feed after the real reopening.
+REOPENED_GRACE = timedelta(days=1)
+
+TYPES = {
+    "closed": ("ROAD_CLOSED", "ROAD_CLOSED_CONSTRUCTION"),
+    "lanes-closed": ("HAZARD", "HAZARD_ON_ROAD_LANE_CLOSED"),
+    "alternating": ("HAZARD", "HAZARD_ON_ROAD_LANE_CLOSED"),
+    "restricted": ("HAZARD", "HAZARD_ON_ROAD_CONSTRUCTION"),
+}
+# The data model does not record how many lanes close or on which side: one lane, on the right, unless
+# the closure's extra properties say otherwise (`closed_lanes`, `roadside`).
+LANE_IMPACTS = ("lanes-closed", "alternating")
+DEFAULT_LANE_IMPACT = {"total_closed_lanes": 1, "roadside": "RIGHT"}
+ROADSIDES = ("LEFT", "MIDDLE", "RIGHT")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# Waze reads day ranges within one day: a night crossing midnight ends its first day at 23:59.
+END_OF_DAY = "23:59"
+
+# Element order of the CIFS v2 XSD (an xs:all, so any order validates; this is the documented one).
+ORDER = ("parent_event", "creationtime", "updatetime", "source", "type", "subtype", "description", "street",
+         "polyline", "direction", "lane_impact", "starttime", "endtime", "schedule")
+
+Line = list[list[float]]
+
+
+def incidents(entries: Iterable[Entry], now: datetime, horizon: Horizon) -> list[dict]:
+    """Every incident of `entries` as seen at `now` over `horizon`: the content both forms carry.
+
+    Drafts not yet published and cancelled closures are left out. Each incident is a dict whose keys
+    are the CIFS element names (in the XSD's order), with `id` first.
+    """
+    out = []
+    for entry in entries:
+        if entry.published_at is not None and entry.published_at > now:
+            continue
+        if entry.view.closure.cancelled:
+            continue
+        out.extend(closure_incidents(entry, now, horizon))
+    return out
+
+
+def waze_json(entries: Iterable[Entry], now: datetime, horizon: Horizon) -> dict:
+    """The CIFS JSON form: {"incidents": [...]}."""
+    return {"incidents": incidents(entries, now, horizon)}
+
+
+def waze_xml(entries: Iterable[Entry], now: datetime, horizon: Horizon) -> bytes:
+    """The CIFS XML form (valid against cifsv2.xsd), UTF-8 with an XML declaration."""
+    return to_xml(incidents(entries, now, horizon))
+
+
+def to_xml(items: list[dict]) -> bytes:
+    root = etree.Element("incidents")
+    for item in items:
+        node = etree.SubElement(root, "incident", id=item["id"])
+        for name in ORDER:
+            if name not in item:
+                continue
+            value = item[name]
+            if name == "parent_event":
+                etree.SubElement(node, name, id=value["id"])
+            elif isinstance(value, dict):
+                child = etree.SubElement(node, name)
+                for key, text in value.items():
+                    etree.SubElement(child, key).text = str(text)
+            else:
+                etree.SubElement(node, name).text = str(value)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+# ---------------------------------------------------------------------------- one closure
+
+def closure_incidents(entry: Entry, now: datetime, horizon: Horizon) -> list[dict]:
+    """The incidents of one closure, in period and part order."""
+    closure, project = entry.view.closure, entry.view.project
+    tz = zone(project.timezone)
+    _, reopened = closure.resolved_actuals(tz)
+    periods = [p for p in feed_periods(_without_hours(entry), now, horizon) if _shown(p, now, reopened)]
+    parts = _parts(entry.closure.geometry)
+    if closure.direction == "backward":
+        # Against the geometry, the parts are met in reverse order and each is run backwards.
+        parts = [list(reversed(p)) for p in reversed(parts)]
+    out = []
+    for period in periods:
+        for k, line in enumerate(parts):
+            out.append(_incident(entry, period, line, _id(entry, period, k if len(parts) > 1 else None), tz))
+    return out
+
+
+def _without_hours(entry: Entry) -> Entry:
+    """The entry with its weekly hours left out of the timeline: they travel as `schedule` instead."""
+    timeline = entry.timeline
+    if not timeline.schedule.hours:
+        return entry
+    bare = replace(timeline, schedule=replace(timeline.schedule, hours=()))
+    return replace(entry, timeline=bare, _status=None)
+
+
+def _shown(period: Period, now: datetime, reopened: datetime | None) -> bool:
+    if period.end > now:
+        return True
+    # Reopened: the incident ending at the real reopening stays a day, so partners see it end.
+    return reopened is not None and period.end == reopened and now < reopened + REOPENED_GRACE
+
+
+def _id(entry: Entry, period: Period, part: int | None) -> str:
+    # The period's start and window never move with the horizon; only an open end does.
+    base = f"{entry.id}:{period.window}:{int(period.start.timestamp())}"
+    return base if part is None else f"{base}:{part}"
+
+
+def parent_id(entry: Entry) -> str:
+    return f"{entry.view.project.id}/{entry.id}"
+
+
+def _incident(entry: Entry, period: Period, line: Line, id: str, tz) -> dict:
+    closure, project = entry.view.closure, entry.view.project
+    type_, subtype = TYPES[closure.impact]
+    item: dict = {"id": id, "parent_event": {"id": parent_id(entry)}}
+    if closure.created_at is not None:
+        item["creationtime"] = stamp(closure.created_at, tz)
+    if closure.updated_at is not None:
+        item["updatetime"] = stamp(closure.updated_at, tz)
+    item["source"] = {"reference": project.id, "name": project.agency}
+    item.update({"type": type_, "subtype": subtype, "description": _description(closure),
+                 "street": closure.road, "polyline": polyline(line),
+                 "direction": "BOTH_DIRECTIONS" if closure.direction == "both" else "ONE_DIRECTION"})
+    if closure.impact in LANE_IMPACTS:
+        item["lane_impact"] = _lane_impact(closure)
+    item["starttime"] = stamp(period.start, tz)
+    item["endtime"] = stamp(period.end, tz)
+    if closure.schedule.hours:
+        item["schedule"] = schedule(closure.schedule.hours)
+    return item
+
+
+def _description(closure) -> str:
+    stretch = " - ".join(s for s in (closure.from_, closure.to) if s)
+    parts = [closure.description or (f"{closure.road} ({stretch})" if stretch else closure.road),
+             f"Detour: {closure.detour}" if closure.detour else None]
+    return "\n".join(p for p in parts if p)
+
+
+def _lane_impact(closure) -> dict:
+    extra = closure.extra or {}
+    lanes, side = extra.get("closed_lanes"), extra.get("roadside")
+    return {"total_closed_lanes": lanes if isinstance(lanes, int) and 0 <= lanes <= 99
+            else DEFAULT_LANE_IMPACT["total_closed_lanes"],
+            "roadside": side if side in ROADSIDES else DEFAULT_LANE_IMPACT["roadside"]}
+
+
+def _parts(geometry: dict) -> list[Line]:
+    coords = geometry["coordinates"]
+    lines = [coords] if geometry["type"] == "LineString" else coords
+    return [[[float(x) for x in p[:2]] for p in line] for line in lines]
+
+
+def polyline(line: Line) -> str:
+    """Space-separated "lat lon" pairs (GeoJSON is lon lat), six decimals."""
+    return " ".join(f"{lat:.6f} {lon:.6f}" for lon, lat in line)
+
+
+def stamp(t: datetime, tz) -> str:
+    """ISO 8601 to the second with the zone's explicit offset, e.g. 2024-04-12T00:00:00+08:00."""
+    return t.astimezone(tz).replace(microsecond=0).isoformat()
+
+
+def schedule(hours: Iterable[Hours]) -> dict:
+    """Weekly hours as CIFS day ranges; a night crossing midnight is split over the two days."""
+    ranges: dict[int, list[tuple[str, str]]] = {d: [] for d in range(7)}
+    for h in hours:
+        start, end = _hm(h.start), _hm(h.end)
+        crosses = h.ends_at_midnight or h.end <= h.start
+        for day in sorted(h.days):
+            ranges[day].append((start, END_OF_DAY if crosses else end))
+            if crosses and not h.ends_at_midnight and h.end != time(0):
+                ranges[(day + 1) % 7].append(("00:00", end))
+    return {WEEKDAYS[d]: ",".join(f"{a}-{b}" for a, b in sorted(set(r))) for d, r in ranges.items() if r}
+
+
+def _hm(t: time) -> str:
+    return t.strftime("%H:%M")

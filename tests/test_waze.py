@@ -1,0 +1,263 @@
+"""Waze CIFS v2 feed: the XML valid against the official XSD (offline), the JSON the same content,
+plus the rules the XSD cannot check."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from roadworks.auth import Actor
+from roadworks.domain.schedule import Hours
+from roadworks.feeds import Horizon
+from roadworks.feeds.waze import incidents, schedule, waze_json, waze_xml
+
+XSD = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "cifs" / "cifsv2.xsd"
+ADMIN = Actor(name="t", role="admin")
+MAY_20 = datetime(2024, 5, 20, 4, 0, tzinfo=UTC)
+MAY_31 = datetime(2024, 5, 31, 4, 0, tzinfo=UTC)  # 12:00 in Xining, the day of the early reopening
+JUN_02 = datetime(2024, 6, 2, 4, 0, tzinfo=UTC)
+AUG_20 = datetime(2024, 8, 20, 4, 0, tzinfo=UTC)
+LEDU, MOSQUE, GONGHE = [101.7905, 36.6116], [101.7947, 36.6114], [101.7975, 36.6113]
+OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
+NIGHTS = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "22:00", "end": "06:00"}]
+
+
+@pytest.fixture(scope="module")
+def xsd() -> etree.XMLSchema:
+    if not XSD.is_file():
+        reason = f"CIFS v2 schema not found at {XSD} (../shared/anchors/cifs beside the repo)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return etree.XMLSchema(etree.parse(str(XSD)))
+
+
+def entries(services):
+    return list(services.index.snapshot().entries())
+
+
+def create(services, closure_body, id: str, **props) -> None:
+    geometry = props.pop("geometry", None)
+    body = closure_body(id, **props)
+    if geometry is not None:
+        body["geometry"] = geometry
+    services.registry.create_closure(body, ADMIN)
+
+
+def of(items: list[dict], closure_id: str) -> list[dict]:
+    return [i for i in items if i["id"].startswith(closure_id + ":")]
+
+
+def xml_content(xml: bytes) -> list[dict]:
+    """The XML read back into the content model's shape, to compare with the JSON."""
+    root = etree.fromstring(xml)
+    assert root.tag == "incidents"
+    out = []
+    for node in root:
+        item = {"id": node.get("id")}
+        for child in node:
+            if child.tag == "parent_event":
+                item[child.tag] = {"id": child.get("id")}
+            elif len(child):
+                item[child.tag] = {c.tag: c.text for c in child}
+            else:
+                item[child.tag] = child.text
+        out.append(item)
+    return out
+
+
+def stringly(items: list[dict]) -> list[dict]:
+    return [{k: ({kk: str(vv) for kk, vv in v.items()} if isinstance(v, dict) else v) for k, v in i.items()}
+            for i in items]
+
+
+def check_rules(items: list[dict]) -> None:
+    """What the XSD cannot check."""
+    ids = [i["id"] for i in items]
+    assert len(set(ids)) == len(ids)
+    for item in items:
+        for key in ("creationtime", "updatetime", "starttime", "endtime"):
+            if key in item:
+                assert OFFSET.match(item[key]), (key, item[key])
+        assert datetime.fromisoformat(item["starttime"]) < datetime.fromisoformat(item["endtime"])
+        numbers = item["polyline"].split(" ")
+        assert len(numbers) % 2 == 0 and len(numbers) >= 4
+        for lat, lon in zip(numbers[::2], numbers[1::2]):
+            assert len(lat.split(".")[1]) >= 6 and len(lon.split(".")[1]) >= 6
+            assert -90 <= float(lat) <= 90 and -180 <= float(lon) <= 180
+        assert (item["type"] == "ROAD_CLOSED") == (item["subtype"] == "ROAD_CLOSED_CONSTRUCTION")
+        assert item["subtype"].startswith(item["type"])
+        if item["type"] == "ROAD_CLOSED":
+            assert "lane_impact" not in item
+        if item["subtype"] == "HAZARD_ON_ROAD_LANE_CLOSED":
+            assert "lane_impact" in item
+
+
+def check_feed(services, xsd, now: datetime) -> list[dict]:
+    xml = waze_xml(entries(services), now, Horizon())
+    doc = etree.fromstring(xml)
+    assert xsd.validate(doc), xsd.error_log
+    content = waze_json(entries(services), now, Horizon())["incidents"]
+    assert xml_content(xml) == stringly(content)
+    check_rules(content)
+    return content
+
+
+# ---------------------------------------------------------------------------- schema and forms
+
+@pytest.mark.parametrize("now", [MAY_20, MAY_31, JUN_02, AUG_20])
+def test_demo_feed_validates_and_forms_agree(demo, xsd, now):
+    check_feed(demo, xsd, now)
+
+
+def test_the_xsd_rejects_broken_feeds(demo, xsd):
+    xml = waze_xml(entries(demo), MAY_20, Horizon())
+    bad_type = etree.fromstring(xml)
+    bad_type.find("incident/type").text = "CLOSED"
+    assert not xsd.validate(bad_type)
+    no_street = etree.fromstring(xml)
+    incident = no_street.find("incident")
+    incident.remove(incident.find("street"))
+    assert not xsd.validate(no_street)
+
+
+def test_added_closures_keep_the_feed_valid(demo, xsd, closure_body):
+    create(demo, closure_body, "pause-spanning", schedule={"windows": [{"start": "2024-05-01", "end": "2024-09-30"}]})
+    create(demo, closure_body, "nights", schedule={"windows": [{"start": "2024-05-13", "end": "2024-05-31"}],
+                                                   "hours": NIGHTS})
+    create(demo, closure_body, "two-parts", geometry={"type": "MultiLineString",
+                                                      "coordinates": [[LEDU, MOSQUE], [[101.7950, 36.6114], GONGHE]]})
+    for impact in ("lanes-closed", "alternating", "restricted"):
+        create(demo, closure_body, f"impact-{impact}", impact=impact, direction="forward")
+    content = check_feed(demo, xsd, MAY_20)
+    assert {i["id"].split(":")[0] for i in content} >= {"pause-spanning", "nights", "two-parts", "impact-alternating"}
+
+
+def test_empty_feed(services, xsd):
+    assert check_feed(services, xsd, MAY_20) == []
+
+
+# ---------------------------------------------------------------------------- rules
+
+def test_demo_incidents_at_may_20(demo):
+    items = incidents(entries(demo), MAY_20, Horizon())
+    assert len(items) == 3  # one per closure: both directions in one incident
+    (ledu,) = of(items, "dongguan-ledu-gonghe")
+    assert ledu["type"] == "ROAD_CLOSED" and ledu["subtype"] == "ROAD_CLOSED_CONSTRUCTION"
+    assert ledu["direction"] == "BOTH_DIRECTIONS" and ledu["street"] == "东关大街"
+    assert ledu["starttime"] == "2024-04-12T00:00:00+08:00"
+    assert ledu["endtime"] == "2024-05-31T00:00:00+08:00"  # reopened five days early
+    assert ledu["polyline"] == "36.611600 101.790500 36.611400 101.794700 36.611300 101.797500"
+    assert ledu["parent_event"] == {"id": "dongguan-gas-2024/dongguan-ledu-gonghe"}
+    assert ledu["source"] == {"reference": "dongguan-gas-2024", "name": "西宁市城乡建设局"}
+    assert "提前5天" in ledu["description"] and "请绕行" in ledu["description"]
+
+
+def test_open_ended_closure_ends_at_the_horizon(demo):
+    for now, end in ((MAY_20, "2024-11-16T08:00:00+08:00"), (AUG_20, "2025-02-16T08:00:00+08:00")):
+        (item,) = of(incidents(entries(demo), now, Horizon()), "dongguan-yangjia-jianguo")
+        assert item["starttime"] == "2024-09-01T00:00:00+08:00" and item["endtime"] == end
+
+
+def test_reopened_closure_stays_a_day_with_its_real_end(demo):
+    (item,) = of(incidents(entries(demo), MAY_31, Horizon()), "dongguan-ledu-gonghe")
+    assert item["endtime"] == "2024-05-31T00:00:00+08:00"
+    last_moment = datetime(2024, 5, 31, 15, 59, 59, tzinfo=UTC)  # 23:59:59 in Xining
+    assert of(incidents(entries(demo), last_moment, Horizon()), "dongguan-ledu-gonghe")
+    assert of(incidents(entries(demo), last_moment + timedelta(seconds=1), Horizon()), "dongguan-ledu-gonghe") == []
+    assert of(incidents(entries(demo), JUN_02, Horizon()), "dongguan-ledu-gonghe") == []
+    assert of(incidents(entries(demo), AUG_20, Horizon()), "dongguan-ledu-gonghe") == []
+
+
+def test_a_closure_that_ended_as_planned_leaves_the_feed(services, project_body, closure_body):
+    services.registry.create_project(project_body, ADMIN)
+    create(services, closure_body, "short", schedule={"windows": [{"start": "2024-05-01", "end": "2024-05-10"}]})
+    assert incidents(entries(services), MAY_20, Horizon()) == []
+
+
+def test_ids_are_stable_across_requests_and_the_moving_horizon(demo):
+    first, again = incidents(entries(demo), MAY_20, Horizon()), incidents(entries(demo), MAY_20, Horizon())
+    assert first == again
+    assert waze_xml(entries(demo), MAY_20, Horizon()) == waze_xml(entries(demo), MAY_20, Horizon())
+    later = incidents(entries(demo), MAY_20 + timedelta(days=3), Horizon())
+    (before,), (after,) = of(first, "dongguan-ledu-nanxiao"), of(later, "dongguan-ledu-nanxiao")
+    assert before["id"] == after["id"] and before["endtime"] != after["endtime"]
+
+
+def test_direction_and_polyline_order(services, project_body, closure_body):
+    services.registry.create_project(project_body, ADMIN)
+    create(services, closure_body, "fwd", direction="forward")
+    create(services, closure_body, "bwd", direction="backward")
+    create(services, closure_body, "two", direction="both")
+    items = incidents(entries(services), MAY_20, Horizon())
+    (fwd,), (bwd,), (two,) = of(items, "fwd"), of(items, "bwd"), of(items, "two")
+    assert fwd["polyline"] == two["polyline"] == "36.611600 101.790500 36.611300 101.797500"
+    assert bwd["polyline"] == "36.611300 101.797500 36.611600 101.790500"
+    assert (fwd["direction"], bwd["direction"], two["direction"]) == ("ONE_DIRECTION",) * 2 + ("BOTH_DIRECTIONS",)
+
+
+@pytest.mark.parametrize("impact, type_, subtype, lanes", [
+    ("closed", "ROAD_CLOSED", "ROAD_CLOSED_CONSTRUCTION", False),
+    ("lanes-closed", "HAZARD", "HAZARD_ON_ROAD_LANE_CLOSED", True),
+    ("alternating", "HAZARD", "HAZARD_ON_ROAD_LANE_CLOSED", True),
+    ("restricted", "HAZARD", "HAZARD_ON_ROAD_CONSTRUCTION", False)])
+def test_impact_gives_type_and_subtype(services, xsd, project_body, closure_body, impact, type_, subtype, lanes):
+    services.registry.create_project(project_body, ADMIN)
+    create(services, closure_body, "c1", impact=impact, direction="forward")
+    (item,) = check_feed(services, xsd, MAY_20)
+    assert (item["type"], item["subtype"]) == (type_, subtype)
+    assert ("lane_impact" in item) == lanes
+    if lanes:
+        assert item["lane_impact"] == {"total_closed_lanes": 1, "roadside": "RIGHT"}
+
+
+def test_periods_split_by_a_pause_share_a_parent_event(demo, xsd, closure_body):
+    create(demo, closure_body, "pause-spanning", schedule={"windows": [{"start": "2024-05-01", "end": "2024-09-30"}]})
+    first, second = of(check_feed(demo, xsd, MAY_20), "pause-spanning")
+    assert (first["starttime"], first["endtime"]) == ("2024-05-01T00:00:00+08:00", "2024-06-01T00:00:00+08:00")
+    assert (second["starttime"], second["endtime"]) == ("2024-09-01T00:00:00+08:00", "2024-10-01T00:00:00+08:00")
+    assert first["parent_event"] == second["parent_event"] == {"id": "dongguan-gas-2024/pause-spanning"}
+    assert first["id"] != second["id"]
+    # In the pause only the second period is left, with the same id.
+    (later,) = of(incidents(entries(demo), AUG_20, Horizon()), "pause-spanning")
+    assert later["id"] == second["id"]
+
+
+def test_night_hours_become_a_schedule(demo, xsd, closure_body):
+    create(demo, closure_body, "nights", schedule={"windows": [{"start": "2024-05-13", "end": "2024-05-31"}],
+                                                   "hours": NIGHTS})
+    (item,) = of(check_feed(demo, xsd, MAY_20), "nights")  # one incident, not one per night
+    assert (item["starttime"], item["endtime"]) == ("2024-05-13T00:00:00+08:00", "2024-06-01T00:00:00+08:00")
+    assert item["schedule"] == {"monday": "22:00-23:59", "tuesday": "00:00-06:00,22:00-23:59",
+                                "wednesday": "00:00-06:00,22:00-23:59", "thursday": "00:00-06:00,22:00-23:59",
+                                "friday": "00:00-06:00,22:00-23:59", "saturday": "00:00-06:00"}
+    node = etree.fromstring(waze_xml(entries(demo), MAY_20, Horizon())).find(f"incident[@id='{item['id']}']")
+    assert [c.tag for c in node.find("schedule")] == ["monday", "tuesday", "wednesday", "thursday", "friday",
+                                                      "saturday"]
+
+
+def test_schedule_of_day_hours_and_until_midnight():
+    from datetime import time
+    assert schedule([Hours(frozenset({5, 6}), time(9), time(17))]) == {"saturday": "09:00-17:00",
+                                                                      "sunday": "09:00-17:00"}
+    assert schedule([Hours(frozenset({6}), time(20), time(0), True)]) == {"sunday": "20:00-23:59"}
+
+
+def test_multilinestring_gives_one_incident_per_part(demo, closure_body):
+    create(demo, closure_body, "two-parts", geometry={"type": "MultiLineString",
+                                                      "coordinates": [[LEDU, MOSQUE], [[101.7950, 36.6114], GONGHE]]})
+    a, b = of(incidents(entries(demo), MAY_20, Horizon()), "two-parts")
+    assert a["id"].endswith(":0") and b["id"].endswith(":1") and a["parent_event"] == b["parent_event"]
+
+
+def test_drafts_and_cancelled_closures_are_left_out(demo, closure_body):
+    create(demo, closure_body, "draft", publish_at="2024-05-25")
+    create(demo, closure_body, "called-off", cancelled=True)
+    items = incidents(entries(demo), MAY_20, Horizon())
+    assert of(items, "draft") == [] and of(items, "called-off") == []
+    assert len(of(incidents(entries(demo), MAY_20 + timedelta(days=6), Horizon()), "draft")) == 1
