@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from datetime import datetime
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 import shapely
@@ -71,16 +71,19 @@ class Entry:
 
     def next_event(self, at: datetime) -> datetime | None:
         """The first instant after `at` when this closure's public representation changes by itself."""
-        _, change = self.status(at)
-        if self.published_at is not None and self.published_at > at:
-            return min(self.published_at, change) if change else self.published_at
-        return change
+        return first_event(self.status(at)[1], self.published_at, at)
 
     def visible(self, actor: Actor, at: datetime) -> bool:
         """Drafts are shown only to those who may edit them."""
         if self.published_at is None or self.published_at <= at:
             return True
         return actor.may_write(self.view.project.agency)
+
+
+def first_event(status_change: datetime | None, published_at: datetime | None, at: datetime) -> datetime | None:
+    """What changes a closure's public representation first after `at`: its status, or a draft going public."""
+    moments = [status_change, published_at if published_at is not None and published_at > at else None]
+    return min((m for m in moments if m is not None), default=None)
 
 
 def make_entry(closure: Closure, project: Project, seq: int = 0, shape: BaseGeometry | None = None) -> Entry:
@@ -260,7 +263,3 @@ def _entry_or_tombstone(stored: Stored, projects: dict[str, Project]) -> Entry |
     if stored.deleted_at is not None or stored.owner not in projects:
         return None
     return make_entry(closure_from(stored), projects[stored.owner], stored.seq)
-
-
-def visible_entries(entries: Iterable[Entry], actor: Actor, at: datetime) -> list[Entry]:
-    return [e for e in entries if e.visible(actor, at)]

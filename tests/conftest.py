@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -46,6 +47,23 @@ def database_url(tmp_path_factory) -> str:
     migrate(engine)
     engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def anchors():
+    """anchors("wzdx") -> the path of ../shared/anchors/wzdx; skips where it is missing, but fails in CI."""
+    root = Path(__file__).resolve().parents[2] / "shared" / "anchors"
+
+    def find(*parts: str) -> Path:
+        path = root.joinpath(*parts)
+        if not path.exists():
+            reason = f"{path} not found (../shared/anchors beside the repository)"
+            if os.environ.get("CI") == "true":
+                pytest.fail(reason)
+            pytest.skip(reason)
+        return path
+
+    return find
 
 
 @pytest.fixture
@@ -199,6 +217,20 @@ def closure_body():
         return feature
 
     return make
+
+
+@pytest.fixture
+def add_closure(services, closure_body):
+    """Create a closure through the registry as an admin: add_closure(id, geometry=..., **properties)."""
+    from roadworks.auth import Actor
+
+    def add(id: str, *, geometry: dict | None = None, **props) -> None:
+        body = closure_body(id, **props)
+        if geometry is not None:
+            body["geometry"] = geometry
+        services.registry.create_closure(body, Actor(name="test admin", role="admin"))
+
+    return add
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@ plus the rules the XSD cannot check."""
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -16,7 +14,6 @@ from roadworks.domain.schedule import Hours
 from roadworks.feeds import Horizon
 from roadworks.feeds.waze import incidents, schedule, waze_json, waze_xml
 
-XSD = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "cifs" / "cifsv2.xsd"
 ADMIN = Actor(name="t", role="admin")
 MAY_20 = datetime(2024, 5, 20, 4, 0, tzinfo=UTC)
 MAY_31 = datetime(2024, 5, 31, 4, 0, tzinfo=UTC)  # 12:00 in Xining, the day of the early reopening
@@ -28,25 +25,12 @@ NIGHTS = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "22:00", "end":
 
 
 @pytest.fixture(scope="module")
-def xsd() -> etree.XMLSchema:
-    if not XSD.is_file():
-        reason = f"CIFS v2 schema not found at {XSD} (../shared/anchors/cifs beside the repo)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return etree.XMLSchema(etree.parse(str(XSD)))
+def xsd(anchors) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(anchors("cifs", "cifsv2.xsd"))))
 
 
 def entries(services):
     return list(services.index.snapshot().entries())
-
-
-def create(services, closure_body, id: str, **props) -> None:
-    geometry = props.pop("geometry", None)
-    body = closure_body(id, **props)
-    if geometry is not None:
-        body["geometry"] = geometry
-    services.registry.create_closure(body, ADMIN)
 
 
 def of(items: list[dict], closure_id: str) -> list[dict]:
@@ -126,14 +110,14 @@ def test_the_xsd_rejects_broken_feeds(demo, xsd):
     assert not xsd.validate(no_street)
 
 
-def test_added_closures_keep_the_feed_valid(demo, xsd, closure_body):
-    create(demo, closure_body, "pause-spanning", schedule={"windows": [{"start": "2024-05-01", "end": "2024-09-30"}]})
-    create(demo, closure_body, "nights", schedule={"windows": [{"start": "2024-05-13", "end": "2024-05-31"}],
+def test_added_closures_keep_the_feed_valid(demo, xsd, closure_body, add_closure):
+    add_closure("pause-spanning", schedule={"windows": [{"start": "2024-05-01", "end": "2024-09-30"}]})
+    add_closure("nights", schedule={"windows": [{"start": "2024-05-13", "end": "2024-05-31"}],
                                                    "hours": NIGHTS})
-    create(demo, closure_body, "two-parts", geometry={"type": "MultiLineString",
+    add_closure("two-parts", geometry={"type": "MultiLineString",
                                                       "coordinates": [[LEDU, MOSQUE], [[101.7950, 36.6114], GONGHE]]})
     for impact in ("lanes-closed", "alternating", "restricted"):
-        create(demo, closure_body, f"impact-{impact}", impact=impact, direction="forward")
+        add_closure(f"impact-{impact}", impact=impact, direction="forward")
     content = check_feed(demo, xsd, MAY_20)
     assert {i["id"].split(":")[0] for i in content} >= {"pause-spanning", "nights", "two-parts", "impact-alternating"}
 
@@ -174,9 +158,9 @@ def test_reopened_closure_stays_a_day_with_its_real_end(demo):
     assert of(incidents(entries(demo), AUG_20, Horizon()), "dongguan-ledu-gonghe") == []
 
 
-def test_a_closure_that_ended_as_planned_leaves_the_feed(services, project_body, closure_body):
+def test_a_closure_that_ended_as_planned_leaves_the_feed(services, project_body, closure_body, add_closure):
     services.registry.create_project(project_body, ADMIN)
-    create(services, closure_body, "short", schedule={"windows": [{"start": "2024-05-01", "end": "2024-05-10"}]})
+    add_closure("short", schedule={"windows": [{"start": "2024-05-01", "end": "2024-05-10"}]})
     assert incidents(entries(services), MAY_20, Horizon()) == []
 
 
@@ -189,11 +173,11 @@ def test_ids_are_stable_across_requests_and_the_moving_horizon(demo):
     assert before["id"] == after["id"] and before["endtime"] != after["endtime"]
 
 
-def test_direction_and_polyline_order(services, project_body, closure_body):
+def test_direction_and_polyline_order(services, project_body, closure_body, add_closure):
     services.registry.create_project(project_body, ADMIN)
-    create(services, closure_body, "fwd", direction="forward")
-    create(services, closure_body, "bwd", direction="backward")
-    create(services, closure_body, "two", direction="both")
+    add_closure("fwd", direction="forward")
+    add_closure("bwd", direction="backward")
+    add_closure("two", direction="both")
     items = incidents(entries(services), MAY_20, Horizon())
     (fwd,), (bwd,), (two,) = of(items, "fwd"), of(items, "bwd"), of(items, "two")
     assert fwd["polyline"] == two["polyline"] == "36.611600 101.790500 36.611300 101.797500"
@@ -206,9 +190,9 @@ def test_direction_and_polyline_order(services, project_body, closure_body):
     ("lanes-closed", "HAZARD", "HAZARD_ON_ROAD_LANE_CLOSED", True),
     ("alternating", "HAZARD", "HAZARD_ON_ROAD_LANE_CLOSED", True),
     ("restricted", "HAZARD", "HAZARD_ON_ROAD_CONSTRUCTION", False)])
-def test_impact_gives_type_and_subtype(services, xsd, project_body, closure_body, impact, type_, subtype, lanes):
+def test_impact_gives_type_and_subtype(services, xsd, project_body, closure_body, impact, type_, subtype, lanes, add_closure):
     services.registry.create_project(project_body, ADMIN)
-    create(services, closure_body, "c1", impact=impact, direction="forward")
+    add_closure("c1", impact=impact, direction="forward")
     (item,) = check_feed(services, xsd, MAY_20)
     assert (item["type"], item["subtype"]) == (type_, subtype)
     assert ("lane_impact" in item) == lanes
@@ -216,8 +200,8 @@ def test_impact_gives_type_and_subtype(services, xsd, project_body, closure_body
         assert item["lane_impact"] == {"total_closed_lanes": 1, "roadside": "RIGHT"}
 
 
-def test_periods_split_by_a_pause_share_a_parent_event(demo, xsd, closure_body):
-    create(demo, closure_body, "pause-spanning", schedule={"windows": [{"start": "2024-05-01", "end": "2024-09-30"}]})
+def test_periods_split_by_a_pause_share_a_parent_event(demo, xsd, closure_body, add_closure):
+    add_closure("pause-spanning", schedule={"windows": [{"start": "2024-05-01", "end": "2024-09-30"}]})
     first, second = of(check_feed(demo, xsd, MAY_20), "pause-spanning")
     assert (first["starttime"], first["endtime"]) == ("2024-05-01T00:00:00+08:00", "2024-06-01T00:00:00+08:00")
     assert (second["starttime"], second["endtime"]) == ("2024-09-01T00:00:00+08:00", "2024-10-01T00:00:00+08:00")
@@ -228,8 +212,8 @@ def test_periods_split_by_a_pause_share_a_parent_event(demo, xsd, closure_body):
     assert later["id"] == second["id"]
 
 
-def test_night_hours_become_a_schedule(demo, xsd, closure_body):
-    create(demo, closure_body, "nights", schedule={"windows": [{"start": "2024-05-13", "end": "2024-05-31"}],
+def test_night_hours_become_a_schedule(demo, xsd, closure_body, add_closure):
+    add_closure("nights", schedule={"windows": [{"start": "2024-05-13", "end": "2024-05-31"}],
                                                    "hours": NIGHTS})
     (item,) = of(check_feed(demo, xsd, MAY_20), "nights")  # one incident, not one per night
     assert (item["starttime"], item["endtime"]) == ("2024-05-13T00:00:00+08:00", "2024-06-01T00:00:00+08:00")
@@ -248,16 +232,16 @@ def test_schedule_of_day_hours_and_until_midnight():
     assert schedule([Hours(frozenset({6}), time(20), time(0), True)]) == {"sunday": "20:00-23:59"}
 
 
-def test_multilinestring_gives_one_incident_per_part(demo, closure_body):
-    create(demo, closure_body, "two-parts", geometry={"type": "MultiLineString",
+def test_multilinestring_gives_one_incident_per_part(demo, closure_body, add_closure):
+    add_closure("two-parts", geometry={"type": "MultiLineString",
                                                       "coordinates": [[LEDU, MOSQUE], [[101.7950, 36.6114], GONGHE]]})
     a, b = of(incidents(entries(demo), MAY_20, Horizon()), "two-parts")
     assert a["id"].endswith(":0") and b["id"].endswith(":1") and a["parent_event"] == b["parent_event"]
 
 
-def test_drafts_and_cancelled_closures_are_left_out(demo, closure_body):
-    create(demo, closure_body, "draft", publish_at="2024-05-25")
-    create(demo, closure_body, "called-off", cancelled=True)
+def test_drafts_and_cancelled_closures_are_left_out(demo, closure_body, add_closure):
+    add_closure("draft", publish_at="2024-05-25")
+    add_closure("called-off", cancelled=True)
     items = incidents(entries(demo), MAY_20, Horizon())
     assert of(items, "draft") == [] and of(items, "called-off") == []
     assert len(of(incidents(entries(demo), MAY_20 + timedelta(days=6), Horizon()), "draft")) == 1

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from jsonschema import Draft7Validator
@@ -15,7 +13,6 @@ from roadworks.auth import Actor
 from roadworks.feeds import Horizon
 from roadworks.feeds.wzdx import cardinal, work_zone_feed
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "wzdx"
 FEED_ID = "https://raw.githubusercontent.com/usdot-jpo-ode/wzdx/main/schemas/4.2/WorkZoneFeed.json"
 ADMIN = Actor(name="t", role="admin")
 MAY_20 = datetime(2024, 5, 20, 4, 0, tzinfo=UTC)
@@ -24,14 +21,9 @@ LEDU, MOSQUE, GONGHE = [101.7905, 36.6116], [101.7947, 36.6114], [101.7975, 36.6
 
 
 @pytest.fixture(scope="module")
-def validator() -> Draft7Validator:
+def validator(anchors) -> Draft7Validator:
     """The official WorkZoneFeed schema with every $ref resolved from the local copies, never the network."""
-    if not SCHEMAS.is_dir():
-        reason = f"WZDx schemas not found at {SCHEMAS} (../shared/anchors/wzdx beside the repo)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    docs = [json.loads(p.read_text("utf-8")) for p in sorted(SCHEMAS.rglob("*.json"))]
+    docs = [json.loads(p.read_text("utf-8")) for p in sorted(anchors("wzdx").rglob("*.json"))]
     # from_contents picks the specification from each file's $schema (draft 7 throughout).
     registry = Registry().with_resources((d["$id"], Resource.from_contents(d)) for d in docs)
     root = registry.contents(FEED_ID)
@@ -88,14 +80,6 @@ def links(event: dict) -> dict[str, str]:
     return {r["type"]: r["id"] for r in event["properties"]["core_details"].get("related_road_events", [])}
 
 
-def create(services, closure_body, id: str, **props) -> None:
-    geometry = props.pop("geometry", None)
-    body = closure_body(id, **props)
-    if geometry is not None:
-        body["geometry"] = geometry
-    services.registry.create_closure(body, ADMIN)
-
-
 # ---------------------------------------------------------------------------- schema
 
 @pytest.mark.parametrize("now", [MAY_20, AUG_20, datetime(2024, 9, 15, 2, tzinfo=UTC)])
@@ -120,12 +104,12 @@ def test_the_validator_checks_formats_and_refs(demo, validator):
     assert not validator.is_valid(bad_geometry)
 
 
-def test_added_closures_keep_the_feed_valid(demo, validator, closure_body):
-    create(demo, closure_body, "pause-spanning", schedule={"windows": [{"start": "2024-05-01", "end": "2024-09-30"}]})
-    create(demo, closure_body, "two-parts", geometry={"type": "MultiLineString",
+def test_added_closures_keep_the_feed_valid(demo, validator, closure_body, add_closure):
+    add_closure("pause-spanning", schedule={"windows": [{"start": "2024-05-01", "end": "2024-09-30"}]})
+    add_closure("two-parts", geometry={"type": "MultiLineString",
                                                       "coordinates": [[LEDU, MOSQUE], [[101.7950, 36.6114], GONGHE]]})
     for impact in ("lanes-closed", "alternating", "restricted"):
-        create(demo, closure_body, f"impact-{impact}", impact=impact, direction="forward")
+        add_closure(f"impact-{impact}", impact=impact, direction="forward")
     doc = feed(demo, MAY_20, contact="desk@example.org")
     assert_valid(validator, doc)
     check_rules(doc)
@@ -194,10 +178,10 @@ def test_both_directions_give_two_events_with_reversed_geometry(demo):
     assert forward["properties"]["ending_cross_street"] == "共和路" == backward["properties"]["beginning_cross_street"]
 
 
-def test_forward_and_backward_give_one_event_each(services, project_body, closure_body):
+def test_forward_and_backward_give_one_event_each(services, project_body, closure_body, add_closure):
     services.registry.create_project(project_body, ADMIN)
-    create(services, closure_body, "fwd", direction="forward")
-    create(services, closure_body, "bwd", direction="backward")
+    add_closure("fwd", direction="forward")
+    add_closure("bwd", direction="backward")
     doc = feed(services, MAY_20)
     (fwd,), (bwd,) = events_of(doc, "fwd"), events_of(doc, "bwd")
     assert fwd["geometry"]["coordinates"] == closure_body()["geometry"]["coordinates"]
@@ -213,8 +197,8 @@ def test_cardinal_directions():
     assert cardinal([[1, 0], [0, 0.3]]) == "westbound"
 
 
-def test_a_window_across_the_project_pause_gives_linked_occurrences(demo, closure_body):
-    create(demo, closure_body, "pause-spanning", direction="forward",
+def test_a_window_across_the_project_pause_gives_linked_occurrences(demo, closure_body, add_closure):
+    add_closure("pause-spanning", direction="forward",
            schedule={"windows": [{"start": "2024-05-01", "end": "2024-09-30"}]})
     doc = feed(demo, MAY_20)
     first, second = events_of(doc, "pause-spanning")
@@ -227,9 +211,9 @@ def test_a_window_across_the_project_pause_gives_linked_occurrences(demo, closur
     check_rules(doc)
 
 
-def test_multilinestring_gives_one_event_per_part_in_sequence(demo, closure_body):
+def test_multilinestring_gives_one_event_per_part_in_sequence(demo, closure_body, add_closure):
     second_part = [[101.7950, 36.6114], GONGHE]
-    create(demo, closure_body, "two-parts", geometry={"type": "MultiLineString",
+    add_closure("two-parts", geometry={"type": "MultiLineString",
                                                       "coordinates": [[LEDU, MOSQUE], second_part]})
     doc = feed(demo, MAY_20)
     events = events_of(doc, "two-parts")
@@ -259,16 +243,16 @@ def test_ids_are_stable_across_requests_and_the_moving_horizon(demo):
 @pytest.mark.parametrize("impact, expected", [("closed", "all-lanes-closed"), ("lanes-closed", "some-lanes-closed"),
                                               ("alternating", "alternating-one-way"),
                                               ("restricted", "all-lanes-open")])
-def test_impact_maps_to_vehicle_impact(services, project_body, closure_body, impact, expected):
+def test_impact_maps_to_vehicle_impact(services, project_body, closure_body, impact, expected, add_closure):
     services.registry.create_project(project_body, ADMIN)
-    create(services, closure_body, "c1", impact=impact, direction="forward")
+    add_closure("c1", impact=impact, direction="forward")
     (event,) = feed(services, MAY_20)["features"]
     assert event["properties"]["vehicle_impact"] == expected
 
 
-def test_drafts_and_cancelled_closures_are_left_out(demo, closure_body):
-    create(demo, closure_body, "draft", publish_at="2024-06-01")
-    create(demo, closure_body, "called-off", cancelled=True)
+def test_drafts_and_cancelled_closures_are_left_out(demo, closure_body, add_closure):
+    add_closure("draft", publish_at="2024-06-01")
+    add_closure("called-off", cancelled=True)
     doc = feed(demo, MAY_20)
     assert events_of(doc, "draft") == [] and events_of(doc, "called-off") == []
     assert len(events_of(feed(demo, datetime(2024, 6, 2, tzinfo=UTC)), "draft")) == 2

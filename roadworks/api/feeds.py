@@ -43,47 +43,49 @@ def _max_age(entries: list[Entry], at: datetime) -> int | None:
     return seconds_until(min((c for c in changes if c is not None), default=None), at)
 
 
+def _answer(query: dict, render, mimetype: str):
+    """A feed over the published closures matching `query`, kept by caches until the next change among them."""
+    actor()  # a bad token is refused on every read
+    at = now()
+    entries = published(query, at)
+    body, max_age = render(entries, at), _max_age(entries, at)
+    if isinstance(body, dict):
+        return json_response(body, mimetype=mimetype, max_age=max_age)
+    return bytes_response(body, etag_for(body), mimetype=mimetype, max_age=max_age)
+
+
 @blp.route("/wzdx.geojson", methods=["GET"])
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def wzdx(**query):
     """Work Zone Data Exchange 4.2 WorkZoneFeed: one road event per period and direction."""
-    actor()
-    at = now()
-    entries = published(query, at)
     settings = services().settings
-    feed = work_zone_feed(entries, at, HORIZON, publisher=settings.get("PUBLISHER") or "Roadworks",
-                          contact=settings.get("CONTACT") or None,
-                          updated=services().index.snapshot().last_write_at)
-    return json_response(feed, mimetype="application/geo+json", max_age=_max_age(entries, at))
+
+    def render(entries, at):
+        return work_zone_feed(entries, at, HORIZON, publisher=settings.get("PUBLISHER") or "Roadworks",
+                              contact=settings.get("CONTACT") or None,
+                              updated=services().index.snapshot().last_write_at)
+
+    return _answer(query, render, "application/geo+json")
 
 
 @blp.route("/closures.ics", methods=["GET"])
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def calendar(**query):
     """iCalendar (RFC 5545): one event per period in effect, for a street, a project or an area."""
-    actor()
-    at = now()
-    entries = published(query, at)
-    body = closure_calendar(entries, at, HORIZON, map_url=request.host_url + "map/")
-    return bytes_response(body, etag_for(body), mimetype="text/calendar", max_age=_max_age(entries, at))
+    map_url = request.host_url + "map/"
+    return _answer(query, lambda entries, at: closure_calendar(entries, at, HORIZON, map_url=map_url),
+                   "text/calendar")
 
 
 @blp.route("/waze.json", methods=["GET"])
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def waze_incidents_json(**query):
     """Waze Closure and Incident Feed (CIFS), JSON form: one incident per period, linked by parent_event."""
-    actor()
-    at = now()
-    entries = published(query, at)
-    return json_response(waze_json(entries, at, HORIZON), max_age=_max_age(entries, at))
+    return _answer(query, lambda entries, at: waze_json(entries, at, HORIZON), "application/json")
 
 
 @blp.route("/waze.xml", methods=["GET"])
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def waze_incidents_xml(**query):
     """Waze Closure and Incident Feed (CIFS), XML form, valid against the CIFS v2 XSD."""
-    actor()
-    at = now()
-    entries = published(query, at)
-    body = waze_xml(entries, at, HORIZON)
-    return bytes_response(body, etag_for(body), mimetype="application/xml", max_age=_max_age(entries, at))
+    return _answer(query, lambda entries, at: waze_xml(entries, at, HORIZON), "application/xml")

@@ -12,7 +12,7 @@ from typing import Any
 from shapely.geometry import box
 
 from ..auth import Actor
-from ..index import Entry, Snapshot
+from ..index import Entry, Snapshot, first_event
 from .http import etag_for
 from .queries import DEFAULT_STATUSES
 from .render import entry_feature
@@ -112,10 +112,6 @@ def _changed_at(snapshot: Snapshot, entries: list[Entry], at: datetime, now: dat
 
 def _expiry(entries: list[Entry], at: datetime, now: datetime, explicit: bool) -> datetime | None:
     """When this answer may stop being true: a status change at `at`'s pace, or a draft going public."""
-    moments = []
-    for entry in entries:
-        if not explicit:
-            moments.append(entry.status(at)[1])
-        if entry.published_at is not None and entry.published_at > now:
-            moments.append(entry.published_at)
+    # With `at` fixed by the client, only publications move; otherwise `at` is now and statuses move too.
+    moments = (first_event(None if explicit else entry.status(at)[1], entry.published_at, now) for entry in entries)
     return min((m for m in moments if m is not None), default=None)

@@ -7,7 +7,7 @@ from datetime import datetime
 from ..domain.model import Project
 from ..domain.schedule import zone
 from ..documents import closure_doc, project_doc
-from ..index import Entry
+from ..index import Entry, first_event
 from ..registry import ClosureView
 
 
@@ -25,32 +25,25 @@ def project_json(project: Project) -> dict:
 
 def closure_feature(view: ClosureView, at: datetime) -> dict:
     """One closure as a GeoJSON Feature, with `status` and `next_change` at instant `at`."""
-    closure, project = view.closure, view.project
-    timeline = closure.timeline(project)
-    feature = closure_doc(closure)
-    feature["properties"].update(
-        status=timeline.status_at(at), next_change=local_iso(timeline.next_change(at), project),
-        length_m=closure.length_m, version=closure.version,
-        created_at=local_iso(closure.created_at, project), updated_at=local_iso(closure.updated_at, project))
-    return feature
+    timeline = view.closure.timeline(view.project)
+    return _feature(closure_doc(view.closure), view, timeline.status_at(at), timeline.next_change(at))
 
 
 def entry_feature(entry: Entry, at: datetime) -> dict:
-    """A read-model entry as a GeoJSON Feature, reusing its cached document and status."""
-    closure, project = entry.view.closure, entry.view.project
-    status, change = entry.status(at)
-    feature = dict(entry.doc)
-    feature["properties"] = dict(feature["properties"], status=status, next_change=local_iso(change, project),
-                                 length_m=closure.length_m, version=closure.version,
-                                 created_at=local_iso(closure.created_at, project),
-                                 updated_at=local_iso(closure.updated_at, project))
-    return feature
+    """A read-model entry as a GeoJSON Feature, reusing its cached status."""
+    return _feature(entry.doc, entry.view, *entry.status(at))
+
+
+def _feature(doc: dict, view: ClosureView, status: str, change: datetime | None) -> dict:
+    closure, project = view.closure, view.project
+    doc["properties"] = dict(doc["properties"], status=status, next_change=local_iso(change, project),
+                             length_m=closure.length_m, version=closure.version,
+                             created_at=local_iso(closure.created_at, project),
+                             updated_at=local_iso(closure.updated_at, project))
+    return doc
 
 
 def next_changes(view: ClosureView, at: datetime) -> datetime | None:
     """The earliest instant after `at` at which this closure's representation changes by itself."""
-    candidates = [view.closure.timeline(view.project).next_change(at)]
-    shown = view.closure.published_at(view.project)
-    if shown is not None and shown > at:
-        candidates.append(shown)
-    return min((c for c in candidates if c is not None), default=None)
+    closure, project = view.closure, view.project
+    return first_event(closure.timeline(project).next_change(at), closure.published_at(project), at)
