@@ -13,7 +13,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from flask_smorest import Api
 
     from . import services
-    from .api import bureau, changes, fastpath, feeds, limits, problems, public, routecheck, site
+    from .api import bureau, changes, fastpath, feeds, limits, ogc, open511, problems, public, routecheck, site
     from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
     from .config import from_environment
 
@@ -35,6 +35,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(changes.blp)
     api.register_blueprint(routecheck.blp)
     api.register_blueprint(feeds.blp)
+    api.register_blueprint(ogc.blp)
+    api.register_blueprint(open511.blp)
     app.register_blueprint(site.blp)
     fastpath.install(app, app.extensions["roadworks"], lambda: app.extensions.get("roadworks_limiter"))
     limits.compress(app)  # after_request hooks run last-registered first: compress, then keep the bytes
