@@ -22,11 +22,17 @@ DEFAULTS: dict[str, Any] = {
     # Empty keeps rate-limit counts in each process; redis://host:6379/0 shares them between workers.
     "REDIS_URL": "",
     "RATE_LIMIT_PREFIX": "roadworks",
+    # The partner feeds' rolling horizon: whole days before and after today that they cover.
+    "FEED_DAYS_BACK": 30,
+    "FEED_DAYS_AHEAD": 180,
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
     "TRUSTED_PROXIES": 0,
+    # The residents' map's base layer: a {z}/{x}/{y} tile URL template and the credit it requires.
+    "TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    "TILE_ATTRIBUTION": "© OpenStreetMap contributors",
 }
 
-_INTEGERS = {"MAX_BODY_BYTES", "TRUSTED_PROXIES"}
+_INTEGERS = {"MAX_BODY_BYTES", "TRUSTED_PROXIES", "FEED_DAYS_BACK", "FEED_DAYS_AHEAD"}
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -96,3 +96,66 @@ def test_waze_feeds_carry_the_same_incidents_in_json_and_xml(demo, client):
     ids = [i.get("id") for i in etree.fromstring(response.data).iter("incident")]
     assert ids == [i["id"] for i in incidents]
     assert {i.split(":")[0] for i in ids} == {GONGHE, NANXIAO, YANGJIA}  # September lies within the horizon
+
+
+def _first_point_wzdx(response) -> tuple[float, float]:
+    return tuple(response.json["features"][0]["geometry"]["coordinates"][0])
+
+
+def _first_point_waze(incidents) -> tuple[float, float]:
+    lat, lon = incidents[0]["polyline"].split()[:2]
+    return float(lon), float(lat)
+
+
+def test_every_feed_answers_in_gcj02_when_asked_and_says_so(demo, client):
+    from lxml import etree
+    from pyproj import Geod
+
+    from roadworks.domain.crs import URIS, point_from
+
+    def shift_m(a, b) -> float:
+        return Geod(ellps="WGS84").inv(a[0], a[1], b[0], b[1])[2]
+
+    gcj = {"crs": "gcj02"}
+    wgs_wzdx, gcj_wzdx = client.get(WZDX), client.get(WZDX, query_string=gcj)
+    wgs_waze, gcj_waze = client.get(WAZE_JSON), client.get(WAZE_JSON, query_string=gcj)
+    xml = etree.fromstring(client.get(WAZE_XML, query_string=gcj).data)
+    for response in (gcj_wzdx, gcj_waze, client.get(WAZE_XML, query_string=gcj), client.get(ICS, query_string=gcj)):
+        assert response.status_code == 200 and response.headers["Content-Crs"] == f"<{URIS['gcj02']}>"
+    assert "Content-Crs" not in wgs_wzdx.headers and "coordinate_system" not in wgs_wzdx.json
+    assert gcj_wzdx.json["coordinate_system"]["name"] == "GCJ-02"
+    for wgs, moved in ((_first_point_wzdx(wgs_wzdx), _first_point_wzdx(gcj_wzdx)),
+                       (_first_point_waze(wgs_waze.json["incidents"]), _first_point_waze(gcj_waze.json["incidents"]))):
+        assert 100 < shift_m(wgs, moved) < 700 and shift_m(point_from(*moved, "gcj02"), wgs) < 1
+    assert xml.find(".//polyline").text == gcj_waze.json["incidents"][0]["polyline"]
+    wgs_geo = icalendar.Calendar.from_ical(client.get(ICS).data).walk("VEVENT")[0]["GEO"]
+    gcj_geo = icalendar.Calendar.from_ical(client.get(ICS, query_string=gcj).data).walk("VEVENT")[0]["GEO"]
+    assert 100 < shift_m((wgs_geo.longitude, wgs_geo.latitude), (gcj_geo.longitude, gcj_geo.latitude)) < 700
+
+
+def test_a_gcj02_bbox_is_read_in_gcj02(demo, client, clock):
+    from roadworks.domain.crs import wgs84_to_gcj02
+
+    clock.now = datetime(2024, 8, 20, 4, tzinfo=timezone.utc)
+    yangjia_gcj = ",".join(f"{v:.6f}" for v in (*wgs84_to_gcj02(101.802, 36.610), *wgs84_to_gcj02(101.809, 36.612)))
+    assert closure_ids_in_wzdx(client.get(WZDX, query_string={"bbox": yangjia_gcj, "crs": "gcj02"})) == {YANGJIA}
+
+
+def test_an_unknown_crs_is_a_problem_naming_it(demo, client):
+    for path in (WZDX, ICS, WAZE_JSON, WAZE_XML):
+        response = client.get(path, query_string={"crs": "bd09"})
+        assert response.status_code == 400 and "crs" in response.json["errors"]
+
+
+def test_feed_max_age_never_passes_the_horizon_sliding_at_utc_midnight(demo, client, clock):
+    clock.now = datetime(2024, 8, 20, 23, 59, tzinfo=timezone.utc)  # the September closures change on 1 Sep
+    for path in (WZDX, ICS, WAZE_JSON, WAZE_XML):
+        assert client.get(path).headers["Cache-Control"].endswith("max-age=60")
+
+
+def test_the_horizon_is_configurable(demo, make_app, clock):
+    clock.now = datetime(2024, 8, 20, 4, tzinfo=timezone.utc)
+    near = make_app(FEED_DAYS_AHEAD=5, FEED_DAYS_BACK=1).test_client()
+    assert closure_ids_in_wzdx(near.get(WZDX)) == set()  # 1 Sep lies beyond five days ahead
+    wide = make_app(FEED_DAYS_AHEAD=20).test_client()
+    assert closure_ids_in_wzdx(wide.get(WZDX)) == {NANXIAO, YANGJIA}

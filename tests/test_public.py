@@ -485,3 +485,34 @@ def test_rejected_import_does_not_leak_into_reads(project, client, auth, editor_
 def test_project_reads_refuse_a_bad_token(demo, client, path):
     response = client.get(path, headers={"Authorization": "Bearer rw_not-a-token"})
     assert response.status_code == 401 and response.mimetype == "application/problem+json"
+
+
+def test_closures_answer_in_gcj02_when_asked_and_say_so(demo, client):
+    from roadworks.domain.crs import URIS, wgs84_to_gcj02
+
+    plain = client.get("/api/v1/closures", query_string={"status": "all"})
+    moved = client.get("/api/v1/closures", query_string={"status": "all", "crs": "gcj02"})
+    assert moved.status_code == 200 and moved.headers["Content-Crs"] == f"<{URIS['gcj02']}>"
+    assert moved.json["coordinate_system"]["name"] == "GCJ-02" and "coordinate_system" not in plain.json
+    for before, after in zip(plain.json["features"], moved.json["features"]):
+        assert before["id"] == after["id"] and before["properties"] == after["properties"]
+        lon, lat = before["geometry"]["coordinates"][0]
+        assert after["geometry"]["coordinates"][0] == pytest.approx(list(wgs84_to_gcj02(lon, lat)), abs=1e-7)
+    single = client.get(f"/api/v1/closures/{plain.json['features'][0]['id']}", query_string={"crs": "gcj02"})
+    assert single.json["geometry"] == moved.json["features"][0]["geometry"]
+    assert single.headers["Content-Crs"] == moved.headers["Content-Crs"]
+
+
+def test_a_gcj02_bbox_and_paging_keep_the_coordinate_system(demo, client):
+    from roadworks.domain.crs import wgs84_to_gcj02
+
+    area = ",".join(f"{v:.6f}" for v in (*wgs84_to_gcj02(101.70, 36.50), *wgs84_to_gcj02(101.90, 36.70)))
+    first = client.get("/api/v1/closures", query_string={"status": "all", "crs": "gcj02", "bbox": area, "limit": 1})
+    assert first.json["numberMatched"] >= 2
+    link = first.headers["Link"].split(";")[0].strip("<>")
+    assert "crs=gcj02" in link and "coordinate_system" in client.get(link).json
+
+
+def test_an_unknown_crs_on_closures_is_a_problem_naming_it(client):
+    response = client.get("/api/v1/closures", query_string={"crs": "EPSG:3857"})
+    assert response.status_code == 400 and "crs" in response.json["errors"]

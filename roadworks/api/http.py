@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.http import parse_date
 
 from ..auth import Actor, resolve
+from ..domain.crs import LABELS, URIS, WGS84
 from ..store.repository import Remembered
 from .problems import Problem
 
@@ -240,3 +241,12 @@ def _replay(who: Actor, key: str, fingerprint: str) -> Response | None:
     response.headers.update(kept.headers)
     response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+def crs_mark(crs: str, body) -> dict | None:
+    """An answer not in WGS 84 says so: a Content-Crs header, and a member in JSON bodies."""
+    if crs == WGS84:
+        return None
+    if isinstance(body, dict):
+        body["coordinate_system"] = {"name": LABELS[crs], "uri": URIS[crs]}
+    return {"Content-Crs": f"<{URIS[crs]}>"}

@@ -12,6 +12,8 @@ from typing import Any
 from shapely.geometry import box
 
 from ..auth import Actor
+from ..domain.crs import LABELS, URIS, WGS84
+from ..feeds import in_crs
 from ..index import Entry, Snapshot, first_event
 from .http import etag_for
 from .queries import DEFAULT_STATUSES
@@ -80,8 +82,12 @@ def render_listing(snapshot: Snapshot, query: dict, actor: Actor, at: datetime, 
     after = query.get("cursor")
     remaining = [e for e in shown if after is None or e.id > after]
     page = remaining[:query["limit"]]
-    body: dict[str, Any] = {"type": "FeatureCollection", "features": [entry_feature(e, at) for e in page],
+    crs = query.get("crs", WGS84)
+    body: dict[str, Any] = {"type": "FeatureCollection",
+                            "features": [entry_feature(e, at) for e in in_crs(page, crs)],
                             "numberMatched": len(shown), "numberReturned": len(page)}
+    if crs != WGS84:
+        body["coordinate_system"] = {"name": LABELS[crs], "uri": URIS[crs]}
     if explicit:
         body["at"] = at.isoformat()
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

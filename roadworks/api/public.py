@@ -7,8 +7,9 @@ from urllib.parse import urlencode
 from flask import request, url_for
 from marshmallow import RAISE
 
+from ..domain.crs import bbox_from, geometry_to
 from .fastpath import mark_cacheable
-from .http import actor, bytes_response, json_response, now, seconds_until, services, settled
+from .http import actor, bytes_response, crs_mark, json_response, now, seconds_until, services, settled
 from .queries import ApiBlueprint, AtQuerySchema, ClosureQuerySchema, make_cursor
 from .render import closure_feature, local_iso, next_changes, project_json
 
@@ -43,9 +44,13 @@ def project_history(id):
 def list_closures(**query):
     """Closures as a GeoJSON FeatureCollection, with each status at `at` (default now)."""
     clock, who, snapshot = now(), actor(), services().index.snapshot()
+    if "bbox" in query:
+        query["bbox"] = bbox_from(query["bbox"], query["crs"])
     listing = services().listings.get(snapshot, query, who, clock)
     mark_cacheable(snapshot.seq, listing)
-    headers = {"Link": f'<{_next_url(listing.last_cursor)}>; rel="next"'} if listing.last_cursor else None
+    headers = crs_mark(query["crs"], None) or {}
+    if listing.last_cursor:
+        headers["Link"] = f'<{_next_url(listing.last_cursor)}>; rel="next"'
     return bytes_response(listing.body, listing.etag, mimetype=GEOJSON, headers=headers,
                           max_age=seconds_until(listing.expires_at, clock),
                           last_modified=settled(listing.changed_at, clock))
@@ -58,8 +63,10 @@ def get_closure(id, **query):
     at = query.get("at") or now()
     view = services().registry.closure(id, actor())
     max_age = None if "at" in query else seconds_until(next_changes(view, at), at)
-    return json_response(closure_feature(view, at), version=view.closure.version, mimetype=GEOJSON,
-                         max_age=max_age)
+    feature = closure_feature(view, at)
+    feature["geometry"] = geometry_to(feature["geometry"], query["crs"])
+    return json_response(feature, version=view.closure.version, mimetype=GEOJSON, max_age=max_age,
+                         headers=crs_mark(query["crs"], feature))
 
 
 @blp.route("/closures/<id>/history", methods=["GET"])

@@ -13,6 +13,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from webargs.flaskparser import FlaskParser
 
+from ..domain import crs as crs_names
 from ..domain.geometry import parse_bbox
 from ..domain.errors import ValidationFailed
 from ..domain.schedule import STATUSES
@@ -77,6 +78,13 @@ def make_cursor(after_id: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"after": after_id}).encode()).decode().rstrip("=")
 
 
+def crs_field() -> fields.String:
+    """`crs=gcj02` answers in China's GCJ-02 (what Amap and Tencent maps draw in; Baidu's SDK converts from it) instead of WGS 84."""
+    return fields.String(load_default=crs_names.WGS84, validate=validate.OneOf(crs_names.NAMES),
+                         metadata={"description": "coordinate system of the answer (and of `bbox`): "
+                                                  "wgs84 (default) or gcj02"})
+
+
 class QuerySchema(Schema):
     class Meta:
         unknown = RAISE
@@ -91,10 +99,12 @@ class ClosureQuerySchema(QuerySchema):
     updated_since = Instant()
     limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
     cursor = Cursor()
+    crs = crs_field()
 
 
 class AtQuerySchema(QuerySchema):
     at = Instant(metadata={"description": "instant for status (default now)"})
+    crs = crs_field()
 
 
 class MemoQueryParser(FlaskParser):

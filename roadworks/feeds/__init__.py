@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
+from ..domain.crs import WGS84, shape_to
 from ..domain.schedule import Period
 from ..index import Entry
 
@@ -21,6 +22,10 @@ class Horizon:
         midnight = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         return midnight - self.back, midnight + self.ahead
 
+    def next_move(self, now: datetime) -> datetime:
+        """When the horizon next slides forward, and with it every open end and the oldest periods."""
+        return self.bounds(now)[0] + self.back + timedelta(days=1)
+
 
 def feed_periods(entry: Entry, now: datetime, horizon: Horizon) -> list[Period]:
     """The closure's active periods overlapping the horizon; an open end is published as the horizon's end.
@@ -31,3 +36,10 @@ def feed_periods(entry: Entry, now: datetime, horizon: Horizon) -> list[Period]:
     periods = entry.timeline.periods(start, end)
     return [p if p.end is not None else Period(p.start, end.astimezone(p.start.tzinfo), p.state, p.window, p.label)
             for p in periods]
+
+
+def in_crs(entries: list[Entry], crs: str) -> list[Entry]:
+    """The entries with their lines in `crs`; statuses and schedules are shared, not recomputed."""
+    if crs == WGS84:
+        return entries
+    return [replace(e, shape=(moved := shape_to(e.shape, crs)), bounds=moved.bounds) for e in entries]
