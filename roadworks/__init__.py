@@ -12,8 +12,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Imported here so that importing the pure domain package never drags in Flask.
     from flask_smorest import Api
 
-    from . import services
-    from .api import bureau, changes, fastpath, feeds, limits, ogc, open511, problems, public, routecheck, site
+    from . import observability, services
+    from .api import bureau, changes, fastpath, feeds, limits, ogc, open511, ops, problems, public, routecheck, site
     from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
     from .config import from_environment
 
@@ -37,9 +37,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(feeds.blp)
     api.register_blueprint(ogc.blp)
     api.register_blueprint(open511.blp)
+    problems.document(api)  # after the last API blueprint: every error documented as problem+json
     app.register_blueprint(site.blp)
+    app.register_blueprint(ops.blp)
     fastpath.install(app, app.extensions["roadworks"], lambda: app.extensions.get("roadworks_limiter"))
     limits.compress(app)  # after_request hooks run last-registered first: compress, then keep the bytes
     limits.register(app, settings)
     problems.register(app)
+    observability.install(app, app.extensions["roadworks"], settings["LOG_LEVEL"])  # outermost WSGI layer
     return app

@@ -16,6 +16,8 @@ DEFAULTS: dict[str, Any] = {
     # Named in the partner feeds (WZDx feed_info): who publishes them and how to reach them.
     "PUBLISHER": "Roadworks",
     "CONTACT": "",
+    # The Open511 jurisdiction id (a domain name, e.g. jtj.xining.gov.cn) that prefixes every event id.
+    "OPEN511_JURISDICTION": "roadworks.invalid",
     # Requests per client address without a token, and per token (partner, editor, admin).
     "RATE_LIMIT": "300 per minute",
     "PARTNER_RATE_LIMIT": "3000 per minute",
@@ -30,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     # The residents' map's base layer: a {z}/{x}/{y} tile URL template and the credit it requires.
     "TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     "TILE_ATTRIBUTION": "© OpenStreetMap contributors",
+    # Level of the JSON log lines on stderr: INFO writes one line per request, WARNING only trouble.
+    "LOG_LEVEL": "INFO",
 }
 
 _INTEGERS = {"MAX_BODY_BYTES", "TRUSTED_PROXIES", "FEED_DAYS_BACK", "FEED_DAYS_AHEAD"}

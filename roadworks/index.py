@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import logging
 import threading
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -15,11 +16,14 @@ from shapely.geometry.base import BaseGeometry
 
 from .auth import Actor
 from .documents import closure_doc, closure_from, geometry_of, project_from
+from .domain.errors import Unavailable
 from .domain.geometry import to_shape
 from .domain.model import Closure, Project
 from .domain.schedule import Timeline
 from .registry import ClosureView
 from .store.repository import Store, Stored
+
+log = logging.getLogger(__name__)
 
 # Past this many changes since the last full build, a query's linear pass over them costs more than a rebuild.
 OVERLAY_LIMIT = 2_000
@@ -200,11 +204,25 @@ class ReadModel:
         self.store = store
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
+        self._stale = False
 
     def snapshot(self) -> Snapshot:
-        """The snapshot for the newest committed change: one cheap query when nothing moved."""
-        seq = self.store.sequence()
+        """The snapshot for the newest committed change: one cheap query when nothing moved.
+
+        While the database is unreachable the last snapshot is served: no write can land meanwhile, and
+        statuses follow the clock from the schedules it holds, so navigation keeps seeing the closures.
+        """
         current = self._snapshot
+        try:
+            seq = self.store.sequence()
+        except Unavailable as error:
+            if current is None:
+                raise
+            if not self._stale:  # once per outage, not once per read
+                log.warning("database unreachable, serving the snapshot of change %d: %s", current.seq, error)
+            self._stale = True
+            return current
+        self._stale = False
         if current is not None and current.seq == seq:
             return current
         with self._lock:

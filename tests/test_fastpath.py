@@ -26,7 +26,8 @@ XINING = timezone(timedelta(hours=8))
 REOPENING = datetime(2024, 5, 31, tzinfo=XINING)  # Ledu-Gonghe: active -> completed
 # Recomputed for each answer (or, like Content-Length, per body), so a replay may differ in these.
 VOLATILE = {"cache-control", "last-modified", "date", "retry-after", "ratelimit", "ratelimit-policy",
-            "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "content-length"}
+            "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "content-length",
+            "x-request-id"}  # each request's own id (observability.py)
 
 
 # ---------------------------------------------------------------------------- helpers

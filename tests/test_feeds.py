@@ -159,3 +159,31 @@ def test_the_horizon_is_configurable(demo, make_app, clock):
     assert closure_ids_in_wzdx(near.get(WZDX)) == set()  # 1 Sep lies beyond five days ahead
     wide = make_app(FEED_DAYS_AHEAD=20).test_client()
     assert closure_ids_in_wzdx(wide.get(WZDX)) == {NANXIAO, YANGJIA}
+
+
+def test_a_feed_is_built_once_per_change_not_once_per_poll(demo, client, clock, auth, editor_token, monkeypatch):
+    from roadworks.api import feeds
+
+    built = []
+    real = feeds.work_zone_feed
+    monkeypatch.setattr(feeds, "work_zone_feed", lambda *a, **k: built.append(1) or real(*a, **k))
+    first = client.get(WZDX)
+    clock.advance(seconds=10)
+    again = client.get(WZDX)
+    assert len(built) == 1 and again.data == first.data
+    assert client.get(WZDX, query_string={"road": "东关"}).status_code == 200 and len(built) == 2  # its own key
+    tag = client.get(f"/api/v1/closures/{GONGHE}").headers["ETag"]
+    client.patch(f"/api/v1/closures/{GONGHE}", json={"properties": {"detour": "经南小街绕行"}},
+                 headers=auth(editor_token, If_Match=tag))
+    assert client.get(WZDX).data != first.data and len(built) == 3
+
+
+def test_a_reopened_closure_leaves_the_waze_feed_a_day_later_even_when_cached(demo, client, clock):
+    reopened = datetime(2024, 5, 30, 16, tzinfo=timezone.utc)  # 31 May 00:00 in Xining
+    clock.now = reopened + timedelta(hours=20)
+    response = client.get(WAZE_JSON)
+    assert GONGHE in {i["id"].split(":")[0] for i in response.json["incidents"]}
+    age = int(response.headers["Cache-Control"].split("max-age=")[1])
+    assert clock.now + timedelta(seconds=age) <= reopened + timedelta(days=1)
+    clock.now = reopened + timedelta(days=1)
+    assert GONGHE not in {i["id"].split(":")[0] for i in client.get(WAZE_JSON).json["incidents"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -53,10 +54,78 @@ def test_following_root_ends_on_the_map(client):
     assert response.status_code == 200 and response.mimetype == "text/html"
 
 
-def test_map_reads_the_public_api_from_a_script_file(client):
+def test_map_reads_the_public_api_from_script_files(client):
     page = client.get("/map/").get_data(as_text=True)
-    assert '<script src="list.js">' in page and "<script>" not in page
-    assert "/api/v1/closures" in client.get("/map/list.js").get_data(as_text=True)
+    assert '<script type="module" src="map.js">' in page and "<script>" not in page
+    assert "/api/v1/closures" in client.get("/map/map.js").get_data(as_text=True)
+
+
+@pytest.fixture
+def map_page(client) -> str:
+    return client.get("/map/").get_data(as_text=True)
+
+
+def test_map_assets_are_local_and_answer(client, map_page):
+    for url in assets_of(map_page):
+        parts = urlsplit(url)
+        assert not parts.scheme and not parts.netloc, url
+        response = client.get(f"/map/{url}")
+        assert response.status_code == 200 and response.headers["ETag"], url
+
+
+def test_map_names_no_other_host_and_has_no_inline_style_or_script(map_page):
+    assert re.findall(r"(?:https?:)?//[A-Za-z0-9.-]+\.[A-Za-z]{2,}", map_page) == []
+    assert " style=" not in map_page and "<style" not in map_page and " on" not in map_page.replace(" only", "")
+
+
+def test_leaflet_comes_from_the_xstatic_package(client):
+    import xstatic.pkg.leaflet
+
+    base = Path(xstatic.pkg.leaflet.BASE_DIR)
+    for name in ("leaflet.js", "leaflet.css", "images/layers.png"):
+        response = client.get(f"/map/vendor/leaflet/{name}")
+        assert response.status_code == 200, name
+        assert response.data == (base / name).read_bytes(), name
+    assert client.get("/map/vendor/leaflet/leaflet-src.js.map").status_code == 404
+    assert client.get("/map/vendor/leaflet/../../../../setup.cfg").status_code == 404
+    repository = Path(__file__).resolve().parents[1]
+    assert not list((repository / "static").rglob("leaflet*.js"))  # never a copy in the repository
+
+
+@pytest.mark.parametrize("path", ["/map/", "/map/map.js", "/map/config.json", "/map/vendor/leaflet/leaflet.js"])
+def test_map_responses_carry_a_policy_forbidding_inline_script(client, path):
+    policy = client.get(path).headers["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
+    assert directives["connect-src"] == "'self'" and directives["frame-ancestors"] == "'none'"
+    assert directives["img-src"] == "'self' data: https://tile.openstreetmap.org"
+
+
+def test_the_map_sends_its_origin_to_the_tile_server(client):
+    assert client.get("/map/").headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+def test_map_config_comes_from_the_settings(make_app):
+    app = make_app(TILE_URL="https://{s}.tiles.example.org/{z}/{x}/{y}.png", TILE_ATTRIBUTION="© Example")
+    response = app.test_client().get("/map/config.json")
+    assert response.json["tile_url"] == "https://{s}.tiles.example.org/{z}/{x}/{y}.png"
+    assert response.json["tile_attribution"] == "© Example"
+    assert response.json["timezone"] == "Asia/Shanghai" and response.json["poll_seconds"] == 60
+    assert response.json["home"] == [73.4, 18.1, 135.1, 53.6]
+    assert "img-src 'self' data: https://*.tiles.example.org;" in response.headers["Content-Security-Policy"]
+    assert app.test_client().get("/map/config.json", headers={"If-None-Match": response.headers["ETag"]}) \
+        .status_code == 304
+
+
+def test_default_tiles_are_openstreetmaps(client):
+    config = client.get("/map/config.json").json
+    assert config["tile_url"] == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    assert "OpenStreetMap" in config["tile_attribution"]
+
+
+def test_a_relative_tile_url_needs_no_other_image_host(make_app):
+    policy = make_app(TILE_URL="/tiles/{z}/{x}/{y}.png").test_client().get("/map/").headers["Content-Security-Policy"]
+    assert "img-src 'self' data:;" in policy
 
 
 # ---------------------------------------------------------------- OpenAPI

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timezone
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from ..domain.model import DIRECTIONS, IMPACTS
 from ..domain.schedule import DAY_NAMES, Hours, Schedule, Span
@@ -22,7 +22,7 @@ READ_ONLY_PROPERTIES = ("status", "next_change", "length_m", "version", "created
                         "planned_end", "periods")
 
 
-class When(fields.Field):
+class When(fields.String):
     """A local date (`2024-06-05`) or an RFC 3339 date-time with an offset."""
 
     default_error_messages = {
@@ -106,7 +106,7 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-class Clock(fields.Field):
+class Clock(fields.String):
     """A wall-clock time `HH:MM`; `24:00` is allowed as an end."""
 
     default_error_messages = {"invalid": "must be a time HH:MM between 00:00 and 24:00"}
@@ -247,17 +247,66 @@ class ReopenSchema(StrictSchema):
 
 # Response shapes, for the OpenAPI document only: responses are rendered in api/render.py.
 
-class ProblemSchema(Schema):
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+class Shape(Schema):
+    """A response's members that clients rely on; more may be added without a new API version."""
+
+    class Meta:
+        unknown = INCLUDE
 
 
-class HistoryEntrySchema(Schema):
-    version = fields.Integer()
-    at = fields.String()
-    by = fields.String()
-    action = fields.String()
-    changes = fields.Dict()
+class ProblemSchema(Shape):
+    """RFC 9457 problem details, as every error answers (application/problem+json)."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True, validate=validate.Range(min=400, max=599))
+    detail = fields.String(required=True)
+    instance = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                         metadata={"description": "field path -> reasons, for validation failures"})
+
+
+class HistoryEntrySchema(Shape):
+    version = fields.Integer(required=True)
+    at = fields.String(required=True)
+    by = fields.String(required=True, allow_none=True)
+    action = fields.String(required=True)
+    changes = fields.Dict(allow_none=True)
+
+
+class HistorySchema(Shape):
+    history = fields.List(fields.Nested(HistoryEntrySchema), required=True)
+
+
+class ProjectOutSchema(Shape):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    description = fields.String(allow_none=True)
+    agency = fields.String(required=True)
+    contact = fields.String(allow_none=True)
+    reference = fields.String(allow_none=True)
+    timezone = fields.String(required=True)
+    pauses = fields.List(fields.Dict(), required=True)
+    version = fields.Integer(required=True)
+    created_at = fields.String(required=True)
+    updated_at = fields.String(required=True)
+
+
+class ProjectListSchema(Shape):
+    projects = fields.List(fields.Nested(ProjectOutSchema), required=True)
+
+
+class FeatureOutSchema(Shape):
+    """A closure as served: its ClosureFeature plus read-only status, next_change, length_m, version..."""
+
+    type = fields.String(required=True, validate=validate.Equal("Feature"))
+    id = fields.String(required=True)
+    geometry = fields.Dict(required=True)
+    properties = fields.Dict(required=True)
+
+
+class FeatureListSchema(Shape):
+    type = fields.String(required=True, validate=validate.Equal("FeatureCollection"))
+    features = fields.List(fields.Nested(FeatureOutSchema), required=True)
+    numberMatched = fields.Integer()
+    numberReturned = fields.Integer()

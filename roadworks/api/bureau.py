@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import url_for
 from flask_smorest import Blueprint
 
+from .bodies import FeatureListSchema, FeatureOutSchema, ProjectOutSchema
 from .http import editor, idempotent, json_body, json_response, now, optional_version, required_version, services
 from .render import closure_feature, project_json
 
@@ -13,9 +14,42 @@ blp = Blueprint("bureau", __name__, url_prefix="/api/v1",
 GEOJSON = "application/geo+json"
 
 
-def _body_doc(schema: str) -> dict:
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"$ref": f"#/components/schemas/{schema}"}}}}}
+# Shown in /docs and sent by the API fuzzer (tests/test_fuzz.py) besides what it makes up.
+EXAMPLES = {
+    "ClosureFeature": {
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": [[101.7905, 36.6116], [101.7860, 36.6118]]},
+        "properties": {"project": "dongguan-gas-2024", "road": "东关大街", "from": "乐都路", "to": "南小街",
+                       "impact": "alternating", "direction": "both",
+                       "schedule": {"windows": [{"start": "2025-03-01", "end": "2025-04-30", "label": "phase 3"}],
+                                    "hours": [{"days": ["mon", "tue", "wed", "thu", "fri"],
+                                               "start": "22:00", "end": "06:00"}]}}},
+    "Project": {"name": "东关大街燃气管网提升改造项目", "contact": "12345", "timezone": "Asia/Shanghai"},
+    "Reopen": {"at": "2024-05-31"},
+}
+
+
+def _body_doc(schema: str, required: bool = True) -> dict:
+    content = {"schema": {"$ref": f"#/components/schemas/{schema}"}}
+    if schema in EXAMPLES:
+        content["example"] = EXAMPLES[schema]
+    return {"requestBody": {"required": required, "content": {"application/json": content}}}
+
+
+def _patch_doc(schema: str) -> dict:
+    """A JSON Merge Patch of `schema`: any subset of its members, null removing one."""
+    patch = {"schema": {"type": "object", "description": f"JSON Merge Patch (RFC 7386) of a {schema}"}}
+    return {"requestBody": {"required": True, "content": {"application/merge-patch+json": patch,
+                                                          "application/json": patch}}}
+
+
+def _saved(status: int, schema, content_type: str = "application/json"):
+    """Document a write's success answer."""
+    return blp.alt_response(status, schema=schema, content_type=content_type, success=True)
+
+
+def _deleted():
+    return blp.alt_response(204, description="Deleted", success=True)
 
 
 def _project_created(project, status=201):
@@ -31,6 +65,7 @@ def _closure_saved(view, status=200):
 
 @blp.route("/projects", methods=["POST"])
 @blp.doc(**_body_doc("Project"))
+@_saved(201, ProjectOutSchema)
 def create_project():
     """Create a project (for the token's own agency)."""
     who, body = editor(), json_body()
@@ -40,6 +75,7 @@ def create_project():
 
 @blp.route("/projects/<id>", methods=["PUT"])
 @blp.doc(**_body_doc("Project"))
+@_saved(200, ProjectOutSchema)
 def replace_project(id):
     """Replace a project; needs If-Match."""
     who, version, body = editor(), required_version(), json_body()
@@ -47,7 +83,8 @@ def replace_project(id):
 
 
 @blp.route("/projects/<id>", methods=["PATCH"])
-@blp.doc(**_body_doc("Project"))
+@blp.doc(**_patch_doc("Project"))
+@_saved(200, ProjectOutSchema)
 def patch_project(id):
     """Change a project with a JSON Merge Patch (RFC 7386); needs If-Match."""
     who, version, body = editor(), required_version(), json_body()
@@ -55,6 +92,7 @@ def patch_project(id):
 
 
 @blp.route("/projects/<id>", methods=["DELETE"])
+@_deleted()
 def delete_project(id):
     """Delete a project that has no closures left; needs If-Match."""
     who = editor()
@@ -64,6 +102,7 @@ def delete_project(id):
 
 @blp.route("/closures", methods=["POST"])
 @blp.doc(**_body_doc("ClosureFeature"))
+@_saved(201, FeatureOutSchema, GEOJSON)
 def create_closure():
     """Create a closure from one GeoJSON Feature; honours Idempotency-Key."""
     who, body = editor(), json_body()
@@ -73,6 +112,7 @@ def create_closure():
 
 @blp.route("/closures/<id>", methods=["PUT"])
 @blp.doc(**_body_doc("ClosureFeature"))
+@_saved(200, FeatureOutSchema, GEOJSON)
 def replace_closure(id):
     """Replace a closure; needs If-Match."""
     who, version, body = editor(), required_version(), json_body()
@@ -80,7 +120,8 @@ def replace_closure(id):
 
 
 @blp.route("/closures/<id>", methods=["PATCH"])
-@blp.doc(**_body_doc("ClosureFeature"))
+@blp.doc(**_patch_doc("ClosureFeature"))
+@_saved(200, FeatureOutSchema, GEOJSON)
 def patch_closure(id):
     """Change a closure with a JSON Merge Patch (RFC 7386); needs If-Match."""
     who, version, body = editor(), required_version(), json_body()
@@ -88,6 +129,7 @@ def patch_closure(id):
 
 
 @blp.route("/closures/<id>", methods=["DELETE"])
+@_deleted()
 def delete_closure(id):
     """Delete a closure (a tombstone stays for partners' sync); needs If-Match."""
     who = editor()
@@ -96,7 +138,8 @@ def delete_closure(id):
 
 
 @blp.route("/closures/<id>/reopen", methods=["POST"])
-@blp.doc(**_body_doc("Reopen"))
+@blp.doc(**_body_doc("Reopen", required=False))
+@_saved(200, FeatureOutSchema, GEOJSON)
 def reopen_closure(id):
     """Record that the road reopened (default now): sets actual_end; If-Match optional."""
     who, version, body = editor(), optional_version(), json_body(optional=True)
@@ -106,6 +149,7 @@ def reopen_closure(id):
 
 @blp.route("/import", methods=["POST"])
 @blp.doc(**_body_doc("FeatureCollection"))
+@_saved(200, FeatureListSchema, GEOJSON)
 def import_closures():
     """Create or replace many closures at once: all or nothing, errors by feature index."""
     who, body = editor(), json_body()

@@ -48,7 +48,7 @@ class Position:
         return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-class ChangeCursor(fields.Field):
+class ChangeCursor(fields.String):
     """The opaque `next` of a previous answer."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -83,6 +83,8 @@ class ChangesQuerySchema(QuerySchema):
 
 
 @blp.route("/changes", methods=["GET"])
+@blp.alt_response(200, success=True, schema={"type": "object", "required": ["changes", "next", "more"], "properties": {
+    "changes": {"type": "array", "items": {"type": "object"}}, "next": {"type": "string"}, "more": {"type": "boolean"}}})
 @blp.arguments(ChangesQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
 def list_changes(limit, since=None):
     """Changes after the cursor `since`, oldest first; a deletion is a tombstone (`data` null).

@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 from flask import Flask, Response, g, request
 from werkzeug.http import http_date
 
+from ..domain.errors import Unavailable
 from .http import cache_control, not_modified, seconds_until, settled
 from .limits import ANONYMOUS, COUNTED, address_key
 from .listing import Listing, still_true
@@ -102,7 +103,7 @@ class CachedReads:
         if kept is None:
             return self.app(environ, start_response)
         now = self.services.clock()
-        if not still_true(kept.listing, now) or self.services.store.sequence() != kept.seq:
+        if not still_true(kept.listing, now) or self._moved(kept):
             return self.app(environ, start_response)
         limiter = self.limiter_of()
         counted = limiter.count(ANONYMOUS, address_key(environ.get("REMOTE_ADDR"))) if limiter else None
@@ -110,6 +111,12 @@ class CachedReads:
             environ[COUNTED] = counted  # the app answers the 429 without counting again
             return self.app(environ, start_response)
         return self._replay(kept, now, counted, limiter, environ, start_response)
+
+    def _moved(self, kept: Kept) -> bool:
+        try:
+            return self.services.store.sequence() != kept.seq
+        except Unavailable:
+            return True  # the app answers from its last snapshot, or with a 503 problem
 
     def _replay(self, kept: Kept, now, counted, limiter, environ, start_response) -> Iterable[bytes]:
         listing = kept.listing

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
-from flask import request
+from flask import current_app, request
 from marshmallow import RAISE, fields, validate
 from shapely.geometry import box
 
@@ -12,11 +17,13 @@ from ..auth import ANONYMOUS
 from ..domain.crs import WGS84, bbox_from
 from ..feeds import Horizon, in_crs
 from ..feeds.ical import closure_calendar
+from ..feeds import waze
 from ..feeds.waze import waze_json, waze_xml
 from ..feeds.wzdx import work_zone_feed
-from ..index import Entry
+from ..index import Entry, Snapshot
 from .bodies import ID_PATTERN
-from .http import actor, bytes_response, crs_mark, etag_for, json_response, now, seconds_until, services
+from .http import actor, bytes_response, crs_mark, etag_for, now, seconds_until, services
+from .listing import query_key
 from .queries import ApiBlueprint, BBox, QuerySchema, crs_field
 
 blp = ApiBlueprint("feeds", __name__, url_prefix="/feeds",
@@ -39,34 +46,100 @@ class FeedQuerySchema(QuerySchema):
     crs = crs_field()
 
 
-def published(query: dict, at: datetime) -> list[Entry]:
-    """Closures the public may see, filtered like /api/v1/closures; drafts never reach a feed."""
+def selected(query: dict, snapshot: Snapshot | None = None) -> list[Entry]:
+    """Closures matching the filters of /api/v1/closures (`bbox` read in `crs`), drafts included."""
     crs = query.get("crs", WGS84)
     area = box(*bbox_from(query["bbox"], crs)) if "bbox" in query else None
-    entries = services().index.snapshot().select(area=area, project=query.get("project"), road=query.get("road"))
-    return [e for e in entries if e.visible(ANONYMOUS, at)]
+    snapshot = snapshot or services().index.snapshot()
+    return snapshot.select(area=area, project=query.get("project"), road=query.get("road"))
 
 
-def _max_age(entries: list[Entry], at: datetime) -> int | None:
-    changes = [e.next_event(at) for e in entries] + [horizon().next_move(at)]
-    return seconds_until(min(c for c in changes if c is not None), at)
+def published(query: dict, at: datetime, snapshot: Snapshot | None = None) -> list[Entry]:
+    """The matching closures the public may see at `at`: drafts never reach a feed."""
+    return [e for e in selected(query, snapshot) if e.visible(ANONYMOUS, at)]
 
 
-def _answer(query: dict, render, mimetype: str):
-    """A feed over the published closures matching `query`, kept by caches until the next change among them."""
-    actor()  # a bad token is refused on every read
-    at = now()
+@dataclass(frozen=True)
+class Rendered:
+    """One feed's bytes and until when they stay true."""
+
+    body: bytes
+    etag: str
+    headers: dict | None
+    computed_at: datetime
+    expires_at: datetime | None
+
+    def holds(self, at: datetime) -> bool:
+        return self.computed_at <= at and (self.expires_at is None or at < self.expires_at)
+
+
+class FeedCache:
+    """Rendered feeds by (feed, change sequence, query), within a byte budget.
+
+    A city's WZDx feed takes seconds and tens of megabytes to build; partners poll it all day.
+    """
+
+    def __init__(self, budget: int = 256 * 1024 * 1024):
+        self.budget, self.used = budget, 0
+        self._items: OrderedDict[tuple, Rendered] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, at: datetime) -> Rendered | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None and found.holds(at):
+                self._items.move_to_end(key)
+                return found
+        return None
+
+    def put(self, key: tuple, rendered: Rendered) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            self.used += len(rendered.body) - (len(old.body) if old else 0)
+            self._items[key] = rendered
+            while self.used > self.budget and len(self._items) > 1:
+                _, dropped = self._items.popitem(last=False)
+                self.used -= len(dropped.body)
+
+
+def _cache() -> FeedCache:
+    return current_app.extensions.setdefault("roadworks_feeds", FeedCache())
+
+
+def _expiry(entries: list[Entry], at: datetime, more: datetime | None) -> datetime:
+    """The first change among these closures, a format's own (`more`), or the horizon sliding, whichever first."""
+    changes = [e.next_event(at) for e in entries] + [horizon().next_move(at), more]
+    return min(c for c in changes if c is not None)
+
+
+def _render(query: dict, render, at: datetime, snapshot: Snapshot, next_change) -> Rendered:
     crs = query.get("crs", WGS84)
-    entries = in_crs(published(query, at), crs)
-    body, max_age = render(entries, at), _max_age(entries, at)
+    matching = selected(query, snapshot)  # drafts among them bound the expiry: they go public by themselves
+    entries = in_crs([e for e in matching if e.visible(ANONYMOUS, at)], crs)
+    body = render(entries, at)
     headers = crs_mark(crs, body)
     if isinstance(body, dict):
-        return json_response(body, mimetype=mimetype, max_age=max_age, headers=headers)
-    return bytes_response(body, etag_for(body), mimetype=mimetype, max_age=max_age, headers=headers)
+        body = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    more = next_change(entries, at) if next_change else None
+    return Rendered(body, etag_for(body), headers, at, _expiry(matching, at, more))
 
+
+def _answer(query: dict, render, mimetype: str, *, extra_key: str = "",
+            next_change: Callable[[list[Entry], datetime], datetime | None] | None = None):
+    """A feed over the published closures matching `query`, built once per change and kept until the next."""
+    actor()  # a bad token is refused on every read
+    at, snapshot = now(), services().index.snapshot()
+    key = (request.endpoint, snapshot.seq, query_key(query), extra_key)
+    rendered = _cache().get(key, at)
+    if rendered is None:
+        rendered = _render(query, render, at, snapshot, next_change)
+        _cache().put(key, rendered)
+    return bytes_response(rendered.body, rendered.etag, mimetype=mimetype,
+                          max_age=seconds_until(rendered.expires_at, at), headers=rendered.headers)
 
 
 @blp.route("/wzdx.geojson", methods=["GET"])
+@blp.alt_response(200, content_type="application/geo+json", success=True, schema={"type": "object"})
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def wzdx(**query):
     """Work Zone Data Exchange 4.2 WorkZoneFeed: one road event per period and direction."""
@@ -75,29 +148,44 @@ def wzdx(**query):
     def render(entries, at):
         return work_zone_feed(entries, at, horizon(), publisher=settings.get("PUBLISHER") or "Roadworks",
                               contact=settings.get("CONTACT") or None,
-                              updated=services().index.snapshot().last_write_at)
+                              updated=_last_change(entries))
 
     return _answer(query, render, "application/geo+json")
 
 
 @blp.route("/closures.ics", methods=["GET"])
+@blp.alt_response(200, content_type="text/calendar", success=True, schema={"type": "string"})
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def calendar(**query):
     """iCalendar (RFC 5545): one event per period in effect, for a street, a project or an area."""
     map_url = request.host_url + "map/"
     return _answer(query, lambda entries, at: closure_calendar(entries, at, horizon(), map_url=map_url),
-                   "text/calendar")
+                   "text/calendar", extra_key=map_url)
 
 
 @blp.route("/waze.json", methods=["GET"])
+@blp.alt_response(200, content_type="application/json", success=True, schema={"type": "object"})
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def waze_incidents_json(**query):
     """Waze Closure and Incident Feed (CIFS), JSON form: one incident per period, linked by parent_event."""
-    return _answer(query, lambda entries, at: waze_json(entries, at, horizon()), "application/json")
+    return _answer(query, lambda entries, at: waze_json(entries, at, horizon()), "application/json",
+                   next_change=_waze_change)
 
 
 @blp.route("/waze.xml", methods=["GET"])
+@blp.alt_response(200, content_type="application/xml", success=True, schema={"type": "string"})
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def waze_incidents_xml(**query):
     """Waze Closure and Incident Feed (CIFS), XML form, valid against the CIFS v2 XSD."""
-    return _answer(query, lambda entries, at: waze_xml(entries, at, horizon()), "application/xml")
+    return _answer(query, lambda entries, at: waze_xml(entries, at, horizon()), "application/xml",
+                   next_change=_waze_change)
+
+
+def _waze_change(entries: list[Entry], at: datetime) -> datetime | None:
+    return waze.next_change(entries, at, horizon())
+
+
+def _last_change(entries: list[Entry]) -> datetime | None:
+    """When the data last changed: the last write, or, for data loaded in bulk without history, the newest closure."""
+    last = services().index.snapshot().last_write_at
+    return last or max((e.view.closure.updated_at for e in entries), default=None)

@@ -49,7 +49,7 @@ class ListingCache:
 
     def get(self, snapshot: Snapshot, query: dict, actor: Actor, now: datetime) -> Listing:
         at = query.get("at") or now
-        key = (snapshot.seq, scope_of(actor), _query_key(query))
+        key = (snapshot.seq, scope_of(actor), query_key(query))
         with self._lock:
             found = self._items.get(key)
             if found is not None and still_true(found, now):
@@ -64,7 +64,7 @@ class ListingCache:
         return listing
 
 
-def _query_key(query: dict) -> tuple:
+def query_key(query: dict) -> tuple:
     return tuple(sorted((k, repr(sorted(v) if isinstance(v, set) else v)) for k, v in query.items()))
 
 

@@ -2,6 +2,298 @@
 
 from __future__ import annotations
 
-from .queries import ApiBlueprint
+from datetime import datetime
+from urllib.parse import urlencode
+
+from flask import request, url_for
+from marshmallow import RAISE, ValidationError, fields, post_load, validate
+from shapely.geometry import box
+
+from ..auth import ANONYMOUS
+from ..domain.crs import NAMES, URIS, WGS84, bbox_from, geometry_to
+from ..feeds.ogc import extent, in_effect, utc
+from ..index import Entry, Snapshot
+from .http import actor, json_response, now, seconds_until, services
+from .problems import Problem
+from .queries import ApiBlueprint, BBox, Cursor, Instant, QuerySchema, crs_field, make_cursor
+from .render import entry_feature
 
 blp = ApiBlueprint("ogc", __name__, url_prefix="/ogc", description="OGC API - Features (Part 1: Core)")
+
+COLLECTION = "closures"
+JSON, GEOJSON = "application/json", "application/geo+json"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+CONFORMANCE = [f"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}" for c in ("core", "geojson", "oas30")]
+DEFAULT_LIMIT, MAX_LIMIT = 10, 1000
+_BY_URI = {uri: name for name, uri in URIS.items()}
+_INSTANT = Instant()
+
+
+# ---------------------------------------------------------------------- query parameters
+
+class Crs(fields.String):
+    """A name crs_field() takes (wgs84, gcj02), or its URI as OGC API clients send it; loads as the name."""
+
+    def __init__(self):
+        names = [*NAMES, *URIS.values()]
+        super().__init__(load_default=WGS84, validate=validate.OneOf(names), metadata={
+            "description": crs_field().metadata["description"] + ", or their URIs"})
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return _BY_URI.get(text, text)
+
+
+class OgcBBox(BBox):
+    """Four numbers, or six with heights (which closures on the ground ignore)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        pieces = value.split(",") if isinstance(value, str) else []
+        if len(pieces) == 6:
+            value = ",".join(pieces[:2] + pieces[3:5])
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Interval(fields.Field):
+    """An RFC 3339 instant, or an interval `start/end` where `..` or nothing leaves an end open."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = value.strip() if isinstance(value, str) else ""
+        parts = text.split("/")
+        if len(parts) > 2 or text in ("", ".."):
+            raise ValidationError("must be an RFC 3339 date-time or an interval start/end (.. for an open end)")
+        if len(parts) == 1:
+            instant = self._bound(parts[0])
+            return instant, instant
+        start, end = (None if p.strip() in ("", "..") else self._bound(p.strip()) for p in parts)
+        if start is not None and end is not None and start > end:
+            raise ValidationError("the interval's start is after its end")
+        return start, end
+
+    @staticmethod
+    def _bound(text: str) -> datetime:
+        return _INSTANT.deserialize(text)
+
+
+class FormatQuerySchema(QuerySchema):
+    """`f` is sent by many OGC API clients; only JSON encodings are offered."""
+
+    f = fields.String(validate=validate.OneOf(("json", "geojson")),
+                      metadata={"description": "encoding: json or geojson (there is no HTML)"})
+
+
+class ItemQuerySchema(FormatQuerySchema):
+    crs = Crs()
+
+
+class ItemsQuerySchema(ItemQuerySchema):
+    bbox = OgcBBox(metadata={"description": "minLon,minLat,maxLon,maxLat (in `crs`): closures meeting the box",
+                             "example": "101.78,36.60,101.81,36.62"})
+    when = Interval(data_key="datetime", metadata={
+        "description": "closures in effect at this instant, or at some moment of the interval start/end "
+                       "(`..` or nothing for an open end), e.g. 2024-05-01T00:00:00Z/..", "type": "string"})
+    # No `maximum` in the schema: OGC API - Features reads a larger limit as the maximum, not as an error.
+    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1), metadata={
+        "description": f"features per page, at most {MAX_LIMIT} (larger values are read as {MAX_LIMIT})"})
+    cursor = Cursor(metadata={"description": "where the page starts; use the `next` link", "type": "string"})
+
+    @post_load
+    def _cap(self, data, **kwargs):
+        # OGC API - Features: a limit above the maximum is no error; the maximum applies.
+        data["limit"] = min(data["limit"], MAX_LIMIT)
+        return data
+
+
+# ---------------------------------------------------------------------- resources
+
+def _answers(*media_types: str):
+    """Document a 200 answer in these media types (features are labelled plain JSON on `f=json`)."""
+    content = {t: {"schema": {"type": "object"}} for t in media_types}
+    return blp.doc(responses={"200": {"description": "OK", "content": content}})
+
+
+@blp.route("/", methods=["GET"])
+@_answers(JSON)
+@blp.arguments(FormatQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def landing(**query):
+    """Landing page: links to the API definition, the conformance classes and the collections."""
+    actor()  # a bad token is refused on every read
+    links = [_link(url_for("ogc.landing", _external=True), "self", JSON, "this document"),
+             _link(url_for("api-docs.openapi_json", _external=True), "service-desc", OPENAPI, "API definition"),
+             _link(url_for("api-docs.openapi_swagger_ui", _external=True), "service-doc", "text/html",
+                   "API documentation"),
+             _link(url_for("ogc.conformance", _external=True), "conformance", JSON, "conformance classes"),
+             _link(url_for("ogc.collections", _external=True), "data", JSON, "collections")]
+    return json_response({"title": "Roadworks", "description": "Road-construction closures as OGC API - Features",
+                          "links": links})
+
+
+@blp.route("/conformance", methods=["GET"])
+@_answers(JSON)
+@blp.arguments(FormatQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def conformance(**query):
+    """The conformance classes implemented: Core, GeoJSON and OpenAPI 3.0."""
+    actor()
+    return json_response({"conformsTo": CONFORMANCE})
+
+
+@blp.route("/collections", methods=["GET"])
+@_answers(JSON)
+@blp.arguments(FormatQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def collections(**query):
+    """The one collection: every published closure."""
+    actor()
+    found, max_age = _the_collection()
+    body = {"links": [_link(url_for("ogc.collections", _external=True), "self", JSON, "this document")],
+            "collections": [found]}
+    return json_response(body, max_age=max_age)
+
+
+@blp.route("/collections/<collectionId>", methods=["GET"])
+@_answers(JSON)
+@blp.arguments(FormatQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def collection(collectionId, **query):
+    """The closures collection: its extent in space and time, and where its items are."""
+    actor()
+    _check_collection(collectionId)
+    found, max_age = _the_collection()
+    return json_response(found, max_age=max_age)
+
+
+@blp.route("/collections/<collectionId>/items", methods=["GET"])
+@_answers(GEOJSON, JSON)
+@blp.arguments(ItemsQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def items(collectionId, **query):
+    """Published closures as a GeoJSON FeatureCollection, by area and time in effect, a page at a time."""
+    actor()
+    _check_collection(collectionId)
+    at, crs, snapshot = now(), query["crs"], services().index.snapshot()
+    candidates = _filtered(snapshot, query)
+    matched = _published(candidates, at)
+    after = query.get("cursor")
+    remaining = [e for e in matched if after is None or e.id > after]
+    page = remaining[:query["limit"]]
+    body = {"type": "FeatureCollection", "features": [_feature(e, at, crs) for e in page],
+            "numberMatched": len(matched), "numberReturned": len(page)}
+    stamp = _changed_at(snapshot, page, at)
+    if stamp is not None:
+        body["timeStamp"] = stamp
+    body["links"] = _items_links(page[-1].id if len(remaining) > len(page) else None)
+    # The page changes with its closures' statuses, and the whole answer when a draft among the matches goes public.
+    expires = min((m for m in [*(e.next_event(at) for e in page), _next_publication(candidates, at)]
+                   if m is not None), default=None)
+    return json_response(body, mimetype=_geojson_type(query), max_age=seconds_until(expires, at),
+                         headers=_crs_header(crs))
+
+
+@blp.route("/collections/<collectionId>/items/<featureId>", methods=["GET"])
+@_answers(GEOJSON, JSON)
+@blp.arguments(ItemQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def item(collectionId, featureId, **query):
+    """One published closure as a GeoJSON Feature."""
+    actor()
+    _check_collection(collectionId)
+    at, crs = now(), query["crs"]
+    entry = services().index.snapshot().get(featureId)
+    if entry is None or not entry.visible(ANONYMOUS, at):
+        raise Problem(404, f"no published closure {featureId!r} in collection {COLLECTION}")
+    feature = _feature(entry, at, crs)
+    feature["links"] = [_link(request.url, "self", GEOJSON, "this closure"),
+                        _link(url_for("ogc.collection", collectionId=COLLECTION, _external=True), "collection",
+                              JSON, "the collection")]
+    return json_response(feature, version=entry.view.closure.version, mimetype=_geojson_type(query),
+                         max_age=seconds_until(entry.next_event(at), at), headers=_crs_header(crs))
+
+
+# ---------------------------------------------------------------------- helpers
+
+def _check_collection(collection_id: str) -> None:
+    if collection_id != COLLECTION:
+        raise Problem(404, f"no collection {collection_id!r}; the one collection is {COLLECTION!r}")
+
+
+def _filtered(snapshot: Snapshot, query: dict) -> list[Entry]:
+    """Closures meeting `bbox` (given in `crs`) and in effect at some moment of `datetime`, drafts included."""
+    area = box(*bbox_from(query["bbox"], query["crs"])) if "bbox" in query else None
+    entries = snapshot.select(area=area)
+    if "when" not in query:
+        return entries
+    start, end = query["when"]
+    return [e for e in entries if in_effect(e.timeline, start, end)]
+
+
+def _published(entries: list[Entry], at: datetime) -> list[Entry]:
+    """What the public sees, like the partner feeds: drafts stay out until their publication."""
+    return [e for e in entries if e.visible(ANONYMOUS, at)]
+
+
+def _next_publication(entries: list[Entry], at: datetime) -> datetime | None:
+    """When a draft among `entries` goes public and joins the answer."""
+    return min((e.published_at for e in entries if e.published_at is not None and e.published_at > at),
+               default=None)
+
+
+def _changed_at(snapshot: Snapshot, page: list[Entry], at: datetime) -> str | None:
+    """The last write or status change behind this page: a timeStamp that keeps the ETag while nothing moves."""
+    moments = [snapshot.last_write_at, *(e.last_event(at, at) for e in page)]
+    return utc(max((m for m in moments if m is not None), default=None))
+
+
+def _feature(entry: Entry, at: datetime, crs: str) -> dict:
+    feature = entry_feature(entry, at)
+    feature["geometry"] = geometry_to(feature["geometry"], crs)
+    return feature
+
+
+def _the_collection() -> tuple[dict, int | None]:
+    """The collection as published now, and how long that holds: its extent moves only when a draft goes public."""
+    at = now()
+    entries = services().index.snapshot().select()
+    return _collection(_published(entries, at)), seconds_until(_next_publication(entries, at), at)
+
+
+def _collection(entries: list[Entry]) -> dict:
+    items_url = url_for("ogc.items", collectionId=COLLECTION, _external=True)
+    out = {"id": COLLECTION, "title": "Road closures",
+           "description": "Every published road-construction closure, whatever its status; "
+                          "`datetime` selects those in effect at an instant or during an interval.",
+           "links": [_link(url_for("ogc.collection", collectionId=COLLECTION, _external=True), "self", JSON,
+                           "this collection"),
+                     _link(items_url, "items", GEOJSON, "the closures")],
+           "itemType": "feature", "crs": list(URIS.values()), "storageCrs": URIS[WGS84]}
+    found = extent(entries)
+    if found is not None:
+        out["extent"] = found
+    return out
+
+
+def _items_links(next_after: str | None) -> list[dict]:
+    args = request.args.to_dict()
+    base = url_for("ogc.items", collectionId=COLLECTION, _external=True)
+    other = "geojson" if args.get("f") == "json" else "json"
+    links = [_link(request.url, "self", _geojson_type(args), "this page"),
+             _link(_with(base, args, f=other), "alternate", _geojson_type({"f": other}), f"this page as {other}"),
+             _link(url_for("ogc.collection", collectionId=COLLECTION, _external=True), "collection", JSON,
+                   "the collection")]
+    if next_after is not None:
+        links.append(_link(_with(base, args, cursor=make_cursor(next_after)), "next", _geojson_type(args),
+                           "next page"))
+    return links
+
+
+def _with(base: str, args: dict, **changes: str) -> str:
+    """`base` with the request's query parameters, some replaced: paging keeps every filter."""
+    return base + "?" + urlencode({**args, **changes})
+
+
+def _geojson_type(query) -> str:
+    """Features are GeoJSON; `f=json` asks for the same bytes labelled plain JSON."""
+    return JSON if query.get("f") == "json" else GEOJSON
+
+
+def _crs_header(crs: str) -> dict:
+    return {"Content-Crs": f"<{URIS[crs]}>"}
+
+
+def _link(href: str, rel: str, type_: str, title: str) -> dict:
+    return {"href": href, "rel": rel, "type": type_, "title": title}

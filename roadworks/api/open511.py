@@ -1,7 +1,334 @@
-"""Open511 events over the published closures, in JSON and XML."""
+"""Open511 events over the published closures, in JSON and XML.
+
+Format: the `format` parameter (json or xml) decides; without it the Accept header does (application/json,
+application/xml or text/xml); with neither, or with */*, the answer is XML, Open511's reference form.
+An Accept header that admits neither answers 406. Version: v1, the only Open511 version, asked for with
+`version` or the Open511-Version header; any other is refused with 400.
+"""
 
 from __future__ import annotations
 
-from .queries import ApiBlueprint
+import operator
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from urllib.parse import urlencode
+
+from flask import request
+from marshmallow import RAISE, ValidationError, fields, validate
+from shapely.geometry import box, mapping
+
+from ..auth import ANONYMOUS
+from ..domain.crs import WGS84, bbox_from
+from ..feeds import open511 as o5
+from ..feeds.wzdx import CC0
+from ..index import Entry
+from .bodies import parse_instant
+from .http import actor, bytes_response, crs_mark, etag_for, json_response, now, seconds_until, services
+from .problems import Problem
+from .queries import ApiBlueprint, BBox, QuerySchema, crs_field
 
 blp = ApiBlueprint("open511", __name__, url_prefix="/open511", description="Open511 road events")
+
+FORMATS = {"application/xml": "xml", "application/json": "json", "text/xml": "xml"}
+MIMETYPES = {"xml": "application/xml", "json": "application/json"}
+WHOLE_WORLD = (-180.0, -90.0, 180.0, 90.0)
+# in_effect_on ranges are checked closure by closure, day by day for weekly hours: keep them to a year.
+LONGEST_RANGE = timedelta(days=366)
+COMPARISONS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "": operator.eq}
+_COMPARISON = re.compile(r"^(<=|>=|<|>)?(.*)$", re.S)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+# ---------------------------------------------------------------------------- query fields
+
+class Choice(fields.Field):
+    """One or (`many`) a comma list of upper-case words, given in any case."""
+
+    def __init__(self, choices: tuple[str, ...], *, many: bool = False, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("type", "string")
+        super().__init__(**kwargs)
+        self.choices, self.many = choices, many
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        words = [w.strip().upper() for w in str(value).split(",")] if self.many else [str(value).strip().upper()]
+        wrong = [w for w in words if w not in self.choices]
+        if wrong:
+            raise ValidationError(f"unknown value {', '.join(wrong) or '(empty)'}; use "
+                                  f"{'a comma list of ' if self.many else 'one of '}{', '.join(self.choices)}")
+        return set(words) if self.many else words[0]
+
+
+class Moment(fields.String):
+    """A date (a whole local day of each closure's zone) or an RFC 3339 date-time with an offset."""
+
+    default_error_messages = {"invalid": "must be a date (2024-05-20) or a date-time with an offset "
+                                         "(2024-05-20T12:00+08:00)",
+                              "naive": "needs an offset such as +08:00 or Z"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = str(value).strip()
+        if _DATE.match(text):
+            try:
+                return date.fromisoformat(text)
+            except ValueError:
+                raise self.make_error("invalid") from None
+        return parse_instant(text, self)
+
+
+class InEffectOn(Moment):
+    """`now`, one date or date-time, or a range `start,end` (a date end lasts through that day)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = str(value)
+        if text.strip().lower() == "now":
+            return "now", None
+        parts = text.split(",")
+        if len(parts) > 2:
+            raise ValidationError("give one date or date-time, or two separated by a comma")
+        start = super()._deserialize(parts[0], attr, data, **kwargs)
+        end = super()._deserialize(parts[1], attr, data, **kwargs) if len(parts) == 2 else None
+        if end is not None:
+            length = _rough(end, last=True) - _rough(start)
+            if length <= timedelta(0):
+                raise ValidationError("the range ends before it starts")
+            if length > LONGEST_RANGE:
+                raise ValidationError("the range may span at most 366 days")
+        return start, end
+
+
+def _rough(value, *, last: bool = False) -> datetime:
+    """A date or date-time on one time line, good to a day: enough to check a range's order and length."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value + timedelta(days=1 if last else 0), time(0), timezone.utc)
+
+
+class Comparison(fields.String):
+    """A date-time with an offset, optionally after <, <=, > or >= (`>2024-05-01T00:00Z`)."""
+
+    default_error_messages = {"invalid": "must be a date-time with an offset, optionally after <, <=, > or >=, "
+                                         "e.g. >2024-05-01T00:00Z",
+                              "naive": "needs an offset such as +08:00 or Z"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        op, text = _COMPARISON.match(str(value).strip()).groups()
+        return op or "", parse_instant(text.strip(), self)
+
+
+class FormatQuerySchema(QuerySchema):
+    format = fields.String(validate=validate.OneOf(("json", "xml")),
+                           metadata={"description": "json or xml (default: by Accept, else xml)"})
+    version = fields.String(validate=validate.OneOf((o5.VERSION,)), metadata={"description": "Open511 version: v1"})
+
+
+class OneEventQuerySchema(FormatQuerySchema):
+    crs = crs_field()
+
+
+class EventQuerySchema(OneEventQuerySchema):
+    status = Choice(("ACTIVE", "ARCHIVED", "ALL"), load_default="ACTIVE",
+                    metadata={"description": "ACTIVE (default), ARCHIVED or ALL"})
+    in_effect_on = InEffectOn(metadata={"description": "now, a date, a date-time, or start,end"})
+    bbox = BBox(metadata={"description": "minLon,minLat,maxLon,maxLat (in `crs`)"})
+    road_name = fields.String(validate=validate.Length(min=1, max=500),
+                              metadata={"description": "comma list of road names (exact, any case)"})
+    jurisdiction = fields.String(validate=validate.Length(min=1, max=500),
+                                 metadata={"description": "comma list of jurisdiction ids or URLs"})
+    event_type = Choice(("CONSTRUCTION", "SPECIAL_EVENT", "INCIDENT", "WEATHER_CONDITION", "ROAD_CONDITION"),
+                        many=True)
+    severity = Choice(("MINOR", "MODERATE", "MAJOR", "UNKNOWN"), many=True)
+    updated = Comparison(metadata={"description": "e.g. >2024-05-01T00:00Z"})
+    created = Comparison(metadata={"description": "e.g. <2024-05-01T00:00+08:00"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+# ---------------------------------------------------------------------------- negotiation and answers
+
+def negotiated(query: dict) -> str:
+    """json or xml, from `format`, else Accept, else XML; also refuses an Open511 version other than v1."""
+    asked = request.headers.get("Open511-Version")
+    if asked is not None and asked.strip() != o5.VERSION:
+        raise Problem(400, f"this server speaks Open511 {o5.VERSION} only",
+                      {"Open511-Version": [f"unsupported version {asked.strip()[:40]!r}; use {o5.VERSION}"]})
+    if "format" in query:
+        return query["format"]
+    if not request.headers.get("Accept"):
+        return "xml"
+    best = request.accept_mimetypes.best_match(list(FORMATS))
+    if best is None:
+        raise Problem(406, "Open511 answers in application/xml or application/json",
+                      {"Accept": ["accept application/xml or application/json, or send format=json or format=xml"]})
+    return FORMATS[best]
+
+
+def answer(document: dict, fmt: str, *, max_age: int | None = None, crs: str = WGS84):
+    """The document in `fmt`, tagged and cached like every read; it varies with the negotiating headers."""
+    headers = crs_mark(crs, None)
+    if fmt == "json":
+        response = json_response(document, mimetype=MIMETYPES[fmt], max_age=max_age, headers=headers)
+    else:
+        body = o5.to_xml(document)
+        response = bytes_response(body, etag_for(body), mimetype=MIMETYPES[fmt], max_age=max_age, headers=headers)
+    response.headers["Vary"] = ", ".join(v for v in (response.headers.get("Vary"), "Accept, Open511-Version") if v)
+    return response
+
+
+def links() -> o5.Links:
+    return o5.Links(f"{request.url_root}open511", services().settings.get("OPEN511_JURISDICTION")
+                    or "roadworks.invalid")
+
+
+# ---------------------------------------------------------------------------- resources
+
+def _answers():
+    """Document the 200 answer in both forms."""
+    content = {"application/xml": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}}}
+    return blp.doc(responses={"200": {"description": "OK, in the negotiated format", "content": content}})
+
+
+@blp.route("/", methods=["GET"])
+@_answers()
+@blp.arguments(FormatQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def discovery(**query):
+    """Open511 discovery: the jurisdiction and the services this server offers."""
+    fmt = negotiated(query)
+    actor()
+    name = services().settings.get("PUBLISHER") or "Roadworks"
+    return answer(o5.discovery_document(links(), name, request.url), fmt)
+
+
+@blp.route("/jurisdictions", methods=["GET"])
+@_answers()
+@blp.arguments(FormatQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def jurisdictions(**query):
+    """The one jurisdiction publishing here (valid Open511 once ROADWORKS_CONTACT is an e-mail address)."""
+    return _jurisdictions(query)
+
+
+@blp.route("/jurisdictions/<jurisdiction_id>", methods=["GET"])
+@_answers()
+@blp.arguments(FormatQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def one_jurisdiction(jurisdiction_id, **query):
+    """The jurisdiction publishing here."""
+    return _jurisdictions(query, jurisdiction_id)
+
+
+def _jurisdictions(query: dict, wanted: str | None = None):
+    fmt = negotiated(query)
+    actor()
+    here = links()
+    _check_jurisdiction(here, wanted)
+    settings = services().settings
+    contact = settings.get("CONTACT") or ""
+    found = o5.jurisdiction_resource(here, name=settings.get("PUBLISHER") or "Roadworks",
+                                     email=contact if "@" in contact and " " not in contact else None,
+                                     zone=settings["TIMEZONE"], license_url=CC0)
+    return answer({"jurisdictions": [found], "meta": {"version": o5.VERSION, "url": request.url}}, fmt)
+
+
+@blp.route("/jurisdictions/<jurisdiction_id>/geography", methods=["GET"])
+@_answers()
+@blp.arguments(FormatQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def jurisdiction_geography(jurisdiction_id, **query):
+    """The area the jurisdiction covers: the service area (ROADWORKS_SERVICE_AREA) as a polygon."""
+    fmt = negotiated(query)
+    actor()
+    _check_jurisdiction(links(), jurisdiction_id)
+    area = services().registry.service_area or WHOLE_WORLD
+    polygon = {"type": "Polygon", "coordinates": [[list(p) for p in mapping(box(*area))["coordinates"][0]]]}
+    return answer({"geographies": [polygon], "meta": {"version": o5.VERSION, "url": request.url}}, fmt)
+
+
+def _check_jurisdiction(here: o5.Links, wanted: str | None) -> None:
+    if wanted is not None and wanted != here.jurisdiction:
+        raise Problem(404, f"no jurisdiction {wanted!r} here; this server publishes {here.jurisdiction}")
+
+
+@blp.route("/events", methods=["GET"])
+@_answers()
+@blp.arguments(EventQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def events(**query):
+    """Open511 events: every published closure as a CONSTRUCTION event, filtered and paged as Open511 says."""
+    fmt = negotiated(query)
+    actor()  # a bad token is refused on every read
+    at, here, crs = now(), links(), query["crs"]
+    candidates = _candidates(query, here)
+    chosen = [e for e in candidates if e.visible(ANONYMOUS, at) and _wanted(e, query, at)]
+    offset, limit = query["offset"], query["limit"]
+    shown = [o5.event(e, at, here, crs) for e in chosen[offset:offset + limit]]
+    pagination = o5.paged(lambda start: _page_url(start, limit), offset, limit, len(chosen))
+    document = o5.events_document(shown, request.url, here, pagination)
+    return answer(document, fmt, max_age=_max_age(candidates, at), crs=crs)
+
+
+@blp.route("/events/<jurisdiction_id>/<closure_id>", methods=["GET"])
+@_answers()
+@blp.arguments(OneEventQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
+def one_event(jurisdiction_id, closure_id, **query):
+    """One event, whatever its status (drafts stay hidden until published)."""
+    fmt = negotiated(query)
+    actor()
+    at, here = now(), links()
+    _check_jurisdiction(here, jurisdiction_id)
+    entry = services().index.snapshot().get(closure_id)
+    if entry is None or not entry.visible(ANONYMOUS, at):
+        raise Problem(404, f"no event {jurisdiction_id}/{closure_id}")
+    document = o5.events_document([o5.event(entry, at, here, query["crs"])], request.url, here)
+    return answer(document, fmt, max_age=_max_age([entry], at), crs=query["crs"])
+
+
+# ---------------------------------------------------------------------------- filters
+
+def _candidates(query: dict, here: o5.Links) -> list[Entry]:
+    """Closures in the area, on the roads and in the jurisdictions asked for, drafts included (for max-age)."""
+    if "jurisdiction" in query and not _names_us(query["jurisdiction"], here):
+        return []
+    area = box(*bbox_from(query["bbox"], query["crs"])) if "bbox" in query else None
+    entries = services().index.snapshot().select(area=area)
+    if "road_name" in query:
+        roads = {r.strip().casefold() for r in query["road_name"].split(",") if r.strip()}
+        entries = [e for e in entries if e.road in roads]
+    return entries
+
+
+def _names_us(value: str, here: o5.Links) -> bool:
+    """A jurisdiction given by id or by URL (whose last path segment is the id)."""
+    return any(j.strip().rstrip("/").rsplit("/", 1)[-1] == here.jurisdiction for j in value.split(","))
+
+
+def _wanted(entry: Entry, query: dict, at: datetime) -> bool:
+    status = query["status"]
+    if status != "ALL" and o5.event_status(entry, at) != status:
+        return False
+    if "event_type" in query and "CONSTRUCTION" not in query["event_type"]:
+        return False
+    if "severity" in query and o5.SEVERITY.get(entry.view.closure.impact, "UNKNOWN") not in query["severity"]:
+        return False
+    if "in_effect_on" in query:
+        start, end = query["in_effect_on"]
+        if not o5.in_effect(entry, at if start == "now" else start, end):
+            return False
+    if "updated" in query and not _compare(query["updated"], o5.updated_at(entry, at)):
+        return False
+    created = entry.view.closure.created_at
+    return "created" not in query or (created is not None and _compare(query["created"], created))
+
+
+def _compare(condition: tuple[str, datetime], value: datetime) -> bool:
+    """Compared to the second, as the event shows its timestamps."""
+    op, limit = condition
+    return COMPARISONS[op](value.replace(microsecond=0), limit)
+
+
+def _page_url(offset: int, limit: int) -> str:
+    """This request's URL, every other parameter kept, at another offset."""
+    args = request.args.to_dict(flat=False)
+    args["offset"], args["limit"] = [str(offset)], [str(limit)]
+    return f"{request.base_url}?{urlencode(args, doseq=True)}"
+
+
+def _max_age(entries: list[Entry], at: datetime) -> int | None:
+    """Until the first status change or publication among the closures the answer could hold."""
+    changes = [e.next_event(at) for e in entries]
+    return seconds_until(min((c for c in changes if c is not None), default=None), at)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, json, request
-from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ..auth import Forbidden, Unauthenticated
-from ..domain.errors import Conflict, NotFound, ValidationFailed
+from ..domain.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from ..registry import StaleVersion, flatten_errors
+from .bodies import ProblemSchema
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,10 @@ PROBLEMS = {
     500: ("internal", "Internal server error"),
     503: ("unavailable", "Service temporarily unavailable"),
 }
+
+
+# What a 503 asks clients to wait: about as long as a database restart takes.
+RETRY_AFTER_SECONDS = 5
 
 
 class Problem(Exception):
@@ -87,10 +91,11 @@ def register(app: Flask) -> None:
     def on_conflict(error):
         return problem(409, str(error))
 
-    @app.errorhandler(OperationalError)
-    def on_database_down(error):
-        log.warning("database unavailable: %s", error.__class__.__name__)
-        return problem(503, "the database is unavailable; retry shortly", headers={"Retry-After": "5"})
+    @app.errorhandler(Unavailable)
+    def on_database_down(error: Unavailable):
+        log.warning("%s", error)
+        return problem(503, "the database is unavailable; retry shortly",
+                       headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.errorhandler(HTTPException)
     def on_http(error: HTTPException):
@@ -108,3 +113,41 @@ def register(app: Flask) -> None:
     def on_unexpected(error):
         log.exception("unhandled error")
         return problem(500, "an unexpected error occurred; it has been logged")
+
+
+# ---------------------------------------------------------------------- the OpenAPI document
+
+_METHODS = ("get", "put", "post", "delete", "patch")
+_PROBLEM_REF = {"$ref": "#/components/responses/Problem"}
+# flask-smorest's own error answers (application/json, its Error schema), which this API never sends.
+_SMOREST_ERRORS = {"DEFAULT_ERROR", "UNPROCESSABLE_ENTITY"}
+
+
+def document(api) -> None:
+    """State in the OpenAPI document that any operation may answer a problem (call after the last blueprint).
+
+    flask-smorest documents errors as application/json with its own schema (and bad query arguments as
+    422, where this API answers 400): here every status but the documented successes is a problem+json
+    answer. Every GET may also answer 304 to If-None-Match.
+    """
+    components = api.spec.components
+    if "Problem" in components.schemas:
+        return
+    components.schema("Problem", schema=ProblemSchema)
+    components.response("Problem", {"description": "Error: RFC 9457 problem details", "content": {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+    smorest_refs = {f"#/components/responses/{name}" for name in _SMOREST_ERRORS}
+    for path_item in api.spec.to_dict()["paths"].values():
+        for method in _METHODS:
+            responses = path_item.get(method, {}).get("responses")
+            if responses is None:
+                continue
+            for status, response in list(responses.items()):
+                if response.get("$ref") in smorest_refs:
+                    del responses[status]
+            if method == "get":
+                responses.setdefault("304", {"description": "Not modified: the If-None-Match ETag still holds"})
+            responses["default"] = _PROBLEM_REF
+    for name in _SMOREST_ERRORS:
+        components.responses.pop(name, None)
+    components.schemas.pop("Error", None)

@@ -8,6 +8,7 @@ from flask import request, url_for
 from marshmallow import RAISE
 
 from ..domain.crs import bbox_from, geometry_to
+from .bodies import FeatureListSchema, FeatureOutSchema, HistorySchema, ProjectListSchema, ProjectOutSchema
 from .fastpath import mark_cacheable
 from .http import actor, bytes_response, crs_mark, json_response, now, seconds_until, services, settled
 from .queries import ApiBlueprint, AtQuerySchema, ClosureQuerySchema, make_cursor
@@ -18,6 +19,7 @@ GEOJSON = "application/geo+json"
 
 
 @blp.route("/projects", methods=["GET"])
+@blp.alt_response(200, schema=ProjectListSchema, success=True)
 def list_projects():
     """All projects."""
     actor()  # a bad token is refused on every read, not ignored
@@ -26,6 +28,7 @@ def list_projects():
 
 
 @blp.route("/projects/<id>", methods=["GET"])
+@blp.alt_response(200, schema=ProjectOutSchema, success=True)
 def get_project(id):
     """One project."""
     actor()
@@ -34,12 +37,14 @@ def get_project(id):
 
 
 @blp.route("/projects/<id>/history", methods=["GET"])
+@blp.alt_response(200, schema=HistorySchema, success=True)
 def project_history(id):
     """Every version of a project: when, by whom, what changed."""
     return json_response({"history": _history("project", id)})
 
 
 @blp.route("/closures", methods=["GET"])
+@blp.alt_response(200, schema=FeatureListSchema, content_type=GEOJSON, success=True)
 @blp.arguments(ClosureQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def list_closures(**query):
     """Closures as a GeoJSON FeatureCollection, with each status at `at` (default now)."""
@@ -57,6 +62,7 @@ def list_closures(**query):
 
 
 @blp.route("/closures/<id>", methods=["GET"])
+@blp.alt_response(200, schema=FeatureOutSchema, content_type=GEOJSON, success=True)
 @blp.arguments(AtQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def get_closure(id, **query):
     """One closure as a GeoJSON Feature."""
@@ -70,6 +76,7 @@ def get_closure(id, **query):
 
 
 @blp.route("/closures/<id>/history", methods=["GET"])
+@blp.alt_response(200, schema=HistorySchema, success=True)
 def closure_history(id):
     """Every version of a closure: when, by whom (token name), what changed."""
     return json_response({"history": _history("closure", id)})

@@ -22,7 +22,7 @@ from .bodies import ID_PATTERN, parse_instant
 DEFAULT_STATUSES = ("active", "paused", "upcoming")
 
 
-class Instant(fields.Field):
+class Instant(fields.DateTime):
     """An RFC 3339 date-time with an offset."""
 
     default_error_messages = {"invalid": "must be an RFC 3339 date-time with an offset, e.g. 2024-05-20T12:00:00+08:00",
@@ -34,7 +34,7 @@ class Instant(fields.Field):
         return parse_instant(value, self)
 
 
-class BBox(fields.Field):
+class BBox(fields.String):
     """minLon,minLat,maxLon,maxLat in WGS 84."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -44,7 +44,7 @@ class BBox(fields.Field):
             raise ValidationError(failure.errors["bbox"]) from None
 
 
-class StatusList(fields.Field):
+class StatusList(fields.String):
     """A comma list of statuses, or `all`."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -58,7 +58,7 @@ class StatusList(fields.Field):
         return set(names)
 
 
-class Cursor(fields.Field):
+class Cursor(fields.String):
     """An opaque paging cursor handed out in Link: rel=next."""
 
     def _deserialize(self, value, attr, data, **kwargs):

@@ -120,7 +120,9 @@ def load_query(body, clock: datetime) -> RouteQuery:
          responses={"200": {"description": "`from`, `to`, `buffer_m`, `route_length_m` and `closures`: each with "
                                            "`id`, `road`, `from`, `to`, `impact`, `direction`, `status` at `from`, "
                                            "`distance_along_route_m`, `periods` cut to the window, `feature_url`; "
-                                           "nearest the route's start first"}})
+                                           "nearest the route's start first",
+                            "content": {"application/json": {"schema": {"type": "object", "required": [
+                                "from", "to", "buffer_m", "route_length_m", "closures"]}}}}})
 def route_check():
     """Closures within `buffer_m` of a route that are active or paused at some moment of [from, to)."""
     who, clock = actor(), now()

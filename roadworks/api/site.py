@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import swagger_ui_bundle
-from flask import Blueprint, abort, jsonify, redirect, send_from_directory
+import xstatic.pkg.leaflet
+from flask import Blueprint, abort, jsonify, redirect, request, send_from_directory
 
+from .http import json_response, services
 from .problems import PROBLEMS
 
 MAP_DIR = Path(__file__).resolve().parents[2] / "static" / "map"
+LEAFLET_DIR = Path(xstatic.pkg.leaflet.BASE_DIR)
+LEAFLET_FILES = ("leaflet.js", "leaflet.css")
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+POLL_SECONDS = 60
 
 blp = Blueprint("site", __name__)
 
@@ -24,6 +30,50 @@ def home():
 @blp.get("/map/<path:name>")
 def map_page(name: str = "index.html"):
     return send_from_directory(MAP_DIR, name, max_age=300)
+
+
+@blp.get("/map/vendor/leaflet/<path:name>")
+def leaflet_asset(name: str):
+    """Leaflet comes from the xstatic-leaflet package, never from a CDN or a copy in the repository."""
+    if name not in LEAFLET_FILES and not name.startswith("images/"):
+        abort(404)
+    return send_from_directory(LEAFLET_DIR, name, max_age=86400)
+
+
+@blp.get("/map/config.json")
+def map_config():
+    """What the page needs from the settings; a file, because the page's CSP forbids inline script."""
+    settings = services().settings
+    home = [float(v) for v in settings["SERVICE_AREA"].split(",")] if settings.get("SERVICE_AREA") else None
+    return json_response({"tile_url": settings["TILE_URL"], "tile_attribution": settings["TILE_ATTRIBUTION"],
+                          "timezone": settings["TIMEZONE"], "home": home, "poll_seconds": POLL_SECONDS},
+                         max_age=300)
+
+
+@blp.after_app_request
+def map_security_headers(response):
+    """No inline script or style on the map; images only from here and the tile server."""
+    if request.path.startswith("/map/"):
+        response.headers["Content-Security-Policy"] = content_security_policy(services().settings["TILE_URL"])
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        # Tile servers (OpenStreetMap's among them) want the page's origin as Referer.
+        response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    return response
+
+
+def content_security_policy(tile_url: str) -> str:
+    images = " ".join(["'self'", "data:", *filter(None, [tile_source(tile_url)])])
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; "
+            f"img-src {images}; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+def tile_source(tile_url: str) -> str | None:
+    """The CSP source of a tile URL template; a {s} subdomain becomes a wildcard."""
+    parts = urlsplit(tile_url)
+    if not parts.scheme or not parts.netloc:
+        return None  # relative: served from here, covered by 'self'
+    host = parts.netloc.replace("{s}", "*")
+    return f"{parts.scheme}://{host}"
 
 
 @blp.get("/docs/assets/<path:name>")

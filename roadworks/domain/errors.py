@@ -29,6 +29,10 @@ class Conflict(DomainError):
     """The write contradicts the stored state (duplicate id, stale version...)."""
 
 
+class Unavailable(DomainError):
+    """The storage cannot be reached or is busy right now; the same request may succeed later."""
+
+
 def _join(prefix: str, path: str) -> str:
     if not prefix:
         return path

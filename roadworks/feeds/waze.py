@@ -116,6 +116,20 @@ def closure_incidents(entry: Entry, now: datetime, horizon: Horizon) -> list[dic
     return out
 
 
+def next_change(entries: Iterable[Entry], now: datetime, horizon: Horizon) -> datetime | None:
+    """The first instant after `now` when an incident leaves the feed without a status change.
+
+    Incidents ignore working hours (they travel as `schedule`), and a reopened one stays a day.
+    """
+    moments = []
+    for entry in entries:
+        _, reopened = entry.view.closure.resolved_actuals(zone(entry.view.project.timezone))
+        if reopened is not None and now < reopened + REOPENED_GRACE:
+            moments.append(reopened + REOPENED_GRACE)
+        moments.extend(p.end for p in feed_periods(_without_hours(entry), now, horizon) if p.end > now)
+    return min(moments, default=None)
+
+
 def _without_hours(entry: Entry) -> Entry:
     """The entry with its weekly hours left out of the timeline: they travel as `schedule` instead."""
     timeline = entry.timeline

@@ -9,6 +9,8 @@ from typing import Any, Iterable, Iterator
 
 import sqlalchemy as sa
 
+from ..domain.errors import Unavailable
+from .engine import unreachable
 from .tables import closures, counters, history, idempotency, projects, tokens
 
 KINDS = {"project": projects, "closure": closures}
@@ -99,16 +101,30 @@ class Store:
     def sequence(self) -> int:
         """The newest change sequence number: it moves on every committed write."""
         # Every read asks this, so it skips SQLAlchemy's statement layer and any explicit transaction.
-        connection = self.engine.raw_connection()
-        try:
+        with self._raw_connection() as connection:
             cursor = connection.cursor()
             cursor.execute("SELECT value FROM counters WHERE name = 'change'")
             value = cursor.fetchone()[0]
             cursor.close()
             connection.commit()
             return value
+
+    @contextmanager
+    def _raw_connection(self):
+        """A pooled DBAPI connection, translating driver failures as the engine does (raw use bypasses it)."""
+        dialect, connection = self.engine.dialect, None
+        try:
+            connection = self.engine.raw_connection()
+            yield connection
+        except dialect.loaded_dbapi.Error as error:
+            if not unreachable(error, dialect):
+                raise
+            if connection is not None:
+                connection.invalidate(error)
+            raise Unavailable(f"database unavailable: {error}") from error
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
 
     def everything(self) -> tuple[int, list[Stored], datetime | None]:
         """The sequence, every live project, and the time of the newest write; closures come by `each_closure`."""
@@ -210,6 +226,10 @@ class Store:
     def _transaction(self):
         with self.engine.connect().execution_options(writing=True) as conn:
             with conn.begin():
+                if conn.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already took the write lock
+                    # Queue on the write lock before reading what the write is checked against (If-Match):
+                    # taken only at the first change, two writers could both pass the check on one version.
+                    conn.execute(sa.select(counters.c.value).where(counters.c.name == "change").with_for_update())
                 yield conn
 
 

@@ -1,0 +1,56 @@
+"""OGC API - Features over the closures: the datetime filter and the collection's extent, from the domain's periods."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from ..domain.crs import URIS, WGS84
+from ..domain.schedule import Timeline
+from ..index import Entry
+
+GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+# Earlier than any schedule can start (they are checked to lie after 1900): stands for an open start.
+DAWN = datetime(1800, 1, 1, tzinfo=UTC)
+# OGC intervals include their end, Timeline.periods() leaves it out: widen by the clock's resolution.
+TICK = timedelta(microseconds=1)
+
+
+def in_effect(timeline: Timeline, start: datetime | None, end: datetime | None) -> bool:
+    """Whether the closure is in effect at some moment of [start, end]; None is an open end."""
+    return bool(timeline.periods(start or DAWN, None if end is None else end + TICK))
+
+
+def effect_span(timeline: Timeline) -> tuple[datetime, datetime | None] | None:
+    """From the first moment in effect to the last (None: runs on), or None if never in effect."""
+    periods = timeline.periods(DAWN, None)
+    if not periods:
+        return None
+    last = periods[-1].end
+    # Weekly hours split an open-ended window into periods without end: it runs on if its status still moves.
+    if last is not None and timeline.next_change(last) is not None:
+        last = None
+    return periods[0].start, last
+
+
+def extent(entries: Iterable[Entry]) -> dict | None:
+    """The collection's extent: the box around every line (CRS84) and the span of time any is in effect."""
+    entries = list(entries)
+    if not entries:
+        return None
+    boxes = [e.bounds for e in entries]
+    bbox = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
+    out = {"spatial": {"bbox": [bbox], "crs": URIS[WGS84]}}
+    spans = [s for s in (effect_span(e.timeline) for e in entries) if s is not None]
+    if spans:
+        first = min(s[0] for s in spans)
+        last = None if any(s[1] is None for s in spans) else max(s[1] for s in spans)
+        out["temporal"] = {"interval": [[utc(first), utc(last)]], "trs": GREGORIAN}
+    return out
+
+
+def utc(instant: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a Z, as OGC API examples and clients expect."""
+    if instant is None:
+        return None
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,191 @@
+// The page's words in Chinese (the default) and English; bureau text is never translated.
+
+export const LANGUAGES = ["zh-CN", "en"];
+
+const STRINGS = {
+  "zh-CN": {
+    title: "道路施工封闭",
+    subtitle: "施工封闭与绕行信息",
+    otherLanguage: "English",
+    otherLanguageLabel: "Switch to English",
+    whenLabel: "查看时间",
+    now: "现在",
+    tomorrow: "明天",
+    nextWeek: "下周",
+    pickTime: "选择日期和时间",
+    showingNow: "现在（{time}）",
+    showingAt: "{time}",
+    map: "地图：施工封闭路段",
+    legend: "图例",
+    search: "按道路名称搜索",
+    searchPlaceholder: "搜索道路，如 东关大街",
+    listTitle: "地图范围内的路段",
+    inView: "地图范围内 {n} 处",
+    inViewActive: "{n} 处正在封闭",
+    inViewNoneActive: "均可通行",
+    noneInView: "地图范围内没有施工封闭路段。",
+    noMatch: "没有名称包含“{q}”的道路。",
+    back: "返回列表",
+    countMarker: "{road}：{n} 处，放大查看",
+    "status.active": "封闭中",
+    "status.paused": "暂停施工，可通行",
+    "status.upcoming": "计划封闭",
+    "status.completed": "已恢复通行",
+    "status.cancelled": "已取消",
+    "impact.closed": "全封闭",
+    "impact.lanes-closed": "部分车道封闭",
+    "impact.alternating": "单车道，双向交替通行",
+    "impact.restricted": "限制通行",
+    "direction.both": "双向",
+    "direction.forward": "单向：{from} → {to}",
+    "direction.backward": "单向：{to} → {from}",
+    fromTo: "{from} 至 {to}",
+    "next.closedUntil": "封闭至 {time}",
+    "next.closedOpenEnded": "封闭中，结束时间另行通知",
+    "next.pausedUntil": "暂停施工、可通行，{time}起恢复施工",
+    "next.pausedOpenEnded": "暂停施工、可通行",
+    "next.closesAt": "{time}起封闭",
+    "next.reopened": "已于 {time} 恢复通行",
+    "next.over": "施工已结束",
+    "plan.ahead": "较原定计划提前 {n} 天恢复通行",
+    "plan.late": "较原定计划推迟 {n} 天恢复通行",
+    "plan.onTime": "按原定计划恢复通行",
+    "plan.startedEarly": "较计划提前 {n} 天开工",
+    "plan.startedLate": "较计划推迟 {n} 天开工",
+    impact: "影响",
+    direction: "方向",
+    description: "说明",
+    detour: "绕行建议",
+    schedule: "施工时段",
+    pauses: "暂停施工",
+    hours: "每日施工时间",
+    project: "所属工程",
+    agency: "负责单位",
+    contact: "咨询电话",
+    lastUpdate: "信息更新",
+    untilFurtherNotice: "另行通知",
+    dateRange: "{start} 至 {end}",
+    hoursRange: "{days} {start}–{end}",
+    "day.mon": "周一", "day.tue": "周二", "day.wed": "周三", "day.thu": "周四",
+    "day.fri": "周五", "day.sat": "周六", "day.sun": "周日",
+    daySeparator: "、",
+    subscribeRoad: "订阅“{road}”的封闭日历",
+    subscribeArea: "订阅地图范围内的封闭日历",
+    subscribeHint: "iCalendar，可导入手机日历",
+    updated: "数据更新于 {time}",
+    checked: "{time} 已检查更新",
+    pauseRange: "暂停施工：{range}",
+    baseMapUnavailable: "底图暂时无法加载，封闭路段仍照常显示。",
+    apiFailed: "暂时无法获取最新封闭信息，稍后自动重试。",
+    notFound: "找不到这个路段，它可能已被删除。",
+    loading: "正在加载…",
+    moreThanShown: "路段过多，仅显示前 {n} 处，请放大地图。",
+  },
+  en: {
+    title: "Road closures",
+    subtitle: "Closures and detours",
+    otherLanguage: "中文",
+    otherLanguageLabel: "切换到中文",
+    whenLabel: "Show the roads at",
+    now: "Now",
+    tomorrow: "Tomorrow",
+    nextWeek: "Next week",
+    pickTime: "Pick a date and time",
+    showingNow: "Now ({time})",
+    showingAt: "{time}",
+    map: "Map of road closures",
+    legend: "Legend",
+    search: "Search by road name",
+    searchPlaceholder: "Search roads, e.g. 东关大街",
+    listTitle: "Closures in view",
+    inView: "{n} in view",
+    inViewActive: "{n} closed now",
+    inViewNoneActive: "all open",
+    noneInView: "No closures in this part of the map.",
+    noMatch: "No road name contains “{q}”.",
+    back: "Back to the list",
+    countMarker: "{road}: {n} closures, zoom in",
+    "status.active": "Closed",
+    "status.paused": "Works paused, open",
+    "status.upcoming": "Planned",
+    "status.completed": "Reopened",
+    "status.cancelled": "Cancelled",
+    "impact.closed": "Fully closed",
+    "impact.lanes-closed": "Some lanes closed",
+    "impact.alternating": "One lane, directions take turns",
+    "impact.restricted": "Open with restrictions",
+    "direction.both": "Both directions",
+    "direction.forward": "One way: {from} → {to}",
+    "direction.backward": "One way: {to} → {from}",
+    fromTo: "{from} to {to}",
+    "next.closedUntil": "Closed until {time}",
+    "next.closedOpenEnded": "Closed until further notice",
+    "next.pausedUntil": "Works paused, road open; works resume {time}",
+    "next.pausedOpenEnded": "Works paused, road open",
+    "next.closesAt": "Closed from {time}",
+    "next.reopened": "Reopened {time}",
+    "next.over": "Works finished",
+    "plan.ahead": "Reopened {n} days ahead of plan",
+    "plan.late": "Reopened {n} days later than planned",
+    "plan.onTime": "Reopened as planned",
+    "plan.startedEarly": "Works started {n} days earlier than planned",
+    "plan.startedLate": "Works started {n} days later than planned",
+    impact: "Impact",
+    direction: "Direction",
+    description: "About",
+    detour: "Detour",
+    schedule: "When",
+    pauses: "Works paused",
+    hours: "Working hours",
+    project: "Project",
+    agency: "Responsible",
+    contact: "Contact",
+    lastUpdate: "Last update",
+    untilFurtherNotice: "further notice",
+    dateRange: "{start} to {end}",
+    hoursRange: "{days} {start}–{end}",
+    "day.mon": "Mon", "day.tue": "Tue", "day.wed": "Wed", "day.thu": "Thu",
+    "day.fri": "Fri", "day.sat": "Sat", "day.sun": "Sun",
+    daySeparator: ", ",
+    subscribeRoad: "Subscribe to closures on {road}",
+    subscribeArea: "Subscribe to closures in this area",
+    subscribeHint: "iCalendar, for your phone's calendar",
+    updated: "Data updated {time}",
+    checked: "checked {time}",
+    pauseRange: "Works paused: {range}",
+    baseMapUnavailable: "Base map unavailable; closures are still shown.",
+    apiFailed: "Could not load the latest closures; retrying shortly.",
+    notFound: "This closure no longer exists.",
+    loading: "Loading…",
+    moreThanShown: "Too many closures: showing the first {n}. Zoom in.",
+  },
+};
+
+let current = "zh-CN";
+
+export function setLanguage(lang) {
+  current = LANGUAGES.includes(lang) ? lang : "zh-CN";
+  document.documentElement.lang = current;
+  return current;
+}
+
+export function language() {
+  return current;
+}
+
+/** The string for `key` in the current language, with {name} placeholders filled. */
+export function t(key, vars = {}) {
+  const text = STRINGS[current][key] ?? STRINGS["zh-CN"][key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+}
+
+/** Fill every element marked data-i18n (text), data-i18n-label (aria-label) or data-i18n-placeholder. */
+export function translatePage(root = document) {
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) {
+    el.setAttribute("placeholder", t(el.dataset.i18nPlaceholder));
+  }
+  document.title = `${t("title")} · Roadworks`;
+  for (const el of root.querySelectorAll("[data-i18n=otherLanguage]")) el.lang = current === "en" ? "zh-CN" : "en";
+}

@@ -1,0 +1,434 @@
+"""The residents' map in a real browser: Debian's headless Chromium, driven by Playwright, against a live server."""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import tempfile
+import threading
+import zlib
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import expect
+from werkzeug.serving import make_server
+
+CHROMIUM = "/usr/bin/chromium"
+# Never reached: each test answers or fails the tile requests itself, so no test touches the network.
+TILE_URL = "https://tiles.invalid/{z}/{x}/{y}.png"
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 800}
+NOW = datetime(2024, 5, 20, 4, 0, tzinfo=timezone.utc)  # the `clock` fixture's now: 12:00 in Xining
+GONGHE, NANXIAO, YANGJIA = "dongguan-ledu-gonghe", "dongguan-ledu-nanxiao", "dongguan-yangjia-jianguo"
+
+# The founding case at the scenario's instants (Asia/Shanghai): which line has which status.
+DEMO_DATES = {
+    "2024-05-20T12:00": {GONGHE: "active", NANXIAO: "upcoming", YANGJIA: "upcoming"},
+    "2024-07-15T12:00": {GONGHE: "completed", NANXIAO: "upcoming", YANGJIA: "upcoming"},
+    "2024-09-02T12:00": {GONGHE: "completed", NANXIAO: "active", YANGJIA: "active"},
+}
+
+LINE_STATE = """() => Object.fromEntries([...document.querySelectorAll("path.rw-line[data-closure-id]")].map(p => {
+  const style = getComputedStyle(p);
+  return [p.dataset.closureId, {status: p.dataset.status, stroke: style.stroke, dash: style.strokeDasharray,
+                                selected: p.classList.contains("selected")}];
+}))"""
+LEGEND_STYLE = """() => Object.fromEntries([...document.querySelectorAll(".rw-legend path.rw-line")].map(p => {
+  const style = getComputedStyle(p);
+  return [p.getAttribute("class").match(/status-(\\w+)/)[1], {stroke: style.stroke, dash: style.strokeDasharray}];
+}))"""
+
+
+def plain_tile() -> bytes:
+    """A 256x256 PNG of one land colour: a base map that loads, without a tile server."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes((242, 239, 233)) * 256 for _ in range(256))
+    header = struct.pack(">IIBBBBB", 256, 256, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+TILE = plain_tile()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module: launching it is the slow part."""
+    if not os.path.exists(CHROMIUM):
+        reason = f"{CHROMIUM} not found (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # --lang: the date picker follows the browser's own language, as on a resident's phone.
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--lang=zh-CN"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    """Where the screenshots go: $ROADWORKS_ARTIFACTS, else a folder in the system's temp dir (never the repo)."""
+    folder = Path(os.environ.get("ROADWORKS_ARTIFACTS") or Path(tempfile.gettempdir()) / "roadworks-artifacts") / "map"
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nmap screenshots: {folder}")
+    return folder
+
+
+@pytest.fixture
+def live(app, demo):
+    """The test app, with the demo loaded, served over HTTP on a free port."""
+    demo.settings["TILE_URL"] = TILE_URL
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def open_page(browser, live):
+    """open_page(query, viewport=..., tiles="plain"|"fail", clock=None) -> a page showing the map, ready."""
+    contexts, problems = [], []
+
+    def open_(query: str = "", *, viewport=DESKTOP, tiles: str = "plain", clock: datetime | None = None):
+        # Reduced motion: the page then moves the map without animation, so each step is done when it returns.
+        context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                      reduced_motion="reduce")
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on("console", lambda message: "Content Security Policy" in message.text
+                and problems.append(f"CSP: {message.text}"))
+        if tiles == "plain":
+            page.route("https://tiles.invalid/**", lambda route: route.fulfill(body=TILE, content_type="image/png"))
+        else:
+            page.route("https://tiles.invalid/**", lambda route: route.abort())
+        if clock is not None:
+            page.clock.install(time=clock)
+        page.goto(f"{live}/map/{query}")
+        wait_until_drawn(page)
+        return page
+
+    open_.problems = problems
+    yield open_
+    for context in contexts:
+        context.close()
+    assert problems == []
+
+
+def wait_until_drawn(page):
+    """Until the page has drawn and no refresh is under way or due."""
+    expect(page.locator("#when-text")).not_to_be_empty()
+    expect(page.locator("body")).to_have_attribute("data-busy", "0")  # (wait_for_function would need eval)
+
+
+def lines(page) -> dict:
+    return page.evaluate(LINE_STATE)
+
+
+def query_of(page) -> dict:
+    return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
+
+
+# ---------------------------------------------------------------- the founding case at three dates
+
+@pytest.mark.parametrize("at", list(DEMO_DATES))
+def test_demo_dates_draw_each_closure_with_its_status(open_page, artifacts, at):
+    page = open_page(f"?at={at}")
+    drawn = lines(page)
+    assert {id: line["status"] for id, line in drawn.items()} == DEMO_DATES[at]
+    legend = page.evaluate(LEGEND_STYLE)
+    for line in drawn.values():  # the legend's colour and dashes, so the legend tells the truth
+        assert (line["stroke"], line["dash"]) == (legend[line["status"]]["stroke"], legend[line["status"]]["dash"])
+    assert len({(s["stroke"], s["dash"]) for s in legend.values()}) == 4
+    assert len({s["dash"] for s in legend.values()}) == 4  # told apart without colour, too
+    entries = page.locator(".rw-entry")
+    assert sorted(entries.evaluate_all("es => es.map(e => e.dataset.closureId)")) == sorted(DEMO_DATES[at])
+    page.screenshot(path=artifacts / f"demo-{at[:10]}-desktop.png")
+    phone = open_page(f"?at={at}", viewport=PHONE)
+    phone.screenshot(path=artifacts / f"demo-{at[:10]}-phone.png")
+    phone.click("#sheet-toggle")
+    phone.screenshot(path=artifacts / f"demo-{at[:10]}-phone-list.png")
+
+
+def test_20_may_shows_ledu_gonghe_closed_until_its_early_reopening(open_page):
+    page = open_page("?at=2024-05-20T12:00")
+    expect(page.locator("#when-text")).to_contain_text("2024年5月20日")
+    entry = page.locator(f'.rw-entry[data-closure-id="{GONGHE}"]')
+    expect(entry).to_contain_text("封闭至 2024年5月31日 00:00")
+    expect(page.locator("#summary")).to_have_text("地图范围内 3 处 · 1 处正在封闭")
+
+
+def test_15_july_tells_of_the_tourist_season_pause(open_page):
+    page = open_page("?at=2024-07-15T12:00")
+    notes = page.locator("#pause-notes")
+    expect(notes).to_be_visible()
+    expect(notes).to_contain_text("旅游旺季暂停施工")
+    expect(notes).to_contain_text("2024年6月1日 至 2024年8月31日")
+    expect(page.locator(f'.rw-entry[data-closure-id="{NANXIAO}"]')).to_contain_text("2024年9月1日起封闭")
+
+
+def test_a_paused_closure_has_its_own_look(open_page, add_closure):
+    add_closure("spans-the-pause", schedule={"windows": [{"start": "2024-04-01", "end": "2024-10-31"}]},
+                geometry={"type": "LineString", "coordinates": [[101.7975, 36.6113], [101.8030, 36.6112]]},
+                **{"from": "共和路", "to": "杨家三巷"})
+    page = open_page("?at=2024-07-15T12:00")
+    drawn, legend = lines(page), page.evaluate(LEGEND_STYLE)
+    assert drawn["spans-the-pause"]["status"] == "paused"
+    assert (drawn["spans-the-pause"]["stroke"], drawn["spans-the-pause"]["dash"]) == \
+        (legend["paused"]["stroke"], legend["paused"]["dash"])
+    assert drawn["spans-the-pause"]["dash"] != drawn[NANXIAO]["dash"]
+    entry = page.locator('.rw-entry[data-closure-id="spans-the-pause"]')
+    expect(entry).to_contain_text("暂停施工、可通行，2024年9月1日起恢复施工")
+    assert "暂停施工，可通行" in entry.get_attribute("aria-label")
+
+
+def test_now_shows_the_roads_as_they_are(open_page):
+    page = open_page("", clock=NOW)
+    expect(page.locator("#when-text")).to_contain_text("现在（2024年5月20日周一 12:00）")
+    assert lines(page)[GONGHE]["status"] == "active"
+    assert page.locator('[data-quick="now"]').get_attribute("aria-pressed") == "true"
+
+
+def test_quick_choice_and_date_picker_change_the_picture(open_page):
+    page = open_page("?at=2024-05-20T12:00")
+    page.fill("#at", "2024-09-02T12:00")
+    page.dispatch_event("#at", "change")
+    expect(page.locator(f'path.rw-line[data-closure-id="{NANXIAO}"]')).to_have_attribute("data-status", "active")
+    assert query_of(page)["at"] == "2024-09-02T12:00"
+    page.click('[data-quick="now"]')
+    expect(page.locator(f'path.rw-line[data-closure-id="{NANXIAO}"]')).to_have_attribute("data-status", "upcoming")
+    assert "at" not in query_of(page)
+    page.click('[data-quick="tomorrow"]')
+    assert query_of(page)["at"]  # a day from the browser's now
+    assert page.locator('[data-quick="tomorrow"]').get_attribute("aria-pressed") == "true"
+
+
+# ---------------------------------------------------------------- list, details, map
+
+def test_at_city_zoom_a_road_shows_a_count_instead_of_lines(open_page):
+    page = open_page("?at=2024-05-20T12:00&map=11/36.61140/101.79725")
+    count = page.locator(".rw-count")
+    expect(count).to_have_count(1)  # the three closures of 东关大街 as one marker; the completed none
+    expect(count).to_have_text("3")
+    expect(count).to_have_class(re.compile(r"\bstatus-active\b"))  # its most pressing status
+    assert count.get_attribute("aria-label") == "东关大街：3 处，放大查看"
+    assert lines(page) == {}
+    count.click()
+    wait_until_drawn(page)
+    assert {id: line["status"] for id, line in lines(page).items()} == DEMO_DATES["2024-05-20T12:00"]
+
+
+def test_choosing_a_list_entry_zooms_to_it_and_opens_its_details(open_page):
+    page = open_page("?at=2024-05-20T12:00")
+    zoom_before = int(query_of(page)["map"].split("/")[0])
+    page.click(f'.rw-entry[data-closure-id="{GONGHE}"]')
+    details = page.locator("#details")
+    expect(details).to_be_visible()
+    expect(page.locator("#details-title")).to_have_text("东关大街")
+    for text in ("乐都路 至 共和路", "封闭中", "封闭至 2024年5月31日 00:00", "全封闭", "双向", "历经49天",
+                 "请绕行周边道路", "2024年4月12日 至 2024年6月4日", "乐都路至共和路段施工",
+                 "2024年6月1日 至 2024年8月31日", "旅游旺季暂停施工", "东关大街燃气管网提升改造项目",
+                 "西宁市城乡建设局", "12345 政务服务便民热线", "信息更新"):
+        expect(details).to_contain_text(text)
+    expect(details.locator("a.rw-contact")).to_have_attribute("href", "tel:12345")
+    expect(details.locator("a.rw-subscribe")).to_have_attribute(
+        "href", "/feeds/closures.ics?road=%E4%B8%9C%E5%85%B3%E5%A4%A7%E8%A1%97")
+    expect(page.locator(f'path.rw-line[data-closure-id="{GONGHE}"]')).to_have_class(re.compile(r"\bselected\b"))
+    assert query_of(page)["closure"] == GONGHE
+    expect(page).to_have_url(re.compile(r"map=1[6-7]%2F"))
+    assert int(query_of(page)["map"].split("/")[0]) > zoom_before
+    page.click("#back")
+    expect(page.locator("#list-view")).to_be_visible()
+    assert "closure" not in query_of(page)
+
+
+def test_details_compare_the_plan_with_what_happened(open_page):
+    page = open_page(f"?at=2024-06-03T12:00&closure={GONGHE}")
+    details = page.locator("#details")
+    expect(details).to_contain_text("已恢复通行")
+    expect(details).to_contain_text("已于 2024年5月31日 恢复通行")
+    expect(details).to_contain_text("较原定计划提前 5 天恢复通行")
+
+
+def test_the_early_reopening_is_not_news_before_it_happened(open_page):
+    page = open_page(f"?at=2024-05-20T12:00&closure={GONGHE}")
+    expect(page.locator("#details")).to_contain_text("封闭至 2024年5月31日 00:00")
+    expect(page.locator("#details .rw-plan")).to_have_count(0)
+
+
+def test_tapping_a_line_opens_its_details(open_page):
+    page = open_page("?at=2024-09-02T12:00")
+    page.locator(f'path.rw-hit[data-closure-id="{YANGJIA}"]').click()
+    expect(page.locator("#details-title")).to_have_text("东关大街")
+    expect(page.locator("#details")).to_contain_text("杨家三巷 至 建国大街")
+    expect(page.locator("#details")).to_contain_text("封闭中，结束时间另行通知")
+
+
+def test_lines_and_list_work_with_a_keyboard(open_page):
+    page = open_page("?at=2024-09-02T12:00")
+    hit = page.locator(f'path.rw-hit[data-closure-id="{NANXIAO}"]')
+    assert hit.get_attribute("role") == "button" and hit.get_attribute("tabindex") == "0"
+    assert "乐都路 至 南小街" in hit.get_attribute("aria-label")
+    hit.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#details")).to_contain_text("乐都路 至 南小街")
+    page.keyboard.press("Escape")
+    expect(page.locator("#list-view")).to_be_visible()
+    entry = page.locator(f'.rw-entry[data-closure-id="{NANXIAO}"]')
+    assert entry.evaluate("e => e.tagName") == "BUTTON"
+    assert "乐都路 至 南小街" in entry.get_attribute("aria-label")
+    entry.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#details-title")).to_be_focused()
+
+
+def test_search_finds_roads_by_name(open_page, add_closure):
+    add_closure("nanxiao-street", road="南小街", geometry={
+        "type": "LineString", "coordinates": [[101.7860, 36.6118], [101.7861, 36.6090]]},
+        **{"from": "东关大街", "to": "西大街"})
+    page = open_page("?at=2024-05-20T12:00")
+    assert page.locator(".rw-road-name").all_inner_texts() == ["东关大街", "南小街"]
+    page.fill("#search", "南小")
+    expect(page.locator(".rw-road-name")).to_have_text(["南小街"])
+    page.fill("#search", "不存在的路")
+    expect(page.locator(".rw-empty")).to_have_text("没有名称包含“不存在的路”的道路。")
+    page.fill("#search", "")
+    expect(page.locator(".rw-road-name")).to_have_count(2)
+
+
+def test_english_is_one_tap_away(open_page):
+    page = open_page("?at=2024-05-20T12:00")
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    page.click("#lang")
+    expect(page.locator("h1")).to_have_text("Road closures")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    expect(page.locator(f'.rw-entry[data-closure-id="{GONGHE}"]')).to_contain_text("Closed until 31 May 2024")
+    expect(page.locator(".rw-legend")).to_contain_text("Works paused, open")
+    expect(page.locator("#lang")).to_have_text("中文")
+    assert query_of(page)["lang"] == "en"
+    page.click("#lang")
+    expect(page.locator("h1")).to_have_text("道路施工封闭")
+    assert "lang" not in query_of(page)
+
+
+def test_a_shared_address_opens_the_same_picture(open_page):
+    page = open_page("?at=2024-05-20T12:00&lang=en")
+    page.click('[data-quick="now"]')
+    page.fill("#at", "2024-09-02T08:30")
+    page.dispatch_event("#at", "change")
+    page.click(f'.rw-entry[data-closure-id="{NANXIAO}"]')
+    expect(page.locator("#details")).to_contain_text("Closed until further notice")
+    wait_until_drawn(page)
+    shared = page.url
+    assert {"at": "2024-09-02T08:30", "closure": NANXIAO, "lang": "en"}.items() <= query_of(page).items()
+
+    other = open_page(shared[shared.index("/map/") + len("/map/"):])
+    expect(other.locator("#details")).to_contain_text("Closed until further notice")
+    expect(other.locator("#details-title")).to_have_text("东关大街")
+    assert other.input_value("#at") == "2024-09-02T08:30"
+    assert query_of(other) == query_of(page)  # the same view: nothing was refitted
+    assert lines(other)[NANXIAO]["selected"]
+
+
+# ---------------------------------------------------------------- a phone
+
+def test_a_360_pixel_screen_gets_the_map_and_a_bottom_sheet(open_page, artifacts):
+    page = open_page("?at=2024-09-02T12:00", viewport=PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    for selector in ("#lang", '[data-quick="week"]', "#at", "#sheet-toggle"):
+        box = page.locator(selector).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], selector
+    expect(page.locator("#list")).to_be_hidden()
+    expect(page.locator("#sheet-toggle")).to_have_text(re.compile("地图范围内 3 处"))
+    page.click("#sheet-toggle")
+    expect(page.locator("#sheet-toggle")).to_have_attribute("aria-expanded", "true")
+    page.click(f'.rw-entry[data-closure-id="{YANGJIA}"]')
+    expect(page.locator("#details")).to_be_visible()
+    wait_until_drawn(page)
+    line = page.locator(f'path.rw-line[data-closure-id="{YANGJIA}"]').bounding_box()
+    sheet = page.locator("#panel").bounding_box()
+    assert line["x"] >= 0 and line["x"] + line["width"] <= PHONE["width"]
+    assert line["y"] + line["height"] <= sheet["y"]  # the chosen line is above the sheet, not under it
+    page.screenshot(path=artifacts / "phone-details-2024-09-02.png")
+
+
+# ---------------------------------------------------------------- bureau text, failures
+
+def test_markup_in_bureau_text_is_shown_literally_and_runs_nothing(open_page, add_closure):
+    description = '<img src=x onerror="window.pwned = 1"><script>window.pwned = 2</script>'
+    add_closure("markup", description=description, detour="<b>bold?</b>", road="<i>东关</i>大街")
+    page = open_page("?at=2024-05-20T12:00&closure=markup")
+    details = page.locator("#details")
+    expect(details).to_contain_text(description)
+    expect(details).to_contain_text("<b>bold?</b>")
+    expect(page.locator("#details-title")).to_have_text("<i>东关</i>大街")
+    expect(page.locator(".rw-road-name").filter(has_text="<i>东关</i>大街")).to_have_count(1)
+    assert details.locator("img, script, b, i").count() == 0
+    assert page.evaluate("window.pwned") is None
+
+
+def test_the_page_forbids_inline_script(live, open_page):
+    page = open_page("?at=2024-05-20T12:00")
+    response = page.request.get(f"{live}/map/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "https://tiles.invalid" in policy and "frame-ancestors 'none'" in policy
+    injected = page.evaluate("""() => { window.ran = false; const s = document.createElement("script");
+        s.textContent = "window.ran = true"; document.body.append(s); return window.ran; }""")
+    assert injected is False
+    assert all("inline script" in problem for problem in open_page.problems)
+    open_page.problems.clear()  # the one violation this test provoked on purpose
+
+
+def test_without_tiles_the_closures_draw_on_a_plain_background(open_page, artifacts):
+    page = open_page("?at=2024-09-02T12:00", tiles="fail")
+    expect(page.locator("#notice-tiles")).to_be_visible()
+    expect(page.locator("#notice-tiles")).to_have_text("底图暂时无法加载，封闭路段仍照常显示。")
+    assert set(lines(page)) == {GONGHE, NANXIAO, YANGJIA}
+    expect(page.locator("#map")).to_have_class(re.compile("rw-no-basemap"))
+    expect(page.locator(".rw-place")).to_have_count(5)  # the cross streets name where the lines are
+    page.screenshot(path=artifacts / "no-base-map-2024-09-02.png")
+
+
+def test_with_tiles_there_is_no_base_map_message(open_page):
+    page = open_page("?at=2024-09-02T12:00")
+    expect(page.locator(".leaflet-tile-loaded").first).to_be_attached()
+    expect(page.locator("#notice-tiles")).to_be_hidden()
+
+
+def test_a_failed_api_call_shows_a_message_and_the_next_poll_recovers(open_page, add_closure):
+    page = open_page("", clock=NOW)
+    asked = []
+    page.on("request", lambda r: "/api/v1/closures?" in r.url and asked.append(r.headers.get("if-none-match")))
+    page.route("**/api/v1/closures?*", lambda route: route.abort())
+    page.clock.fast_forward("01:01")
+    expect(page.locator("#notice-api")).to_be_visible()
+    assert set(lines(page)) == {GONGHE, NANXIAO, YANGJIA}  # the last picture stays
+
+    page.unroute("**/api/v1/closures?*")
+    add_closure("new-one", geometry={"type": "LineString", "coordinates": [[101.7975, 36.6113], [101.8030, 36.6112]]})
+    page.clock.fast_forward("01:01")
+    expect(page.locator("#notice-api")).to_be_hidden()
+    expect(page.locator('path.rw-line[data-closure-id="new-one"]')).to_have_count(1)  # no reload needed
+    assert asked and all(asked)  # every poll is conditional
+
+
+def test_an_unchanged_poll_costs_a_304(open_page):
+    page = open_page("", clock=NOW)
+    page.clock.fast_forward(1000)  # any refresh still due after the first fit has run
+    wait_until_drawn(page)
+    with page.expect_response(lambda r: "/api/v1/closures?" in r.url) as answer:
+        page.clock.fast_forward("01:01")
+    assert answer.value.status == 304
+    assert answer.value.request.headers["if-none-match"]
+    expect(page.locator("#notice-api")).to_be_hidden()
+    assert set(lines(page)) == {GONGHE, NANXIAO, YANGJIA}

@@ -1,0 +1,94 @@
+"""Tokens end to end: looked up by digest, refused on any difference, revoked everywhere at once, never logged."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from roadworks import observability
+from roadworks.auth import hash_token, resolve
+
+CLOSURES = "/api/v1/closures"
+GONGHE = "dongguan-ledu-gonghe"
+
+
+@pytest.fixture
+def log_text(app):
+    """Everything the `roadworks` loggers and werkzeug write during the test, as one string."""
+    stream = io.StringIO()
+    handler = observability.json_handler(stream)
+    loggers = [logging.getLogger("roadworks"), logging.getLogger("werkzeug")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield stream.getvalue
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
+def token_id(services, plain: str) -> int:
+    return services.store.token_by_hash(hash_token(plain)).id
+
+
+def test_the_database_is_asked_for_the_digest_never_the_token(services, editor_token, monkeypatch):
+    asked = []
+    real = services.store.token_by_hash
+    monkeypatch.setattr(services.store, "token_by_hash", lambda digest: asked.append(digest) or real(digest))
+    assert resolve(services.store, f"Bearer {editor_token}").name == "Construction bureau desk"
+    assert asked == [hash_token(editor_token)] and editor_token not in asked[0]
+
+
+@pytest.mark.parametrize("change", [
+    lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # last character
+    lambda t: t.upper(),
+    lambda t: t[:-1],
+    lambda t: t + "x",
+    lambda t: hash_token(t),  # the stored digest itself is no token
+])
+def test_a_token_that_differs_in_any_way_is_refused(client, editor_token, auth, change, demo):
+    assert client.get(CLOSURES, headers=auth(editor_token)).status_code == 200
+    response = client.get(CLOSURES, headers=auth(change(editor_token)))
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_revoking_through_one_app_locks_the_token_out_of_another_at_once(app, make_app, demo, auth, editor_token):
+    """Two app instances (as two workers) on one database: no worker may keep honouring a revoked token."""
+    worker = app.test_client()
+    admin_side = make_app()
+    closure = worker.get(f"{CLOSURES}/{GONGHE}")
+    for _ in range(3):  # warm whatever a worker might keep between requests
+        assert worker.get(f"{CLOSURES}/{GONGHE}", headers=auth(editor_token)).status_code == 200
+    other = admin_side.extensions["roadworks"]
+    assert other.store.revoke_token(token_id(other, editor_token), other.clock())
+    read = worker.get(f"{CLOSURES}/{GONGHE}", headers=auth(editor_token))
+    write = worker.patch(f"{CLOSURES}/{GONGHE}", json={"properties": {"detour": "x"}},
+                         headers=auth(editor_token, If_Match=closure.headers["ETag"]))
+    assert (read.status_code, write.status_code) == (401, 401)
+    assert "revoked" in write.json["detail"]
+    assert worker.get(f"{CLOSURES}/{GONGHE}").headers["ETag"] == closure.headers["ETag"]  # nothing written
+
+
+def test_no_token_or_digest_ever_reaches_the_logs(client, auth, editor_token, services, project, closure_body,
+                                                  monkeypatch, log_text):
+    created = client.post(CLOSURES, json=closure_body(), headers={**auth(editor_token), "Idempotency-Key": "s1"})
+    assert created.status_code == 201
+    client.post(CLOSURES, json=closure_body(), headers={**auth(editor_token), "Idempotency-Key": "s1"})  # replay
+    client.get(CLOSURES, headers=auth(editor_token))
+    client.get(CLOSURES, headers=auth("rw_not-a-real-token"))
+    client.get(CLOSURES, headers={"Authorization": f"Basic {editor_token}"})
+    client.get("/healthz", headers=auth(editor_token))
+    monkeypatch.setattr(services.registry, "create_closure", lambda *a, **k: 1 / 0)
+    assert client.post(CLOSURES, json=closure_body(), headers=auth(editor_token)).status_code == 500
+    monkeypatch.undo()
+    services.store.revoke_token(token_id(services, editor_token), services.clock())
+    client.get(CLOSURES, headers=auth(editor_token))
+    text = log_text()
+    assert text.count('"logger": "roadworks.request"') == 8
+    assert "Construction bureau desk" in text  # the token's name is logged, as the actor
+    for secret in (editor_token, "rw_not-a-real-token"):
+        assert secret not in text
+        assert secret.removeprefix("rw_") not in text
+        assert hash_token(secret) not in text
+    assert "Authorization" not in text and "Bearer" not in text
