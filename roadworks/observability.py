@@ -52,6 +52,8 @@ PAGE_POLICY = ("default-src 'self'; script-src 'self'{hashes}; style-src 'self' 
 INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.S | re.I)
 
 READ_METHODS = frozenset({"GET", "HEAD"})
+# POSTs that only read: a route is too long for a query string, but checking it changes nothing.
+READ_POSTS = frozenset({"/api/v1/route-check"})
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 CORS_ALLOWED_HEADERS = "Accept, Accept-Language, Authorization, If-None-Match, If-Modified-Since, X-Request-Id"
 CORS_EXPOSED_HEADERS = ("ETag, Link, Location, Content-Location, Retry-After, RateLimit, RateLimit-Policy, "
@@ -293,7 +295,7 @@ class Observed:
             present.add(lower)
             html = html or (lower == "content-type" and value.startswith("text/html"))
         extra = [*(_PAGE_HEADERS if html else _API_HEADERS),
-                 *(_READ_HEADERS if environ.get("REQUEST_METHOD") in READ_METHODS else ()),
+                 *(_READ_HEADERS if _reads(environ, environ.get("REQUEST_METHOD", "")) else ()),
                  *(_HTTPS_HEADERS if environ.get("wsgi.url_scheme") == "https" else ())]
         headers.extend((name, value) for lower, name, value in extra if lower not in present)
         headers.append(("X-Request-Id", request_id))
@@ -341,12 +343,19 @@ def _routing_method(environ) -> str:
     return environ.get("REQUEST_METHOD", "GET")
 
 
+def _reads(environ, method: str) -> bool:
+    return method.upper() in READ_METHODS or (method.upper() == "POST" and environ.get("PATH_INFO") in READ_POSTS)
+
+
 def _answer_preflight(environ, start_response) -> list[bytes]:
     """Cross-origin reads are allowed from anywhere; cross-origin writes never (no allowance is sent)."""
-    if environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"].upper() in READ_METHODS:
+    if _reads(environ, environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"]):
+        posting = environ.get("PATH_INFO") in READ_POSTS
         start_response("204 No Content", [
-            ("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "GET, HEAD"),
-            ("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS), ("Access-Control-Max-Age", "86400"),
+            ("Access-Control-Allow-Origin", "*"),
+            ("Access-Control-Allow-Methods", "GET, HEAD, POST" if posting else "GET, HEAD"),
+            ("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS + (", Content-Type" if posting else "")),
+            ("Access-Control-Max-Age", "86400"),
             ("Cache-Control", "public, max-age=86400"), ("Vary", "Access-Control-Request-Method")])
         return [b""]
     slug, title = PROBLEMS[403]

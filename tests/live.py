@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import os
@@ -42,6 +43,8 @@ def call(port: int, method: str, path: str, *, body=None, headers=None, timeout:
         payload = response.read()
     finally:
         connection.close()
+    if response.headers.get("Content-Encoding") == "gzip":
+        payload = gzip.decompress(payload)
     return response.status, response.headers, json.loads(payload) if payload else None
 
 

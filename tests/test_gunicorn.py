@@ -7,10 +7,7 @@ is shared through Redis. The access log names the worker (process id) that serve
 
 from __future__ import annotations
 
-import gzip
-import http.client
 import importlib.util
-import json
 import os
 import re
 import signal
@@ -22,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+import live
 
 from roadworks import create_app
 from roadworks.auth import create_token
@@ -54,21 +53,8 @@ class Server:
         self.port, self.access_log, self.token = port, access_log, token
 
     def call(self, method: str, path: str, *, body=None, headers=None, phase: str = "-"):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         sent = {"X-Phase": phase, "Connection": "close", **(headers or {})}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            sent["Content-Type"] = "application/json"
-        try:
-            connection.request(method, path, body=data, headers=sent)
-            response = connection.getresponse()
-            payload = response.read()
-        finally:
-            connection.close()
-        if response.headers.get("Content-Encoding") == "gzip":
-            payload = gzip.decompress(payload)
-        return response.status, response.headers, json.loads(payload) if payload else None
+        return live.call(self.port, method, path, body=body, headers=sent)
 
     def workers(self, phase: str) -> set[str]:
         """Process ids of the workers that served requests of `phase`."""

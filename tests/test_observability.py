@@ -150,6 +150,19 @@ def test_writes_never_carry_a_cors_allowance(client, auth, editor_token, project
         assert_secured(response)
 
 
+def test_a_route_check_is_a_read_that_browsers_may_post_from_anywhere(client, demo):
+    preflight = client.options("/api/v1/route-check", headers={"Origin": "https://taxi.example",
+                                                               "Access-Control-Request-Method": "POST",
+                                                               "Access-Control-Request-Headers": "content-type"})
+    assert preflight.status_code == 204 and "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+    route = {"type": "LineString", "coordinates": [[101.785, 36.6115], [101.81, 36.6115]]}
+    checked = client.post("/api/v1/route-check", json={"route": route}, headers={"Origin": "https://taxi.example"})
+    assert checked.status_code == 200 and checked.headers["Access-Control-Allow-Origin"] == "*"
+    refused = client.options(CLOSURES, headers={"Origin": "https://taxi.example", "Access-Control-Request-Method": "POST"})
+    assert refused.status_code == 403  # creating a closure is still a write
+
+
 def test_a_plain_options_request_still_reaches_the_app(client):
     response = client.options(CLOSURES)
     assert response.status_code == 200 and "POST" in response.headers["Allow"]
