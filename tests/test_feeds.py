@@ -187,3 +187,73 @@ def test_a_reopened_closure_leaves_the_waze_feed_a_day_later_even_when_cached(de
     assert clock.now + timedelta(seconds=age) <= reopened + timedelta(days=1)
     clock.now = reopened + timedelta(days=1)
     assert GONGHE not in {i["id"].split(":")[0] for i in client.get(WAZE_JSON).json["incidents"]}
+
+
+def test_after_a_write_only_the_changed_closure_is_rendered_again(demo, client, clock, auth, editor_token,
+                                                                  monkeypatch):
+    from roadworks.feeds import waze, wzdx
+
+    rendered = []
+
+    def counted(name, real):
+        return lambda entry, *args: rendered.append((name, entry.id)) or real(entry, *args)
+
+    for module, name in ((wzdx, "closure_events"), (waze, "_candidates")):
+        monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
+    paths = [WZDX, WAZE_JSON, WAZE_XML, WZDX + "?crs=gcj02", WAZE_XML + "?crs=gcj02"]
+    for path in paths:
+        assert client.get(path).status_code == 200
+    assert len(rendered) == 3 * len(paths)
+    rendered.clear()
+    tag = client.get(f"/api/v1/closures/{GONGHE}").headers["ETag"]
+    patched = client.patch(f"/api/v1/closures/{GONGHE}", json={"properties": {"detour": "经南小街绕行"}},
+                           headers=auth(editor_token, If_Match=tag))
+    assert patched.status_code == 200
+    memoised = {path: client.get(path).data for path in paths}
+    assert {id for _, id in rendered} == {GONGHE} and len(rendered) == len(paths)
+    assert "经南小街绕行".encode() in memoised[WZDX]
+    _assert_rendered_afresh_alike(client, monkeypatch, memoised)
+
+
+def test_memoised_feeds_stay_exact_as_the_clock_moves(demo, client, clock, monkeypatch):
+    reopened = datetime(2024, 5, 30, 16, tzinfo=timezone.utc)  # 31 May 00:00 in Xining
+    paths = [WZDX, WAZE_JSON, WAZE_XML, WAZE_JSON + "?crs=gcj02"]
+    for now in (reopened + timedelta(hours=20), reopened + timedelta(days=1) - timedelta(seconds=1),
+                reopened + timedelta(days=1), datetime(2024, 8, 20, 23, 59, 59, tzinfo=timezone.utc),
+                datetime(2024, 8, 21, tzinfo=timezone.utc)):
+        clock.now = now
+        _assert_rendered_afresh_alike(client, monkeypatch, {path: client.get(path).data for path in paths})
+
+
+def _assert_rendered_afresh_alike(client, monkeypatch, memoised: dict[str, bytes]) -> None:
+    """The same feeds rendered whole, with no parts memoised and no cached feed: byte for byte the same."""
+    from roadworks.api import feeds
+
+    with monkeypatch.context() as patch:
+        patch.setattr(feeds, "_memo", lambda: None)
+        patch.setitem(client.application.extensions, "roadworks_feeds", feeds.FeedCache())
+        for path, body in memoised.items():
+            assert client.get(path).data == body, path
+
+
+def test_fragment_memo_keeps_one_version_per_closure_within_its_limit(demo):
+    from dataclasses import replace
+
+    from roadworks.feeds import FragmentMemo
+    from roadworks.registry import ClosureView
+
+    memo, made = FragmentMemo(limit=2), []
+    gonghe, nanxiao, yangjia = demo.index.snapshot().entries()
+
+    def part(entry, extra="day 1"):
+        return memo.get("wzdx", entry, "wgs84", extra, lambda: made.append(entry.id) or f"{entry.id} {entry.seq}")
+
+    assert part(gonghe) == part(gonghe) == f"{GONGHE} {gonghe.seq}" and made == [GONGHE]
+    assert part(replace(gonghe, seq=gonghe.seq + 1)).endswith(str(gonghe.seq + 1)) and len(memo) == 1
+    assert part(gonghe) and len(made) == 3  # the older version was dropped
+    # A project edit gives the closure a new view under the same sequence: rendered again.
+    moved = replace(gonghe, view=ClosureView(gonghe.view.closure, replace(gonghe.view.project, agency="x")))
+    assert part(moved) and len(made) == 4
+    assert part(moved, "day 2") and len(made) == 5 and len(memo) == 1
+    part(nanxiao), part(yangjia)
+    assert len(memo) == 2 and part(moved, "day 2") and len(made) == 8  # the least recently used went first

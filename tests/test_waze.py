@@ -11,8 +11,8 @@ from lxml import etree
 
 from roadworks.auth import Actor
 from roadworks.domain.schedule import Hours
-from roadworks.feeds import Horizon
-from roadworks.feeds.waze import incidents, schedule, waze_json, waze_xml
+from roadworks.feeds import FragmentMemo, Horizon, dumps, encode, in_crs
+from roadworks.feeds.waze import incidents, next_change, schedule, waze_json, waze_xml
 
 ADMIN = Actor(name="t", role="admin")
 MAY_20 = datetime(2024, 5, 20, 4, 0, tzinfo=UTC)
@@ -245,3 +245,43 @@ def test_drafts_and_cancelled_closures_are_left_out(demo, closure_body, add_clos
     items = incidents(entries(demo), MAY_20, Horizon())
     assert of(items, "draft") == [] and of(items, "called-off") == []
     assert len(of(incidents(entries(demo), MAY_20 + timedelta(days=6), Horizon()), "draft")) == 1
+
+
+# ---------------------------------------------------------------------------- rendered once per version
+
+def assert_memo_exact(items: list, now: datetime, memo: FragmentMemo, crs: str = "wgs84") -> None:
+    """Both forms, memoised, byte for byte as rendered afresh, and the same next change; `items` in `crs`."""
+    fresh_json, fresh_xml = dumps(waze_json(items, now, Horizon())), waze_xml(items, now, Horizon())
+    assert encode(waze_json(items, now, Horizon(), memo=memo, crs=crs)) == fresh_json
+    assert waze_xml(items, now, Horizon(), memo=memo, crs=crs) == fresh_xml
+    assert next_change(items, now, Horizon(), memo=memo, crs=crs) == next_change(items, now, Horizon())
+
+
+def test_memoised_forms_are_exact_across_the_reopened_grace_and_midnight(demo, monkeypatch):
+    from roadworks.feeds import waze
+
+    memo, rendered = FragmentMemo(), []
+    real = waze._candidates
+    monkeypatch.setattr(waze, "_candidates", lambda e, *a: rendered.append(e.id) or real(e, *a))
+    last_moment = datetime(2024, 5, 31, 15, 59, 59, tzinfo=UTC)  # the grace's last second, in one UTC day
+    for now in (MAY_20, MAY_31, last_moment, last_moment + timedelta(seconds=1)):
+        assert_memo_exact(entries(demo), now, memo)
+    memoised = encode(waze_json(entries(demo), last_moment + timedelta(seconds=1), Horizon(), memo=memo))
+    assert b"dongguan-ledu-gonghe" not in memoised
+    rendered.clear()
+    assert_memo_exact(entries(demo), last_moment, memo)  # back within the grace, from the same parts
+    assert len(rendered) == 6  # the fresh renderings of both forms only
+    midnight = datetime(2024, 8, 21, tzinfo=UTC)
+    for now in (JUN_02, AUG_20, midnight - timedelta(seconds=1), midnight):
+        assert_memo_exact(entries(demo), now, memo)
+
+
+def test_memoised_forms_are_exact_in_gcj02_and_with_many_parts(demo, closure_body, add_closure):
+    parts = {"type": "MultiLineString", "coordinates": [[LEDU, MOSQUE], [MOSQUE, GONGHE]]}
+    add_closure("two-parts", geometry=parts, direction="backward", schedule={"windows": [{"start": "2024-05-01"}]})
+    add_closure("none", schedule={"windows": [{"start": "2024-05-01", "end": "2024-05-02"}]})
+    memo = FragmentMemo()
+    for _ in range(2):
+        assert_memo_exact(in_crs(entries(demo), "gcj02", memo), AUG_20, memo, "gcj02")
+        assert_memo_exact(entries(demo), AUG_20, memo)
+    assert waze_xml([], AUG_20, Horizon(), memo=memo) == waze_xml([], AUG_20, Horizon())

@@ -10,7 +10,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
 from roadworks.auth import Actor
-from roadworks.feeds import Horizon
+from roadworks.feeds import FragmentMemo, Horizon, dumps, encode
 from roadworks.feeds.wzdx import cardinal, work_zone_feed
 
 FEED_ID = "https://raw.githubusercontent.com/usdot-jpo-ode/wzdx/main/schemas/4.2/WorkZoneFeed.json"
@@ -256,3 +256,41 @@ def test_drafts_and_cancelled_closures_are_left_out(demo, closure_body, add_clos
     doc = feed(demo, MAY_20)
     assert events_of(doc, "draft") == [] and events_of(doc, "called-off") == []
     assert len(events_of(feed(demo, datetime(2024, 6, 2, tzinfo=UTC)), "draft")) == 2
+
+
+# ---------------------------------------------------------------------------- rendered once per version
+
+def entries(services) -> list:
+    return list(services.index.snapshot().entries())
+
+
+def memoised(entries: list, now: datetime, memo, crs: str = "wgs84") -> bytes:
+    return encode(work_zone_feed(entries, now, Horizon(), publisher="p", contact=None, memo=memo, crs=crs))
+
+
+def fresh(entries: list, now: datetime) -> bytes:
+    return dumps(work_zone_feed(entries, now, Horizon(), publisher="p", contact=None))
+
+
+def test_memoised_feed_is_byte_identical_at_every_instant_and_across_midnight(demo, monkeypatch):
+    from roadworks.feeds import wzdx
+
+    memo, rendered = FragmentMemo(), []
+    real = wzdx.closure_events
+    monkeypatch.setattr(wzdx, "closure_events", lambda e, *a: rendered.append(e.id) or real(e, *a))
+    before_midnight = datetime(2024, 8, 20, 23, 59, 59, tzinfo=UTC)
+    for now in (MAY_20, MAY_20 + timedelta(hours=1), before_midnight, before_midnight + timedelta(seconds=1)):
+        rendered.clear()
+        assert memoised(entries(demo), now, memo) == fresh(entries(demo), now)
+        assert len(rendered) == (3 if now == MAY_20 + timedelta(hours=1) else 6)  # fresh 3, memo 3 or none
+    assert len(memo) == 3  # the horizon moved: the parts of the day before were dropped
+
+
+def test_memoised_feed_is_byte_identical_in_gcj02(demo):
+    from roadworks.feeds import in_crs
+
+    memo = FragmentMemo()
+    moved = in_crs(entries(demo), "gcj02")
+    for _ in range(2):
+        assert memoised(in_crs(entries(demo), "gcj02", memo), AUG_20, memo, "gcj02") == fresh(moved, AUG_20)
+    assert memoised(entries(demo), AUG_20, memo) == fresh(entries(demo), AUG_20) != fresh(moved, AUG_20)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from shapely.geometry import box
 
 from ..auth import ANONYMOUS
 from ..domain.crs import WGS84, bbox_from
-from ..feeds import Horizon, in_crs
+from ..feeds import FragmentMemo, Horizon, encode, in_crs
 from ..feeds.ical import closure_calendar
 from ..feeds import waze
 from ..feeds.waze import waze_json, waze_xml
@@ -106,6 +105,11 @@ def _cache() -> FeedCache:
     return current_app.extensions.setdefault("roadworks_feeds", FeedCache())
 
 
+def _memo() -> FragmentMemo:
+    """Each closure's part of every feed, kept across writes: a write re-renders only what it changed."""
+    return current_app.extensions.setdefault("roadworks_feed_parts", FragmentMemo())
+
+
 def _expiry(entries: list[Entry], at: datetime, more: datetime | None) -> datetime:
     """The first change among these closures, a format's own (`more`), or the horizon sliding, whichever first."""
     changes = [e.next_event(at) for e in entries] + [horizon().next_move(at), more]
@@ -115,17 +119,17 @@ def _expiry(entries: list[Entry], at: datetime, more: datetime | None) -> dateti
 def _render(query: dict, render, at: datetime, snapshot: Snapshot, next_change) -> Rendered:
     crs = query.get("crs", WGS84)
     matching = selected(query, snapshot)  # drafts among them bound the expiry: they go public by themselves
-    entries = in_crs([e for e in matching if e.visible(ANONYMOUS, at)], crs)
-    body = render(entries, at)
+    entries = in_crs([e for e in matching if e.visible(ANONYMOUS, at)], crs, _memo())
+    body = render(entries, at, crs)
     headers = crs_mark(crs, body)
     if isinstance(body, dict):
-        body = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    more = next_change(entries, at) if next_change else None
+        body = encode(body)
+    more = next_change(entries, at, crs) if next_change else None
     return Rendered(body, etag_for(body), headers, at, _expiry(matching, at, more))
 
 
 def _answer(query: dict, render, mimetype: str, *, extra_key: str = "",
-            next_change: Callable[[list[Entry], datetime], datetime | None] | None = None):
+            next_change: Callable[[list[Entry], datetime, str], datetime | None] | None = None):
     """A feed over the published closures matching `query`, built once per change and kept until the next."""
     actor()  # a bad token is refused on every read
     at, snapshot = now(), services().index.snapshot()
@@ -145,10 +149,10 @@ def wzdx(**query):
     """Work Zone Data Exchange 4.2 WorkZoneFeed: one road event per period and direction."""
     settings = services().settings
 
-    def render(entries, at):
+    def render(entries, at, crs):
         return work_zone_feed(entries, at, horizon(), publisher=settings.get("PUBLISHER") or "Roadworks",
                               contact=settings.get("CONTACT") or None,
-                              updated=_last_change(entries))
+                              updated=_last_change(entries), memo=_memo(), crs=crs)
 
     return _answer(query, render, "application/geo+json")
 
@@ -159,7 +163,7 @@ def wzdx(**query):
 def calendar(**query):
     """iCalendar (RFC 5545): one event per period in effect, for a street, a project or an area."""
     map_url = request.host_url + "map/"
-    return _answer(query, lambda entries, at: closure_calendar(entries, at, horizon(), map_url=map_url),
+    return _answer(query, lambda entries, at, crs: closure_calendar(entries, at, horizon(), map_url=map_url),
                    "text/calendar", extra_key=map_url)
 
 
@@ -168,8 +172,8 @@ def calendar(**query):
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def waze_incidents_json(**query):
     """Waze Closure and Incident Feed (CIFS), JSON form: one incident per period, linked by parent_event."""
-    return _answer(query, lambda entries, at: waze_json(entries, at, horizon()), "application/json",
-                   next_change=_waze_change)
+    return _answer(query, lambda entries, at, crs: waze_json(entries, at, horizon(), memo=_memo(), crs=crs),
+                   "application/json", next_change=_waze_change)
 
 
 @blp.route("/waze.xml", methods=["GET"])
@@ -177,12 +181,12 @@ def waze_incidents_json(**query):
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def waze_incidents_xml(**query):
     """Waze Closure and Incident Feed (CIFS), XML form, valid against the CIFS v2 XSD."""
-    return _answer(query, lambda entries, at: waze_xml(entries, at, horizon()), "application/xml",
-                   next_change=_waze_change)
+    return _answer(query, lambda entries, at, crs: waze_xml(entries, at, horizon(), memo=_memo(), crs=crs),
+                   "application/xml", next_change=_waze_change)
 
 
-def _waze_change(entries: list[Entry], at: datetime) -> datetime | None:
-    return waze.next_change(entries, at, horizon())
+def _waze_change(entries: list[Entry], at: datetime, crs: str) -> datetime | None:
+    return waze.next_change(entries, at, horizon(), memo=_memo(), crs=crs)
 
 
 def _last_change(entries: list[Entry]) -> datetime | None:

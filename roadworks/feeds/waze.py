@@ -23,9 +23,10 @@ from datetime import datetime, time, timedelta
 
 from lxml import etree
 
+from ..domain.crs import WGS84
 from ..domain.schedule import Hours, Period, zone
 from ..index import Entry
-from . import Horizon, feed_periods
+from . import FragmentMemo, Horizon, dumps, feed_periods, raw_array
 
 # How long a reopened closure's last incident stays in the feed after the real reopening.
 REOPENED_GRACE = timedelta(days=1)
@@ -50,6 +51,9 @@ ORDER = ("parent_event", "creationtime", "updatetime", "source", "type", "subtyp
          "polyline", "direction", "lane_impact", "starttime", "endtime", "schedule")
 
 Line = list[list[float]]
+# What `to_xml` writes around the incidents, which are spliced in between when each is kept serialised.
+XML_HEAD = b"<?xml version='1.0' encoding='UTF-8'?>\n<incidents>\n"
+XML_TAIL = b"</incidents>\n"
 
 
 def incidents(entries: Iterable[Entry], now: datetime, horizon: Horizon) -> list[dict]:
@@ -58,24 +62,65 @@ def incidents(entries: Iterable[Entry], now: datetime, horizon: Horizon) -> list
     Drafts not yet published and cancelled closures are left out. Each incident is a dict whose keys
     are the CIFS element names (in the XSD's order), with `id` first.
     """
-    out = []
-    for entry in entries:
-        if entry.published_at is not None and entry.published_at > now:
-            continue
-        if entry.view.closure.cancelled:
-            continue
-        out.extend(closure_incidents(entry, now, horizon))
+    return [item for entry in _listed(entries, now) for item in closure_incidents(entry, now, horizon)]
+
+
+def _listed(entries: Iterable[Entry], now: datetime) -> list[Entry]:
+    """Drafts not yet published and cancelled closures are left out."""
+    return [e for e in entries if (e.published_at is None or e.published_at <= now) and not e.view.closure.cancelled]
+
+
+def waze_json(entries: Iterable[Entry], now: datetime, horizon: Horizon, *,
+              memo: FragmentMemo | None = None, crs: str = WGS84) -> dict:
+    """The CIFS JSON form: {"incidents": [...]}.
+
+    With a `memo` (`entries` being in `crs`), each closure's incidents are serialised once per version
+    and horizon, and `incidents` is `Raw`: write the feed with `encode`.
+    """
+    if memo is None:
+        return {"incidents": incidents(entries, now, horizon)}
+    return {"incidents": raw_array(_kept(entries, now, horizon, memo, crs, "waze.json", _json_items))}
+
+
+def waze_xml(entries: Iterable[Entry], now: datetime, horizon: Horizon, *,
+             memo: FragmentMemo | None = None, crs: str = WGS84) -> bytes:
+    """The CIFS XML form (valid against cifsv2.xsd), UTF-8 with an XML declaration.
+
+    With a `memo` (`entries` being in `crs`), each closure's incidents are serialised once per version.
+    """
+    if memo is None:
+        return to_xml(incidents(entries, now, horizon))
+    parts = _kept(entries, now, horizon, memo, crs, "waze.xml", _xml_items)
+    return XML_HEAD + b"".join(parts) + XML_TAIL if any(parts) else to_xml([])
+
+
+def _json_items(items: list[dict]) -> bytes:
+    return dumps(items)[1:-1]
+
+
+def _xml_items(items: list[dict]) -> bytes:
+    """The incidents' elements as `to_xml` indents them inside the root."""
+    return to_xml(items)[len(XML_HEAD):-len(XML_TAIL)] if items else b""
+
+
+def _kept(entries: Iterable[Entry], now: datetime, horizon: Horizon, memo: FragmentMemo, crs: str, kind: str,
+          form) -> list[bytes]:
+    """Every listed closure's incidents shown at `now`, in `form`, each period's taken from the memo.
+
+    What a period's incidents say depends on `now` only through the horizon's bounds; whether they are
+    shown at all is decided here, at every request, so the answer is exact at every instant.
+    """
+    out, bounds = [], horizon.bounds(now)
+    for entry in _listed(entries, now):
+        reopened, periods = memo.get(kind, entry, crs, bounds,
+                                     lambda entry=entry: _by_period(entry, now, horizon, form))
+        out.extend(part for period, part in periods if _shown(period, now, reopened))
     return out
 
 
-def waze_json(entries: Iterable[Entry], now: datetime, horizon: Horizon) -> dict:
-    """The CIFS JSON form: {"incidents": [...]}."""
-    return {"incidents": incidents(entries, now, horizon)}
-
-
-def waze_xml(entries: Iterable[Entry], now: datetime, horizon: Horizon) -> bytes:
-    """The CIFS XML form (valid against cifsv2.xsd), UTF-8 with an XML declaration."""
-    return to_xml(incidents(entries, now, horizon))
+def _by_period(entry: Entry, now: datetime, horizon: Horizon, form) -> tuple[datetime | None, list]:
+    reopened, periods = _candidates(entry, now, horizon)
+    return reopened, [(period, form(items)) for period, items in periods]
 
 
 def to_xml(items: list[dict]) -> bytes:
@@ -101,33 +146,49 @@ def to_xml(items: list[dict]) -> bytes:
 
 def closure_incidents(entry: Entry, now: datetime, horizon: Horizon) -> list[dict]:
     """The incidents of one closure, in period and part order."""
+    reopened, periods = _candidates(entry, now, horizon)
+    return [item for period, items in periods if _shown(period, now, reopened) for item in items]
+
+
+def _candidates(entry: Entry, now: datetime, horizon: Horizon) -> tuple[datetime | None, list]:
+    """The real reopening, and each period over the horizon with its incidents, ended ones included."""
     closure, project = entry.view.closure, entry.view.project
     tz = zone(project.timezone)
     _, reopened = closure.resolved_actuals(tz)
-    periods = [p for p in feed_periods(_without_hours(entry), now, horizon) if _shown(p, now, reopened)]
     parts = _parts(entry.closure.geometry)
     if closure.direction == "backward":
         # Against the geometry, the parts are met in reverse order and each is run backwards.
         parts = [list(reversed(p)) for p in reversed(parts)]
-    out = []
-    for period in periods:
-        for k, line in enumerate(parts):
-            out.append(_incident(entry, period, line, _id(entry, period, k if len(parts) > 1 else None), tz))
-    return out
+    return reopened, [(period, [_incident(entry, period, line, _id(entry, period, k if len(parts) > 1 else None), tz)
+                                for k, line in enumerate(parts)])
+                      for period in feed_periods(_without_hours(entry), now, horizon)]
 
 
-def next_change(entries: Iterable[Entry], now: datetime, horizon: Horizon) -> datetime | None:
+def next_change(entries: Iterable[Entry], now: datetime, horizon: Horizon, *,
+                memo: FragmentMemo | None = None, crs: str = WGS84) -> datetime | None:
     """The first instant after `now` when an incident leaves the feed without a status change.
 
     Incidents ignore working hours (they travel as `schedule`), and a reopened one stays a day.
+    With a `memo`, each closure's period ends are worked out once per version and horizon.
     """
-    moments = []
+    moments, bounds = [], horizon.bounds(now)
     for entry in entries:
-        _, reopened = entry.view.closure.resolved_actuals(zone(entry.view.project.timezone))
-        if reopened is not None and now < reopened + REOPENED_GRACE:
-            moments.append(reopened + REOPENED_GRACE)
-        moments.extend(p.end for p in feed_periods(_without_hours(entry), now, horizon) if p.end > now)
+        if memo is None:
+            grace_end, ends = _ends(entry, now, horizon)
+        else:
+            grace_end, ends = memo.get("waze.ends", entry, crs, bounds,
+                                       lambda entry=entry: _ends(entry, now, horizon))
+        if grace_end is not None and now < grace_end:
+            moments.append(grace_end)
+        moments.extend(end for end in ends if end > now)
     return min(moments, default=None)
+
+
+def _ends(entry: Entry, now: datetime, horizon: Horizon) -> tuple[datetime | None, list[datetime]]:
+    """When a reopened closure's grace runs out, and when each of its periods over the horizon ends."""
+    _, reopened = entry.view.closure.resolved_actuals(zone(entry.view.project.timezone))
+    grace_end = reopened + REOPENED_GRACE if reopened is not None else None
+    return grace_end, [p.end for p in feed_periods(_without_hours(entry), now, horizon)]
 
 
 def _without_hours(entry: Entry) -> Entry:

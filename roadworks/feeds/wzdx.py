@@ -14,9 +14,10 @@ import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from ..domain.crs import WGS84
 from ..domain.schedule import Period, zone
 from ..index import Entry
-from . import Horizon, feed_periods
+from . import FragmentMemo, Horizon, dumps, feed_periods, raw_array
 
 WZDX_VERSION = "4.2"
 CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
@@ -36,14 +37,21 @@ Line = list[list[float]]
 
 
 def work_zone_feed(entries: Iterable[Entry], now: datetime, horizon: Horizon, *, publisher: str,
-                   contact: str | None, update_frequency: int = 60, updated: datetime | None = None) -> dict:
+                   contact: str | None, update_frequency: int = 60, updated: datetime | None = None,
+                   memo: FragmentMemo | None = None, crs: str = WGS84) -> dict:
     """The WorkZoneFeed for `entries` as seen at `now` over `horizon` (drafts not yet published left out).
 
     `updated` is when the data last changed (default `now`): the feed's bytes, and so its ETag, then
-    stay the same between changes.
+    stay the same between changes. With a `memo` (`entries` being in `crs`), each closure's events are
+    serialised once per version and horizon, and `features` is `Raw`: write the feed with `encode`.
     """
     shown = [e for e in entries if e.published_at is None or e.published_at <= now]
-    features = [f for entry in shown for f in closure_events(entry, now, horizon)]
+    if memo is None:
+        features = [f for entry in shown for f in closure_events(entry, now, horizon)]
+    else:
+        bounds = horizon.bounds(now)
+        features = raw_array([memo.get("wzdx", e, crs, bounds, lambda e=e: _serialised(e, now, horizon))
+                              for e in shown])
     return {
         "feed_info": feed_info(shown, updated or now, publisher, contact, update_frequency),
         "type": "FeatureCollection",
@@ -73,6 +81,11 @@ def _contact(contact: str | None) -> dict:
     if not contact:
         return {}
     return {"contact_email": contact} if "@" in contact and " " not in contact else {"contact_name": contact}
+
+
+def _serialised(entry: Entry, now: datetime, horizon: Horizon) -> bytes:
+    """One closure's events as JSON array items: they depend on `now` only through the horizon's bounds."""
+    return dumps(closure_events(entry, now, horizon))[1:-1]
 
 
 def closure_events(entry: Entry, now: datetime, horizon: Horizon) -> list[dict]:
