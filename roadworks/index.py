@@ -90,6 +90,11 @@ def first_event(status_change: datetime | None, published_at: datetime | None, a
     return min((m for m in moments if m is not None), default=None)
 
 
+def next_event_among(entries, at: datetime) -> datetime | None:
+    """The first instant after `at` when any of these closures' public representations changes by itself."""
+    return min((m for m in (e.next_event(at) for e in entries) if m is not None), default=None)
+
+
 def make_entry(closure: Closure, project: Project, seq: int = 0, shape: BaseGeometry | None = None) -> Entry:
     """An entry for `closure`; its GeoJSON geometry is dropped, the shape holds the same coordinates."""
     shape = shape if shape is not None else to_shape(closure.geometry)

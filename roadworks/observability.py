@@ -33,7 +33,9 @@ from pythonjsonlogger.json import JsonFormatter
 from werkzeug.exceptions import HTTPException
 
 from .api.problems import PROBLEMS
+from .auth import ANONYMOUS
 from .domain.errors import ValidationFailed
+from .domain.schedule import STATUSES
 
 log = logging.getLogger("roadworks.request")
 audit_log = logging.getLogger("roadworks.audit")
@@ -59,7 +61,6 @@ CORS_ALLOWED_HEADERS = "Accept, Accept-Language, Authorization, If-None-Match, I
 CORS_EXPOSED_HEADERS = ("ETag, Link, Location, Content-Location, Retry-After, RateLimit, RateLimit-Policy, "
                         "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id")
 LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
-STATUSES = ("active", "paused", "upcoming", "completed", "cancelled")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _ETAG_VERSION = re.compile(r'^(?:W/)?"(\d+)\.')
 
@@ -197,7 +198,7 @@ class ClosureCollector:
         now = self.services.clock()
         counts = dict.fromkeys(STATUSES, 0)
         for entry in snapshot.entries():
-            if entry.published_at is None or entry.published_at <= now:
+            if entry.visible(ANONYMOUS, now):
                 status = entry.status(now)[0]
                 counts[status] = counts.get(status, 0) + 1
         family = GaugeMetricFamily("roadworks_closures", "Published closures by status now", labels=["status"])

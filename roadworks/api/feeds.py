@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
 from flask import current_app, request
 from marshmallow import RAISE, fields, validate
-from shapely.geometry import box
 
-from ..auth import ANONYMOUS
-from ..domain.crs import WGS84, bbox_from
+from ..domain.crs import WGS84
 from ..feeds import FragmentMemo, Horizon, encode, in_crs
 from ..feeds.ical import closure_calendar
 from ..feeds import waze
 from ..feeds.waze import waze_json, waze_xml
 from ..feeds.wzdx import work_zone_feed
-from ..index import Entry, Snapshot
+from ..index import Entry, Snapshot, next_event_among
 from .bodies import ID_PATTERN
 from .http import actor, bytes_response, crs_mark, etag_for, now, seconds_until, services
-from .listing import query_key
+from .listing import RenderCache, public, query_key, select
 from .queries import ApiBlueprint, BBox, QuerySchema, crs_field
 
 blp = ApiBlueprint("feeds", __name__, url_prefix="/feeds",
@@ -45,19 +41,6 @@ class FeedQuerySchema(QuerySchema):
     crs = crs_field()
 
 
-def selected(query: dict, snapshot: Snapshot | None = None) -> list[Entry]:
-    """Closures matching the filters of /api/v1/closures (`bbox` read in `crs`), drafts included."""
-    crs = query.get("crs", WGS84)
-    area = box(*bbox_from(query["bbox"], crs)) if "bbox" in query else None
-    snapshot = snapshot or services().index.snapshot()
-    return snapshot.select(area=area, project=query.get("project"), road=query.get("road"))
-
-
-def published(query: dict, at: datetime, snapshot: Snapshot | None = None) -> list[Entry]:
-    """The matching closures the public may see at `at`: drafts never reach a feed."""
-    return [e for e in selected(query, snapshot) if e.visible(ANONYMOUS, at)]
-
-
 @dataclass(frozen=True)
 class Rendered:
     """One feed's bytes and until when they stay true."""
@@ -68,37 +51,15 @@ class Rendered:
     computed_at: datetime
     expires_at: datetime | None
 
-    def holds(self, at: datetime) -> bool:
-        return self.computed_at <= at and (self.expires_at is None or at < self.expires_at)
 
-
-class FeedCache:
+class FeedCache(RenderCache):
     """Rendered feeds by (feed, change sequence, query), within a byte budget.
 
     A city's WZDx feed takes seconds and tens of megabytes to build; partners poll it all day.
     """
 
     def __init__(self, budget: int = 256 * 1024 * 1024):
-        self.budget, self.used = budget, 0
-        self._items: OrderedDict[tuple, Rendered] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple, at: datetime) -> Rendered | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None and found.holds(at):
-                self._items.move_to_end(key)
-                return found
-        return None
-
-    def put(self, key: tuple, rendered: Rendered) -> None:
-        with self._lock:
-            old = self._items.pop(key, None)
-            self.used += len(rendered.body) - (len(old.body) if old else 0)
-            self._items[key] = rendered
-            while self.used > self.budget and len(self._items) > 1:
-                _, dropped = self._items.popitem(last=False)
-                self.used -= len(dropped.body)
+        super().__init__(size=1024, budget=budget)
 
 
 def _cache() -> FeedCache:
@@ -112,14 +73,13 @@ def _memo() -> FragmentMemo:
 
 def _expiry(entries: list[Entry], at: datetime, more: datetime | None) -> datetime:
     """The first change among these closures, a format's own (`more`), or the horizon sliding, whichever first."""
-    changes = [e.next_event(at) for e in entries] + [horizon().next_move(at), more]
-    return min(c for c in changes if c is not None)
+    return min(c for c in (next_event_among(entries, at), horizon().next_move(at), more) if c is not None)
 
 
 def _render(query: dict, render, at: datetime, snapshot: Snapshot, next_change) -> Rendered:
     crs = query.get("crs", WGS84)
-    matching = selected(query, snapshot)  # drafts among them bound the expiry: they go public by themselves
-    entries = in_crs([e for e in matching if e.visible(ANONYMOUS, at)], crs, _memo())
+    matching = select(snapshot, query)  # drafts among them bound the expiry: they go public by themselves
+    entries = in_crs(public(matching, at), crs, _memo())
     body = render(entries, at, crs)
     headers = crs_mark(crs, body)
     if isinstance(body, dict):
@@ -134,10 +94,7 @@ def _answer(query: dict, render, mimetype: str, *, extra_key: str = "",
     actor()  # a bad token is refused on every read
     at, snapshot = now(), services().index.snapshot()
     key = (request.endpoint, snapshot.seq, query_key(query), extra_key)
-    rendered = _cache().get(key, at)
-    if rendered is None:
-        rendered = _render(query, render, at, snapshot, next_change)
-        _cache().put(key, rendered)
+    rendered = _cache().get(key, at, lambda: _render(query, render, at, snapshot, next_change))
     return bytes_response(rendered.body, rendered.etag, mimetype=mimetype,
                           max_age=seconds_until(rendered.expires_at, at), headers=rendered.headers)
 

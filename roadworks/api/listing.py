@@ -7,12 +7,12 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from shapely.geometry import box
 
-from ..auth import Actor
-from ..domain.crs import LABELS, URIS, WGS84
+from ..auth import ANONYMOUS, Actor
+from ..domain.crs import LABELS, URIS, WGS84, bbox_from
 from ..feeds import in_crs
 from ..index import Entry, Snapshot, first_event
 from .http import etag_for
@@ -39,29 +39,47 @@ def scope_of(actor: Actor) -> tuple:
     return ("public",) if not actor.is_editor else (actor.role, actor.agency)
 
 
-class ListingCache:
-    """Rendered listings per snapshot, query and scope, dropped when their expiry passes."""
+class RenderCache:
+    """Rendered answers (with `body`, `computed_at` and `expires_at`) by key, each reused while still true.
 
-    def __init__(self, size: int = CACHE_SIZE):
-        self.size = size
-        self._items: OrderedDict[tuple, Listing] = OrderedDict()
+    The least recently used go first past `size` answers or, if given, `budget` bytes.
+    """
+
+    def __init__(self, size: int = CACHE_SIZE, budget: int | None = None):
+        self.size, self.budget, self.used = size, budget, 0
+        self._items: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, snapshot: Snapshot, query: dict, actor: Actor, now: datetime) -> Listing:
-        at = query.get("at") or now
-        key = (snapshot.seq, scope_of(actor), query_key(query))
+    def get(self, key: tuple, now: datetime, render: Callable[[], Any]) -> Any:
+        """The answer kept for `key` if it still holds at `now`, else a fresh one from `render`."""
         with self._lock:
             found = self._items.get(key)
             if found is not None and still_true(found, now):
                 self._items.move_to_end(key)
                 return found
-        listing = render_listing(snapshot, query, actor, at, now)
+        made = render()
         with self._lock:
-            self._items[key] = listing
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return listing
+            old = self._items.pop(key, None)
+            self.used += len(made.body) - (len(old.body) if old is not None else 0)
+            self._items[key] = made
+            while len(self._items) > 1 and (len(self._items) > self.size or self._over_budget()):
+                _, dropped = self._items.popitem(last=False)
+                self.used -= len(dropped.body)
+        return made
+
+    def _over_budget(self) -> bool:
+        return self.budget is not None and self.used > self.budget
+
+
+class ListingCache:
+    """Rendered listings per snapshot, query and scope, dropped when their expiry passes."""
+
+    def __init__(self, size: int = CACHE_SIZE):
+        self._cache = RenderCache(size)
+
+    def get(self, snapshot: Snapshot, query: dict, actor: Actor, now: datetime) -> Listing:
+        key = (snapshot.seq, scope_of(actor), query_key(query))
+        return self._cache.get(key, now, lambda: render_listing(snapshot, query, actor, query.get("at") or now, now))
 
 
 def query_key(query: dict) -> tuple:
@@ -96,11 +114,16 @@ def render_listing(snapshot: Snapshot, query: dict, actor: Actor, at: datetime, 
 
 
 def select(snapshot: Snapshot, query: dict) -> list[Entry]:
-    """Entries matching every filter but status, in id order."""
-    area = box(*query["bbox"]) if "bbox" in query else None
+    """Entries matching every filter but status, in id order, drafts included; `bbox` is read in `crs`."""
+    area = box(*bbox_from(query["bbox"], query.get("crs", WGS84))) if "bbox" in query else None
     entries = snapshot.select(area=area, project=query.get("project"), road=query.get("road"))
     since = query.get("updated_since")
     return [e for e in entries if since is None or e.view.closure.updated_at > since]
+
+
+def public(entries: list[Entry], at: datetime) -> list[Entry]:
+    """What anyone may see at `at`: drafts stay out until their publication."""
+    return [e for e in entries if e.visible(ANONYMOUS, at)]
 
 
 def _changed_at(snapshot: Snapshot, entries: list[Entry], at: datetime, now: datetime,

@@ -7,13 +7,14 @@ from urllib.parse import urlencode
 
 from flask import request, url_for
 from marshmallow import RAISE, ValidationError, fields, post_load, validate
-from shapely.geometry import box
 
 from ..auth import ANONYMOUS
-from ..domain.crs import NAMES, URIS, WGS84, bbox_from, geometry_to
-from ..feeds.ogc import extent, in_effect, utc
-from ..index import Entry, Snapshot
+from ..domain.crs import NAMES, URIS, WGS84, geometry_to
+from ..feeds import in_effect
+from ..feeds.ogc import extent, utc
+from ..index import Entry, Snapshot, next_event_among
 from .http import actor, json_response, now, seconds_until, services
+from .listing import public, select
 from .problems import Problem
 from .queries import ApiBlueprint, BBox, Cursor, Instant, QuerySchema, crs_field, make_cursor
 from .render import entry_feature
@@ -169,7 +170,7 @@ def items(collectionId, **query):
     _check_collection(collectionId)
     at, crs, snapshot = now(), query["crs"], services().index.snapshot()
     candidates = _filtered(snapshot, query)
-    matched = _published(candidates, at)
+    matched = public(candidates, at)
     after = query.get("cursor")
     remaining = [e for e in matched if after is None or e.id > after]
     page = remaining[:query["limit"]]
@@ -180,8 +181,8 @@ def items(collectionId, **query):
         body["timeStamp"] = stamp
     body["links"] = _items_links(page[-1].id if len(remaining) > len(page) else None)
     # The page changes with its closures' statuses, and the whole answer when a draft among the matches goes public.
-    expires = min((m for m in [*(e.next_event(at) for e in page), _next_publication(candidates, at)]
-                   if m is not None), default=None)
+    expires = min((m for m in (next_event_among(page, at), _next_publication(candidates, at)) if m is not None),
+                  default=None)
     return json_response(body, mimetype=_geojson_type(query), max_age=seconds_until(expires, at),
                          headers=_crs_header(crs))
 
@@ -214,17 +215,11 @@ def _check_collection(collection_id: str) -> None:
 
 def _filtered(snapshot: Snapshot, query: dict) -> list[Entry]:
     """Closures meeting `bbox` (given in `crs`) and in effect at some moment of `datetime`, drafts included."""
-    area = box(*bbox_from(query["bbox"], query["crs"])) if "bbox" in query else None
-    entries = snapshot.select(area=area)
+    entries = select(snapshot, query)
     if "when" not in query:
         return entries
     start, end = query["when"]
     return [e for e in entries if in_effect(e.timeline, start, end)]
-
-
-def _published(entries: list[Entry], at: datetime) -> list[Entry]:
-    """What the public sees, like the partner feeds: drafts stay out until their publication."""
-    return [e for e in entries if e.visible(ANONYMOUS, at)]
 
 
 def _next_publication(entries: list[Entry], at: datetime) -> datetime | None:
@@ -249,7 +244,7 @@ def _the_collection() -> tuple[dict, int | None]:
     """The collection as published now, and how long that holds: its extent moves only when a draft goes public."""
     at = now()
     entries = services().index.snapshot().select()
-    return _collection(_published(entries, at)), seconds_until(_next_publication(entries, at), at)
+    return _collection(public(entries, at)), seconds_until(_next_publication(entries, at), at)
 
 
 def _collection(entries: list[Entry]) -> dict:

@@ -18,12 +18,13 @@ from marshmallow import RAISE, ValidationError, fields, validate
 from shapely.geometry import box, mapping
 
 from ..auth import ANONYMOUS
-from ..domain.crs import WGS84, bbox_from
+from ..domain.crs import WGS84
 from ..feeds import open511 as o5
 from ..feeds.wzdx import CC0
-from ..index import Entry
+from ..index import Entry, next_event_among
 from .bodies import parse_instant
 from .http import actor, bytes_response, crs_mark, etag_for, json_response, now, seconds_until, services
+from .listing import public, select
 from .problems import Problem
 from .queries import ApiBlueprint, BBox, QuerySchema, crs_field
 
@@ -254,7 +255,7 @@ def events(**query):
     actor()  # a bad token is refused on every read
     at, here, crs = now(), links(), query["crs"]
     candidates = _candidates(query, here)
-    chosen = [e for e in candidates if e.visible(ANONYMOUS, at) and _wanted(e, query, at)]
+    chosen = [e for e in public(candidates, at) if _wanted(e, query, at)]
     offset, limit = query["offset"], query["limit"]
     shown = [o5.event(e, at, here, crs) for e in chosen[offset:offset + limit]]
     pagination = o5.paged(lambda start: _page_url(start, limit), offset, limit, len(chosen))
@@ -284,8 +285,7 @@ def _candidates(query: dict, here: o5.Links) -> list[Entry]:
     """Closures in the area, on the roads and in the jurisdictions asked for, drafts included (for max-age)."""
     if "jurisdiction" in query and not _names_us(query["jurisdiction"], here):
         return []
-    area = box(*bbox_from(query["bbox"], query["crs"])) if "bbox" in query else None
-    entries = services().index.snapshot().select(area=area)
+    entries = select(services().index.snapshot(), query)
     if "road_name" in query:
         roads = {r.strip().casefold() for r in query["road_name"].split(",") if r.strip()}
         entries = [e for e in entries if e.road in roads]
@@ -330,5 +330,4 @@ def _page_url(offset: int, limit: int) -> str:
 
 def _max_age(entries: list[Entry], at: datetime) -> int | None:
     """Until the first status change or publication among the closures the answer could hold."""
-    changes = [e.next_event(at) for e in entries]
-    return seconds_until(min((c for c in changes if c is not None), default=None), at)
+    return seconds_until(next_event_among(entries, at), at)

@@ -8,10 +8,9 @@ from concurrent.futures import ThreadPoolExecutor, TimeoutError as ProbeTimeout
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from .http import services
-from .problems import problem
+from .problems import RETRY_AFTER_SECONDS, problem
 
 READY_TIMEOUT_SECONDS = 2.0
-RETRY_AFTER_SECONDS = "5"
 
 blp = Blueprint("ops", __name__)
 # Probes run in a thread so a database that hangs cannot hang the probe; two stuck probes at most,
@@ -59,7 +58,7 @@ def _executor() -> ThreadPoolExecutor:
 
 
 def _unready(detail: str) -> Response:
-    return problem(503, f"not ready: {detail}", headers={"Retry-After": RETRY_AFTER_SECONDS})
+    return problem(503, f"not ready: {detail}", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _no_store(response: Response) -> Response:

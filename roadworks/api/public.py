@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from flask import request, url_for
 from marshmallow import RAISE
 
-from ..domain.crs import bbox_from, geometry_to
+from ..domain.crs import geometry_to
 from .bodies import FeatureListSchema, FeatureOutSchema, HistorySchema, ProjectListSchema, ProjectOutSchema
 from .fastpath import mark_cacheable
 from .http import actor, bytes_response, crs_mark, json_response, now, seconds_until, services, settled
@@ -49,8 +49,6 @@ def project_history(id):
 def list_closures(**query):
     """Closures as a GeoJSON FeatureCollection, with each status at `at` (default now)."""
     clock, who, snapshot = now(), actor(), services().index.snapshot()
-    if "bbox" in query:
-        query["bbox"] = bbox_from(query["bbox"], query["crs"])
     listing = services().listings.get(snapshot, query, who, clock)
     mark_cacheable(snapshot.seq, listing)
     headers = crs_mark(query["crs"], None) or {}

@@ -52,12 +52,12 @@ def map_config():
 
 @blp.after_app_request
 def map_security_headers(response):
-    """No inline script or style on the map; images only from here and the tile server."""
+    """No inline script or style on the map; images only from here and the tile server.
+
+    The headers every answer carries (nosniff, a page's Referrer-Policy) come from roadworks/observability.py.
+    """
     if request.path.startswith("/map/"):
         response.headers["Content-Security-Policy"] = content_security_policy(services().settings["TILE_URL"])
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        # Tile servers (OpenStreetMap's among them) want the page's origin as Referer.
-        response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     return response
 
 

@@ -11,8 +11,21 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..domain.crs import WGS84, shape_to
-from ..domain.schedule import Period
+from ..domain.schedule import Period, Timeline
 from ..index import Entry
+
+
+# Earlier than any schedule can start (they are checked to lie after 1900): stands for an open start.
+DAWN = datetime(1800, 1, 1, tzinfo=timezone.utc)
+# A closed interval includes its end, Timeline.periods() leaves it out: widen by the clock's resolution.
+TICK = timedelta(microseconds=1)
+
+
+def in_effect(timeline: Timeline, start: datetime | None, end: datetime | None) -> bool:
+    """Whether the closure is in effect at some moment of [start, end]; None is an open end."""
+    if start is not None and end is not None and end < start:
+        return False
+    return bool(timeline.periods(start or DAWN, None if end is None else end + TICK))
 
 
 @dataclass(frozen=True)

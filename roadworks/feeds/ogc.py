@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from ..domain.crs import URIS, WGS84
 from ..domain.schedule import Timeline
 from ..index import Entry
+from . import DAWN
 
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
-# Earlier than any schedule can start (they are checked to lie after 1900): stands for an open start.
-DAWN = datetime(1800, 1, 1, tzinfo=UTC)
-# OGC intervals include their end, Timeline.periods() leaves it out: widen by the clock's resolution.
-TICK = timedelta(microseconds=1)
-
-
-def in_effect(timeline: Timeline, start: datetime | None, end: datetime | None) -> bool:
-    """Whether the closure is in effect at some moment of [start, end]; None is an open end."""
-    return bool(timeline.periods(start or DAWN, None if end is None else end + TICK))
 
 
 def effect_span(timeline: Timeline) -> tuple[datetime, datetime | None] | None:

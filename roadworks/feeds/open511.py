@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable
 from urllib.parse import quote
 
 from lxml import etree
 
 from ..domain.crs import WGS84, geometry_to
-from ..domain.schedule import ACTIVE, CANCELLED, COMPLETED, Hours, Period, Timeline, When, end_instant, start_instant
+from ..domain.schedule import CANCELLED, COMPLETED, Hours, Period, Timeline, When, end_instant, start_instant
 from ..index import Entry
+from . import DAWN, TICK, in_effect as in_effect_between
 from .ical import IMPACT
 from .wzdx import cardinal
 
@@ -45,7 +46,6 @@ ROAD_STATE = {"closed": "CLOSED", "lanes-closed": "SOME_LANES_CLOSED", "alternat
 CARDINAL = {"northbound": "N", "eastbound": "E", "southbound": "S", "westbound": "W"}
 # Open511 daily times stop at 23:59; a day's last minute stands for midnight.
 DAY_MINUTES = 24 * 60
-EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
 # Hours repeat weekly, so after a schedule's last fixed edge a week and a day shows the whole pattern.
 PATTERN_SETTLES = timedelta(days=8)
 
@@ -172,7 +172,7 @@ def updated_at(entry: Entry, now: datetime) -> datetime:
     if entry.published_at is not None and entry.published_at <= now:
         moments.append(entry.published_at)
     if entry.status(now)[0] == COMPLETED:
-        ends = [p.end for p in entry.timeline.periods(EARLIEST, now) if p.end is not None and p.end <= now]
+        ends = [p.end for p in entry.timeline.periods(DAWN, now) if p.end is not None and p.end <= now]
         moments.append(max(ends, default=None))
     return max((m for m in moments if m is not None), default=now)
 
@@ -190,14 +190,9 @@ def in_effect(entry: Entry, start: When, end: When | None) -> bool:
     lasts through the day.
     """
     timeline = entry.timeline
-    a = start_instant(start, timeline.tz)
-    if end is None:
-        b = end_instant(start, timeline.tz) if not isinstance(start, datetime) else None
-    else:
-        b = end_instant(end, timeline.tz) if not isinstance(end, datetime) else end + timedelta(microseconds=1)
-    if b is None:
-        return timeline.status_at(a) == ACTIVE
-    return b > a and bool(timeline.periods(a, b))
+    last = start if end is None else end
+    until = last if isinstance(last, datetime) else end_instant(last, timeline.tz) - TICK
+    return in_effect_between(timeline, start_instant(start, timeline.tz), until)
 
 
 # ---------------------------------------------------------------------------- schedule
@@ -207,18 +202,18 @@ def schedule(timeline: Timeline) -> dict:
     shown = _shown(timeline)
     if shown.schedule.hours:
         return recurring(shown)
-    return {"intervals": [_interval(p, shown.tz) for p in shown.periods(EARLIEST, None)]}
+    return {"intervals": [_interval(p, shown.tz) for p in shown.periods(DAWN, None)]}
 
 
 def _shown(timeline: Timeline) -> Timeline:
     """The timeline whose periods the schedule lists: never empty, as Open511 needs at least one."""
     if timeline.cancelled:
         timeline = replace(timeline, cancelled=False)
-    if timeline.periods(EARLIEST, None):
+    if timeline.periods(DAWN, None):
         return timeline
     # Nothing left in effect (a reopening before the works began, a window all paused): show the plan.
     planned = Timeline(replace(timeline.schedule, pauses=()), timeline.tz)
-    if planned.periods(EARLIEST, None):
+    if planned.periods(DAWN, None):
         return planned
     return Timeline(replace(timeline.schedule, pauses=(), hours=()), timeline.tz)
 
@@ -276,7 +271,7 @@ def _stretches(timeline: Timeline) -> list[tuple[date, date | None]]:
     bare = replace(timeline, schedule=replace(timeline.schedule, hours=()))
     tz = timeline.tz
     out = []
-    for p in bare.periods(EARLIEST, None):
+    for p in bare.periods(DAWN, None):
         last = None if p.end is None else (p.end.astimezone(tz) - timedelta(microseconds=1)).date()
         out.append((p.start.astimezone(tz).date(), last))
     return out
