@@ -14,6 +14,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import observability, services
     from .api import bureau, changes, fastpath, feeds, limits, ogc, open511, ops, problems, public, routecheck, site
+    from .api import urls
     from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
     from .config import from_environment
 
@@ -43,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     fastpath.install(app, app.extensions["roadworks"], lambda: app.extensions.get("roadworks_limiter"))
     limits.compress(app)  # after_request hooks run last-registered first: compress, then keep the bytes
     limits.register(app, settings)
+    urls.install(app, settings)  # absolute URLs on ROADWORKS_PUBLIC_URL, never on the Host header
     problems.register(app)
     observability.install(app, app.extensions["roadworks"], settings["LOG_LEVEL"])  # outermost WSGI layer
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -25,18 +26,38 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(demo: bool, host: str, port: int, threads: int) -> None:
-    """Run the service under waitress, a production WSGI server."""
+    """Run the service under waitress, a production WSGI server.
+
+    Absolute URLs in answers start with ROADWORKS_PUBLIC_URL; unset, with http://HOST:PORT/.
+    """
     from waitress import serve as waitress_serve
 
+    from .api.server_name import SERVER_NAME
     from .demo import load_demo
 
-    app = create_app()
+    public_url = os.environ.get("ROADWORKS_PUBLIC_URL") or served_url(host, port)
+    try:
+        app = create_app({"PUBLIC_URL": public_url})
+    except ValidationFailed as failure:
+        raise click.UsageError(str(failure)) from None
     if demo:
         loaded = load_demo(app.extensions["roadworks"].registry)
         app.extensions["roadworks"].index.rebuild()
         click.echo("demo data loaded" if loaded else "database not empty: demo data not loaded")
-    click.echo(f"Roadworks on http://{host}:{port}/  (map /map/, API /api/v1/, docs /docs)")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="roadworks")
+    click.echo(f"Roadworks on http://{_url_host(host)}:{port}/, public URL {public_url}  "
+               "(map /map/, API /api/v1/, docs /docs)")
+    # ident: the Server header names the service, not waitress (roadworks/api/server_name.py)
+    waitress_serve(app, host=host, port=port, threads=threads, ident=SERVER_NAME)
+
+
+def served_url(host: str, port: int) -> str:
+    """The URL clients reach `serve --host H --port P` at; a wildcard address is reached as localhost."""
+    name = "localhost" if host in ("0.0.0.0", "::", "") else _url_host(host)
+    return f"http://{name}:{port}/"
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 @main.group()

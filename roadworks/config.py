@@ -34,9 +34,40 @@ DEFAULTS: dict[str, Any] = {
     "TILE_ATTRIBUTION": "© OpenStreetMap contributors",
     # Level of the JSON log lines on stderr: INFO writes one line per request, WARNING only trouble.
     "LOG_LEVEL": "INFO",
+    # Absolute URLs in bodies and headers (iCalendar URL, Link headers) start with this; never the Host header.
+    "PUBLIC_URL": "http://localhost:8000/",
+    # ---- Bounded cost: every cap below is refused with a 400 problem that names it and its value.
+    # Longest query string accepted, in bytes (as sent, percent escapes included), on every path.
+    "MAX_QUERY_BYTES": 4096,
+    # Longest closed interval a read may ask about (OGC datetime, Open511 in_effect_on, schedule preview).
+    "MAX_INTERVAL_DAYS": 1830,
+    # Route check: vertices of the route and the longest window [from, to).
+    "ROUTE_MAX_VERTICES": 5000,
+    "ROUTE_MAX_WINDOW_DAYS": 31,
+    # Route check: the work one check may do, in (closure segment, route segment) pairs whose boxes (buffer
+    # included) meet; about 0.35 s a million on one core. A route past it is asked to be split.
+    "ROUTE_MAX_PAIRS": 2_000_000,
+    # Road events one closure may put into a feed inside the horizon, counted as WZDx (the largest format)
+    # writes them: periods x ways of travel (2 for `both`) x parts of the line. A write that could pass it in
+    # any horizon-long span is refused with 422; a closure stored past it is cut at it. A year of night works
+    # on a 30-part street both ways meets at most 213 nights of the default 211-day horizon: 12,780 events
+    # (~13 MB of WZDx). Lengthen the horizon to a year and it needs 367 x 60 = 22,020: raise this with it.
+    "FEED_MAX_EVENTS_PER_CLOSURE": 15000,
+    # Byte budgets of this process's caches (least recently used dropped first). Whole answers: half for
+    # rendered feeds, a quarter for closure listings, a quarter for the replayed final answers (compressed
+    # copies). Feed parts: each closure's rendered part of each feed, kept across writes.
+    "ANSWER_CACHE_BYTES": 64 * 1024 * 1024,
+    "FRAGMENT_CACHE_BYTES": 128 * 1024 * 1024,
+    # Redis (rate-limit counts): connect and read timeouts in milliseconds, and the pause before retrying it
+    # after it failed, in seconds; meanwhile each process counts on its own.
+    "REDIS_TIMEOUT_MS": 100,
+    "REDIS_RETRY_S": 30,
 }
 
-_INTEGERS = {"MAX_BODY_BYTES", "TRUSTED_PROXIES", "FEED_DAYS_BACK", "FEED_DAYS_AHEAD"}
+_INTEGERS = {"MAX_BODY_BYTES", "TRUSTED_PROXIES", "FEED_DAYS_BACK", "FEED_DAYS_AHEAD", "MAX_QUERY_BYTES",
+             "MAX_INTERVAL_DAYS", "ROUTE_MAX_VERTICES", "ROUTE_MAX_WINDOW_DAYS", "ROUTE_MAX_PAIRS",
+             "FEED_MAX_EVENTS_PER_CLOSURE",
+             "ANSWER_CACHE_BYTES", "FRAGMENT_CACHE_BYTES", "REDIS_TIMEOUT_MS", "REDIS_RETRY_S"}
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -78,10 +78,49 @@ class Entry:
         return first_event(self.status(at)[1], self.published_at, at)
 
     def visible(self, actor: Actor, at: datetime) -> bool:
-        """Drafts are shown only to those who may edit them."""
+        """Whether `actor` may see this closure at `at`: the one rule, used by every answer.
+
+        A draft is shown only to those who may edit it until its publication, then to everyone.
+        """
         if self.published_at is None or self.published_at <= at:
             return True
         return actor.may_write(self.view.project.agency)
+
+
+def visible(entries, actor: Actor, at: datetime) -> list[Entry]:
+    """The entries `actor` may see at `at`, in their order."""
+    return [e for e in entries if e.visible(actor, at)]
+
+
+def next_visible_event(entries, actor: Actor, at: datetime, now: datetime, *, statuses: bool = True) -> datetime | None:
+    """The first instant after `now` when what `actor` sees of these closures changes by itself.
+
+    What a client may be told (max-age). Closures hidden from `actor` count for nothing, not even their
+    publication: that would tell when a draft exists. Without `statuses` (an answer at a fixed `at`) only
+    publications `actor` can see coming move it. Server-side caches use `next_event_among` instead.
+    """
+    moments = (first_event(e.status(at)[1] if statuses else None, e.published_at, now)
+               for e in entries if e.visible(actor, now))
+    return min((m for m in moments if m is not None), default=None)
+
+
+def last_visible_change(snapshot: "Snapshot", entries, actor: Actor, at: datetime, now: datetime, *,
+                        statuses: bool = True) -> datetime | None:
+    """No later than `now`: when what `actor` sees of these closures last changed (Last-Modified, update_date).
+
+    The last write `actor` may see (`Snapshot.last_write_for`), or a later publication or status change at
+    `at` among the closures `actor` sees; never the save time of a draft hidden from them.
+    """
+    moments = [snapshot.last_write_for(actor)]
+    for entry in entries:
+        if not entry.visible(actor, now):
+            continue
+        if statuses:
+            moments.append(entry.last_event(at, now))
+        elif entry.published_at is not None and entry.published_at <= now:
+            moments.append(entry.published_at)
+    found = max((m for m in moments if m is not None), default=None)
+    return None if found is None else min(found, now)
 
 
 def first_event(status_change: datetime | None, published_at: datetime | None, at: datetime) -> datetime | None:
@@ -129,7 +168,16 @@ class Snapshot:
     base: Base
     overlay: dict[str, Entry | None]  # id -> newer entry, or None when deleted since the base
     projects: dict[str, Project]
-    last_write_at: datetime | None
+    last_write_at: datetime | None  # the newest write of any kind, drafts included
+    last_public_write_at: datetime | None = None  # the newest write anyone may see (publications aside)
+
+    def last_write_for(self, actor: Actor) -> datetime | None:
+        """The newest write `actor` may see: editors see drafts, everyone else only public changes.
+
+        An agency's editor is told the time of any write (as before), so an answer they cache never misses
+        one of their own draft edits; anonymous answers never move with a draft.
+        """
+        return self.last_write_at if actor.is_editor else self.last_public_write_at
 
     def get(self, id: str) -> Entry | None:
         if id in self.overlay:
@@ -247,17 +295,18 @@ class ReadModel:
             return self._full_build()  # first read, or the database was restored from an older copy
         changed = self.store.changed_since(current.seq)
         if not changed.closures and not changed.projects:
-            return Snapshot(changed.seq, current.base, current.overlay, current.projects, current.last_write_at)
+            return Snapshot(changed.seq, current.base, current.overlay, current.projects, current.last_write_at,
+                            current.last_public_write_at)
         if len(current.overlay) + len(changed.closures) > OVERLAY_LIMIT:
             return self._full_build()
         return self._patched(current, changed)
 
     def _full_build(self) -> Snapshot:
-        seq, projects, last = self.store.everything()
+        seq, projects, writes = self.store.everything()
         parsed = {s.id: project_from(s) for s in projects}
         entries = {s.id: make_entry(closure_from(s), parsed[s.owner], s.seq)
                    for s in self.store.each_closure() if s.owner in parsed}
-        return Snapshot(seq, Base.build(entries), {}, parsed, last)
+        return Snapshot(seq, Base.build(entries), {}, parsed, writes.last, writes.last_public)
 
     def _patched(self, current: Snapshot, changed) -> Snapshot:
         projects = dict(current.projects)
@@ -278,8 +327,8 @@ class ReadModel:
             overlay[stored.id] = _entry_or_tombstone(stored, projects)
         if len(overlay) > OVERLAY_LIMIT:
             return self._full_build()  # a project edit can touch many closures at once
-        last = max((s.updated_at for s in (*changed.projects, *changed.closures)), default=current.last_write_at)
-        return Snapshot(changed.seq, current.base, overlay, projects, last)
+        writes = changed.writes
+        return Snapshot(changed.seq, current.base, overlay, projects, writes.last, writes.last_public)
 
 
 def _entry_or_tombstone(stored: Stored, projects: dict[str, Project]) -> Entry | None:

@@ -205,8 +205,14 @@ class ClosureCollector:
         for status, count in counts.items():
             family.add_metric([status], count)
         yield family
-        yield GaugeMetricFamily("roadworks_change_sequence", "Change sequence of this process's read model",
-                                value=snapshot.seq)
+        try:
+            # The public number, publications due by now included: saving a draft must not move it.
+            sequence = self.services.store.public_sequence(now)
+        except Exception:
+            logging.getLogger(__name__).warning("metrics: change sequence unavailable", exc_info=True)
+            return
+        yield GaugeMetricFamily("roadworks_change_sequence",
+                                "Public change sequence: the last number of GET /api/v1/changes", value=sequence)
 
 
 # ---------------------------------------------------------------------- the Flask side

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -11,9 +12,10 @@ from marshmallow import ValidationError
 
 from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
 from .auth import Actor
+from .budget import ByteLru
 from .domain import geometry
 from .domain.errors import Conflict, NotFound, ValidationFailed
-from .domain.model import Closure, Project
+from .domain.model import Closure, FeedCap, Project
 from .domain.schedule import When, zone
 from .documents import closure_doc, closure_from, closure_of, project_doc, project_from
 from .store.repository import Store, Stored, Writer
@@ -21,7 +23,11 @@ from .store.repository import Store, Stored, Writer
 AfterWrite = Callable[[Writer, Any], None]
 
 
-_PARSED_LIMIT = 200_000
+# Parsed documents kept, by an estimate of their memory: a parsed closure holds its line as Python
+# lists and floats, several times its JSON text (PARSED_PER_JSON_BYTE), and a closure may be megabytes.
+PARSED_BYTES = 64 * 1024 * 1024
+PARSED_PER_JSON_BYTE = 6
+PARSED_OVERHEAD = 2048
 
 
 class StaleVersion(Conflict):
@@ -39,14 +45,17 @@ class ClosureView:
 class Registry:
     """Projects and closures: every write is validated, authorised and stored with its history."""
 
-    def __init__(self, store: Store, *, default_timezone: str, service_area, clock: Callable[[], datetime]):
+    def __init__(self, store: Store, *, default_timezone: str, service_area, clock: Callable[[], datetime],
+                 feed_cap: FeedCap | None = None):
         self.store = store
+        # Every closure written must stay under it in every feed (None: unchecked).
+        self.feed_cap = feed_cap
         self.default_timezone = default_timezone
         self.service_area = service_area
         self.clock = clock
         # Parsing a stored document costs far more than reading it, and a committed version never
         # changes; only committed rows (read outside write transactions) go in here.
-        self._parsed: dict[tuple, Any] = {}
+        self._parsed = ByteLru(PARSED_BYTES)
 
     # ------------------------------------------------------------------ projects
 
@@ -181,7 +190,9 @@ class Registry:
         with self.store.writing() as w:
             current = self._current(w, "closure", id, version)
             self._require_closure_write(w, current, actor)
-            view = self._parse_closure(w, rewrite(current.doc), actor, "", id=id)
+            # A reopening only cuts periods off: it must never be refused, not even for a closure stored
+            # before the feed cap existed.
+            view = self._parse_closure(w, rewrite(current.doc), actor, "", id=id, capped=action != "reopen")
             saved = self._save_closure(w, view, actor, action, current)
             if after:
                 after(w, saved)
@@ -243,7 +254,8 @@ class Registry:
             raise Conflict(f"closure {view.closure.id!r} exists already; PUT to change it")
         return self._save_closure(w, view, actor, "create", None)
 
-    def _parse_closure(self, w: Writer, body: Any, actor: Actor, path: str, *, id: str | None) -> ClosureView:
+    def _parse_closure(self, w: Writer, body: Any, actor: Actor, path: str, *, id: str | None,
+                       capped: bool = True) -> ClosureView:
         data = _load(ClosureFeatureSchema(), body, path)
         if id is not None and data.get("id", id) != id:
             raise ValidationFailed.one(_at(path, "id"), f"does not match the resource id {id!r}")
@@ -255,7 +267,7 @@ class Registry:
             raise failure.prefixed(path) from None
         closure = closure_of(id or data.get("id") or _new_id(), props, geom)
         try:
-            closure.check(project)
+            closure.check(project, self.feed_cap if capped else None)
         except ValidationFailed as failure:
             raise failure.prefixed(path) from None
         return ClosureView(closure.in_zone(zone(project.timezone)), project)
@@ -292,14 +304,14 @@ class Registry:
         return ClosureView(self._value(stored), self._value(project))
 
     def _value(self, stored: Stored) -> Any:
-        """The Project or Closure of a committed stored version, parsed once."""
+        """The Project or Closure of a committed stored version, parsed once (while it fits PARSED_BYTES)."""
         key = (stored.kind, stored.id, stored.version, stored.seq)
         value = self._parsed.get(key)
         if value is None:
-            if len(self._parsed) >= _PARSED_LIMIT:
-                self._parsed.clear()
             parse = project_from if stored.kind == "project" else closure_from
-            value = self._parsed[key] = parse(stored)
+            value = parse(stored)
+            cost = PARSED_OVERHEAD + PARSED_PER_JSON_BYTE * len(json.dumps(stored.doc, default=str))
+            self._parsed.put(key, value, cost)
         return value
 
     def _current(self, w: Writer, kind: str, id: str, version: int | None) -> Stored:

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from .config import system_clock
 from .domain.geometry import parse_service_area
+from .domain.model import FeedCap
 from .domain.schedule import zone
 from .api.listing import ListingCache
 from .index import ReadModel
@@ -38,7 +39,8 @@ def build(settings: dict[str, Any], instance_path: str) -> Services:
         migrate(engine)
     store = Store(engine)
     clock = settings.get("CLOCK") or system_clock
-    registry = Registry(store, default_timezone=settings["TIMEZONE"], service_area=area, clock=clock)
+    registry = Registry(store, default_timezone=settings["TIMEZONE"], service_area=area, clock=clock,
+                        feed_cap=feed_cap(settings))
     index = ReadModel(store)
     # Built now, not on the first request: under `gunicorn --preload` workers inherit it at fork.
     index.snapshot()
@@ -47,4 +49,10 @@ def build(settings: dict[str, Any], instance_path: str) -> Services:
     # after a fork) its pages.
     gc.collect()
     gc.freeze()
-    return Services(settings, store, registry, clock, index, ListingCache())
+    return Services(settings, store, registry, clock, index, ListingCache.from_settings(settings))
+
+
+def feed_cap(settings: dict[str, Any]) -> FeedCap:
+    """FEED_MAX_EVENTS_PER_CLOSURE over the feeds' horizon: FEED_DAYS_BACK + FEED_DAYS_AHEAD and today."""
+    days = int(settings.get("FEED_DAYS_BACK", 30)) + int(settings.get("FEED_DAYS_AHEAD", 180)) + 1
+    return FeedCap(int(settings.get("FEED_MAX_EVENTS_PER_CLOSURE", 15_000)), days)

@@ -20,6 +20,8 @@ TEST_DATABASE_URL = os.environ.get("ROADWORKS_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("ROADWORKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 AGENCY = "西宁市城乡建设局"
 OTHER_AGENCY = "西宁市公安局交通警察支队"
+# Where the test client sends its requests (Host: localhost): absolute URLs in answers start with it.
+TEST_PUBLIC_URL = "http://localhost/"
 
 
 class Clock:
@@ -77,7 +79,7 @@ def app(database_url, clock):
     _empty(engine)  # before the app exists: it reads the database as it starts
     engine.dispose()
     app = create_app({"DATABASE_URL": database_url, "MIGRATE": False, "CLOCK": clock,
-                      "MAX_BODY_BYTES": 2 * 1024 * 1024})
+                      "MAX_BODY_BYTES": 2 * 1024 * 1024, "PUBLIC_URL": TEST_PUBLIC_URL})
     app.config["TESTING"] = True
     yield app
     app.extensions["roadworks"].store.engine.dispose()
@@ -96,7 +98,8 @@ def make_app(app, database_url, clock):
     made = []
 
     def make(**settings):
-        extra = create_app({"DATABASE_URL": database_url, "MIGRATE": False, "CLOCK": clock, **settings})
+        extra = create_app({"DATABASE_URL": database_url, "MIGRATE": False, "CLOCK": clock,
+                            "PUBLIC_URL": TEST_PUBLIC_URL, **settings})
         extra.config["TESTING"] = True
         made.append(extra)
         return extra

@@ -416,3 +416,67 @@ def test_success_answers_document_their_content_types(client):
     assert list(paths["/feeds/waze.xml"]["get"]["responses"]["200"]["content"]) == ["application/xml"]
     assert "201" in paths[f"{API}/closures"]["post"]["responses"]
     assert "204" in paths[f"{API}/closures/{{id}}"]["delete"]["responses"]
+
+
+# ---------------------------------------------------------------------------- numbers and instants at the edges
+
+HUGE = ["1e400", "99999999999999999999999", "-99999999999999999999999", "18446744073709551616"]
+LISTS_WITH_LIMIT = [f"{API}/closures", f"{API}/changes", "/open511/events", "/ogc/collections/closures/items"]
+CALENDAR_ENDS = ["0001-01-01T00:00:00+14:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-14:00",
+                 "9999-12-31T23:59:59.999999Z"]
+
+
+@pytest.mark.parametrize("cursor", [
+    {"s": 0, "t": "0001-01-01T00:00:00+00:00"}, {"s": 0, "t": "0001-01-01T00:00:00+14:00"},
+    {"s": 0, "t": "9999-12-31T23:59:59-14:00"}, {"s": 0, "t": "9999-12-31T23:59:59.999999+00:00"},
+    {"s": 10 ** 30, "t": None}, {"p": 10 ** 30}, {"p": 2 ** 63}, {"p": 1e400},
+], ids=["year-1", "year-1-east", "year-9999-west", "year-9999", "huge-seq", "huge-number", "2**63", "1e400"])
+def test_change_cursors_at_the_calendars_ends_or_past_any_number_are_400(client, untouched, cursor):
+    since = _b64(cursor)
+    assert_problem(untouched(lambda: client.get(f"{API}/changes", query_string={"since": since})), 400, "since",
+                   "not a cursor")
+
+
+@pytest.mark.parametrize("number", HUGE)
+def test_huge_limits_and_offsets_are_400_naming_the_field(client, untouched, subtests, number):
+    for path in LISTS_WITH_LIMIT:
+        with subtests.test(path=path):
+            response = untouched(lambda: client.get(path, query_string={"limit": number}))
+            if path.startswith("/ogc/") and not number.startswith(("-", "1e")):
+                # OGC API - Features: a limit past the maximum is read as the maximum, not refused.
+                assert response.status_code == 200 and len(response.json["features"]) <= 1000
+            else:
+                assert_problem(response, 400, "limit")
+    offset = client.get("/open511/events", query_string={"offset": number, "format": "json"})
+    if number.startswith(("-", "1e")):
+        assert_problem(offset, 400, "offset")
+    else:
+        assert offset.status_code == 200 and offset.json["events"] == []  # past the end: an empty page
+
+
+@pytest.mark.parametrize("instant", CALENDAR_ENDS)
+def test_instants_at_the_calendars_ends_are_400_naming_the_field(client, untouched, subtests, instant):
+    reads = [(f"{API}/closures", "at"), (f"{API}/closures", "updated_since"), (f"{API}/closures/{CLOSURE}", "at"),
+             ("/open511/events", "in_effect_on"), ("/open511/events", "updated"),
+             ("/ogc/collections/closures/items", "datetime")]
+    for path, field in reads:
+        with subtests.test(path=path, field=field):
+            value = f">{instant}" if field == "updated" else instant
+            assert_problem(untouched(lambda: client.get(path, query_string={field: value})), 400, field)
+    for interval in (f"{instant}/..", f"../{instant}", f"2024-01-01T00:00:00Z/{instant}"):
+        response = client.get("/ogc/collections/closures/items", query_string={"datetime": interval})
+        assert_problem(response, 400, "datetime")
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "0001-01-01,0001-01-02", "9999-12-30,9999-12-31"])
+def test_open511_dates_at_the_calendars_ends_are_400(client, untouched, day):
+    response = untouched(lambda: client.get("/open511/events", query_string={"in_effect_on": day}))
+    assert_problem(response, 400, "in_effect_on", "between the years 1900 and 2199")
+
+
+@pytest.mark.parametrize("bbox", ["1e309,36.60,101.81,36.62", "101.78,-1e309,101.81,36.62",
+                                  "101.78,36.60,1e400,36.62", "101.78,36.60,101.81,99999999999999999999999"])
+def test_bboxes_past_any_float_are_400(client, untouched, subtests, bbox):
+    for path in [*READS_WITH_BBOX, "/open511/events", "/ogc/collections/closures/items"]:
+        with subtests.test(path=path):
+            assert_problem(untouched(lambda: client.get(path, query_string={"bbox": bbox})), 400, "bbox")

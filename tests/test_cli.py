@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+import live
 from roadworks import create_app
 from roadworks.auth import Actor
-from roadworks.cli import main
+from roadworks.cli import main, served_url
 from roadworks.store.tables import tokens as tokens_table
 
 AGENCY = "西宁市城乡建设局"
@@ -281,3 +286,61 @@ def test_help_lists_the_commands(run):
     result = run("--help")
     for command in ("serve", "tokens", "import", "export"):
         assert command in result.output
+
+
+def test_serve_refuses_a_bad_public_url_naming_it(db_url):
+    result = CliRunner().invoke(main, ["serve", "--port", "1"], env={
+        "ROADWORKS_DATABASE_URL": db_url, "ROADWORKS_PUBLIC_URL": "https://roads.example.org"})
+    assert result.exit_code == 2
+    assert "ROADWORKS_PUBLIC_URL" in result.output and "must end with '/'" in result.output
+
+
+@pytest.mark.parametrize("host, port, url", [
+    ("127.0.0.1", 8000, "http://127.0.0.1:8000/"), ("roads.example.org", 80, "http://roads.example.org:80/"),
+    ("0.0.0.0", 8080, "http://localhost:8080/"), ("::1", 8080, "http://[::1]:8080/"),
+])
+def test_serve_defaults_the_public_url_to_where_it_listens(host, port, url):
+    assert served_url(host, port) == url
+
+
+@pytest.fixture
+def serving(db_url):
+    """serve(**environment) -> the port of `roadworks serve` (waitress) on 127.0.0.1, stopped afterwards."""
+    started = []
+
+    def serve(**environment) -> int:
+        port = live.free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ROADWORKS_")}
+        env.update(ROADWORKS_DATABASE_URL=db_url, **environment)
+        command = [sys.executable, "-m", "roadworks.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        started.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True))
+        deadline = time.monotonic() + 30
+        while True:
+            assert started[-1].poll() is None, "roadworks serve stopped"
+            try:
+                live.call(port, "GET", "/healthz", timeout=2)
+                return port
+            except OSError:
+                assert time.monotonic() < deadline, "roadworks serve did not answer within 30 s"
+                time.sleep(0.1)
+
+    yield serve
+    for process in started:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_serve_links_to_where_it_listens_and_names_no_software(serving):
+    port = serving()
+    status, headers, body = live.call(port, "GET", "/ogc/", headers={"Host": "evil.example"})
+    assert status == 200
+    assert {link["rel"]: link["href"] for link in body["links"]}["self"] == f"http://127.0.0.1:{port}/ogc/"
+    assert headers.get_all("Server") == ["Roadworks"]
+    assert "waitress" not in str(headers).lower() and "evil.example" not in str(headers)
+
+
+def test_serve_links_to_the_public_url_when_it_is_set(serving):
+    port = serving(ROADWORKS_PUBLIC_URL="https://roads.example.org/")
+    status, _, body = live.call(port, "GET", "/ogc/")
+    assert {link["rel"]: link["href"] for link in body["links"]}["self"] == "https://roads.example.org/ogc/"

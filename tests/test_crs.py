@@ -10,7 +10,7 @@ from pyproj import Geod
 from shapely.geometry import LineString
 
 from roadworks.domain.crs import (GCJ02, WGS84, bbox_from, gcj02_to_wgs84, geometry_to, point_from, point_to,
-                                  shape_to, wgs84_to_gcj02)
+                                  shape_to, wgs84_to_gcj02, wgs84_to_gcj02_array)
 
 GEOD = Geod(ellps="WGS84")
 
@@ -80,3 +80,43 @@ def test_a_gcj02_bbox_becomes_the_wgs84_box_covering_it():
 def test_an_unknown_coordinate_system_is_refused():
     with pytest.raises(ValueError, match="bd09"):
         point_to(101.7, 36.6, "bd09")
+
+
+def _per_point(shape):
+    """shape_to as it was: one prcoords call per point, rounded to 1e-7 degrees."""
+    import numpy as np
+    import shapely
+    return shapely.transform(shape, lambda xy: np.round(np.array([wgs84_to_gcj02(x, y) for x, y in xy]), 7)
+                             .reshape(-1, 2))
+
+
+def test_the_vectorised_transform_gives_the_very_floats_of_the_per_point_one():
+    import numpy as np
+    rng = np.random.default_rng(10)
+    # China and well beyond it, and the edges of the box GCJ-02 applies in.
+    xy = np.column_stack((rng.uniform(60, 150, 20_000), rng.uniform(-5, 60, 20_000)))
+    edges = np.array([[72.004, 0.8293], [137.8347, 55.8271], [72.0039, 30.0], [137.8348, 30.0], [101.7782, 36.6171],
+                      [116.404, 39.915], [113.647881, 34.829793]])
+    xy = np.vstack((xy, edges))
+    assert wgs84_to_gcj02_array(xy).tolist() == [list(wgs84_to_gcj02(x, y)) for x, y in xy.tolist()]
+
+
+@settings(max_examples=50)
+@given(st.lists(st.tuples(st.floats(70.0, 140.0), st.floats(0.0, 57.0)), min_size=2, max_size=40))
+def test_shape_to_gcj02_equals_the_per_point_path(points):
+    from shapely.geometry import MultiLineString
+    shape = MultiLineString([points, points[::-1]])
+    assert shape_to(shape, GCJ02).equals_exact(_per_point(shape), tolerance=0)
+    assert list(shape_to(shape, GCJ02).geoms[0].coords) == list(_per_point(shape).geoms[0].coords)
+
+
+def test_many_shapes_move_at_once_to_the_numbers_each_gets_alone():
+    from shapely.geometry import LineString, MultiLineString
+    from roadworks.domain.crs import shapes_to
+    shapes = [LineString([(101.7 + k * 0.01, 36.6), (101.71 + k * 0.01, 36.61 + k * 1e-5)]) for k in range(50)]
+    shapes += [MultiLineString([[(2.35, 48.85), (2.36, 48.86)], [(101.7, 36.6), (101.8, 36.7), (101.9, 36.65)]])]
+    together = shapes_to(shapes, GCJ02)
+    assert [list(s.coords) if s.geom_type == "LineString" else [list(g.coords) for g in s.geoms] for s in together] \
+        == [list(s.coords) if s.geom_type == "LineString" else [list(g.coords) for g in s.geoms]
+            for s in map(_per_point, shapes)]
+    assert shapes_to(shapes, WGS84) == shapes

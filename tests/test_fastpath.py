@@ -51,12 +51,12 @@ def kept(monkeypatch):
     seen = {"put": [], "replayed": []}
     put, replay = fastpath.ResponseCache.put, fastpath.CachedReads._replay
 
-    def spy_put(self, key, item):
-        seen["put"].append(key)
-        return put(self, key, item)
+    def spy_put(self, path, raw_query, canonical, coding, item):
+        seen["put"].append((path, raw_query, coding))
+        return put(self, path, raw_query, canonical, coding, item)
 
     def spy_replay(self, item, now, counted, limiter, environ, start_response):
-        seen["replayed"].append(fastpath._key(environ))
+        seen["replayed"].append((environ["PATH_INFO"], environ["QUERY_STRING"], self.coding_of(environ)))
         return replay(self, item, now, counted, limiter, environ, start_response)
 
     monkeypatch.setattr(fastpath.ResponseCache, "put", spy_put)
@@ -325,7 +325,7 @@ def test_identity_requests_never_get_a_compressed_replay(client, views):
         assert response.status_code == 200 and "Content-Encoding" not in response.headers
         assert not response.headers["ETag"].startswith("W/")
         assert gzip.decompress(compressed.data) == response.data
-    assert len(views) == 3  # gzip, no header and identity: one app answer each
+    assert len(views) == 2  # gzip, then no header and identity: both choose identity, one entry
 
 
 def test_a_weak_etag_revalidates_the_gzip_entry(client, views):
@@ -350,7 +350,7 @@ def test_requests_with_a_token_are_never_replayed(client, views, kept, auth, edi
     again = client.get(CLOSURES, headers=auth(editor_token))  # the public answer is now kept
     assert "dongguan-draft" in ids(again.json) and len(views) == 4
     assert [client.get(CLOSURES, headers=auth("rw_guess")).status_code for _ in range(2)] == [401, 401]
-    assert kept["put"] == [(CLOSURES, "", "")] and kept["replayed"] == []
+    assert kept["put"] == [(CLOSURES, "", "identity")] and kept["replayed"] == []
 
 
 def test_head_and_post_are_never_replayed(client, views, kept):
@@ -387,7 +387,8 @@ def test_different_query_strings_are_different_entries(client, views, kept):
     assert client.get(CLOSURES, query_string={"status": "all"}).data == every.data
     assert client.get(CLOSURES).data == default.data
     assert len(views) == 3
-    assert kept["replayed"] == [(CLOSURES, "status=active", ""), (CLOSURES, "status=all", ""), (CLOSURES, "", "")]
+    assert kept["replayed"] == [(CLOSURES, "status=active", "identity"), (CLOSURES, "status=all", "identity"),
+                                (CLOSURES, "", "identity")]
 
 
 def test_a_replayed_next_link_is_relative_so_it_fits_every_host_and_scheme(client, views, demo):
@@ -397,3 +398,127 @@ def test_a_replayed_next_link_is_relative_so_it_fits_every_host_and_scheme(clien
     assert len(views) == 1  # the second answer was a replay
     assert first.headers["Link"] == other.headers["Link"]
     assert other.headers["Link"].startswith("</api/v1/closures?limit=1&cursor=")
+
+
+# ---------------------------------------------------------------------------- canonical keys
+
+def count_renders(monkeypatch) -> list:
+    """Every listing rendered (a ListingCache miss)."""
+    from roadworks.api import listing
+
+    made, real = [], listing.render_listing
+    monkeypatch.setattr(listing, "render_listing", lambda *a, **k: made.append(a[1]) or real(*a, **k))
+    return made
+
+
+def replays(client) -> fastpath.ResponseCache:
+    return client.application.extensions["roadworks_replays"]
+
+
+def test_zero_padded_limits_share_one_listing_and_one_replay_entry(client, views, monkeypatch):
+    renders = count_renders(monkeypatch)
+    answers = [client.get(f"{CLOSURES}?limit={limit}") for limit in ("0010", "10", "010", "+10")]
+    assert {a.status_code for a in answers} == {200} and len({a.data for a in answers}) == 1
+    assert len(renders) == 1 and len(replays(client)) == 1
+    assert len(views) == 4  # each spelling reached the view once, to learn what it means
+    assert [client.get(f"{CLOSURES}?limit={limit}").data for limit in ("10", "0010")] == [answers[0].data] * 2
+    assert len(views) == 4 and len(replays(client)) == 1  # then replayed
+
+
+def test_reordered_parameters_and_rewritten_bbox_numbers_share_one_entry(client, views, monkeypatch):
+    renders = count_renders(monkeypatch)
+    spellings = ["bbox=101.78,36.60,101.81,36.62&status=all&limit=2",
+                 "limit=2&status=all&bbox=101.780,36.6,101.8100,36.62",
+                 "status=all&limit=02&bbox=1.0178e2,36.60,101.81,3.662E1",
+                 "status=all&bbox=101.78,%2036.6,101.81,36.62&limit=2"]
+    bodies = {client.get(f"{CLOSURES}?{q}").data for q in spellings}
+    assert len(bodies) == 1 and len(renders) == 1 and len(replays(client)) == 1
+    # A reordered status list is the same set of statuses.
+    client.get(f"{CLOSURES}?status=active,upcoming"), client.get(f"{CLOSURES}?status=upcoming,active")
+    assert len(renders) == 2 and len(replays(client)) == 2
+
+
+def test_different_meanings_stay_different_entries(client, monkeypatch):
+    renders = count_renders(monkeypatch)
+    for query in ("limit=10", "limit=1", "road=10", "road=010", "at=2024-05-20T12:00:00%2B08:00",
+                  "at=2024-05-20T04:00:00Z"):
+        assert client.get(f"{CLOSURES}?{query}").status_code == 200, query
+    # the same instant in another offset is another answer: it echoes `at` as written
+    assert len(renders) == 6 and len(replays(client)) == 6
+
+
+@pytest.mark.parametrize("first", ["gzip", "gzip, deflate", "deflate, gzip;q=1.0"])
+def test_accept_encoding_variants_that_choose_gzip_share_one_replay_entry(client, views, first):
+    offers = ["gzip", "gzip, deflate", "deflate, gzip;q=1.0", "br;q=0.1, gzip", "GZIP"]
+    offers.remove(first) if first in offers else None
+    answers = [client.get(CLOSURES, headers={"Accept-Encoding": offer}) for offer in [first] + offers]
+    assert len(views) == 1 and len(replays(client)) == 1  # only the first reached the app
+    assert {a.headers["Content-Encoding"] for a in answers} == {"gzip"}
+    assert len({a.data for a in answers}) == 1
+    assert all("Accept-Encoding" in a.headers["Vary"] for a in answers)
+    # Vary stays true: offers that choose another coding get that coding, never the gzip bytes
+    other = {offer: client.get(CLOSURES, headers={"Accept-Encoding": offer})
+             for offer in ("br", "identity", "gzip;q=0, deflate")}
+    assert {o: r.headers.get("Content-Encoding") for o, r in other.items()} == \
+        {"br": "br", "identity": None, "gzip;q=0, deflate": "deflate"}
+    assert len(views) == 4 and len(replays(client)) == 4
+
+
+# ---------------------------------------------------------------------------- byte budgets
+
+@pytest.fixture
+def city(app, database_url):
+    """120 closures of the benchmark's synthetic city, written straight into the database."""
+    from bench import run
+
+    run.populate(database_url, 120)
+    app.extensions["roadworks"].index.snapshot()
+    return 120
+
+
+def test_600_queries_differing_in_limit_keep_every_answer_cache_within_its_budget(make_app, city):
+    app = make_app(ANSWER_CACHE_BYTES=2_000_000, RATE_LIMIT="")
+    client, listings = app.test_client(), app.extensions["roadworks"].listings
+    cache = replays(client)
+    assert cache.budget == listings.budget == 500_000  # a quarter each; feeds get the other half
+    biggest = 0
+    for limit in range(1, 601):
+        response = client.get(CLOSURES, query_string={"limit": limit, "status": "all"})
+        assert response.status_code == 200
+        biggest = max(biggest, len(response.data))
+        assert cache.used <= cache.budget and listings.used <= listings.budget, limit
+    assert biggest > 100_000  # answers big enough that a few fill the budget
+    assert 0 < len(cache) < 10 and 0 < len(listings) < 10
+    assert cache.used > cache.budget // 4 and listings.used > listings.budget // 4  # in use, not disabled
+
+
+def test_default_budgets_hold_a_city_of_small_answers(client, city):
+    for limit in range(1, 41):
+        assert client.get(CLOSURES, query_string={"limit": limit, "status": "all"}).status_code == 200
+    listings = client.application.extensions["roadworks"].listings
+    assert len(replays(client)) == len(listings) == 40  # 64 MiB: nothing evicted
+    assert replays(client).budget == listings.budget == 16 * 1024 * 1024
+    assert listings.used >= sum(len(client.get(CLOSURES, query_string={"limit": n, "status": "all"}).data)
+                                for n in range(1, 41))
+
+
+def test_an_answer_larger_than_the_whole_budget_is_served_but_not_kept(make_app, city, monkeypatch):
+    app = make_app(ANSWER_CACHE_BYTES=40_000)
+    views = count_views(monkeypatch, app.extensions["roadworks"])
+    client = app.test_client()
+    big = [client.get(CLOSURES, query_string={"status": "all"}) for _ in range(2)]
+    assert [b.status_code for b in big] == [200, 200] and len(big[0].data) > 40_000
+    assert len(views) == 2 and len(replays(client)) == 0 and len(app.extensions["roadworks"].listings) == 0
+    small = client.get(CLOSURES, query_string={"status": "all", "limit": 1})
+    assert small.status_code == 200 and len(replays(client)) == 1  # small ones are still kept
+
+
+def test_feed_caches_keep_within_their_budgets(make_app, city):
+    app = make_app(ANSWER_CACHE_BYTES=400_000, FRAGMENT_CACHE_BYTES=60_000)
+    client = app.test_client()
+    for west in range(20):
+        bbox = f"{101.60 + west * 0.01:.2f},36.50,101.95,36.75"
+        assert client.get("/feeds/wzdx.geojson", query_string={"bbox": bbox}).status_code == 200
+    feeds, parts = app.extensions["roadworks_feeds"], app.extensions["roadworks_feed_parts"]
+    assert feeds.budget == 200_000 and 0 < feeds.used <= feeds.budget and len(feeds) < 20
+    assert parts.budget == 60_000 and 0 < parts.used <= parts.budget and 0 < len(parts) < 120

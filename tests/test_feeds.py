@@ -257,3 +257,85 @@ def test_fragment_memo_keeps_one_version_per_closure_within_its_limit(demo):
     assert part(moved, "day 2") and len(made) == 5 and len(memo) == 1
     part(nanxiao), part(yangjia)
     assert len(memo) == 2 and part(moved, "day 2") and len(made) == 8  # the least recently used went first
+
+
+# ---------------------------------------------------------------------- cost per new query and the feed cap
+
+def test_a_new_calendar_area_joins_kept_closure_parts(demo, client, monkeypatch):
+    from roadworks.api.feeds import horizon
+    from roadworks.feeds import ical
+
+    rendered = []
+    real = ical.closure_events
+    monkeypatch.setattr(ical, "closure_events",
+                        lambda entry, *a, **kw: rendered.append(entry.id) or real(entry, *a, **kw))
+    whole = client.get(ICS + "?bbox=101.70,36.55,101.85,36.70")
+    assert whole.status_code == 200 and sorted(rendered) == sorted([GONGHE, NANXIAO, YANGJIA])
+    for bbox in ("101.70,36.55,101.85,36.69", "101.71,36.55,101.85,36.70", "101.78,36.60,101.80,36.62"):
+        assert client.get(f"{ICS}?bbox={bbox}").status_code == 200
+    assert client.get(ICS + "?road=东关").status_code == 200
+    assert len(rendered) == 3  # four more answers, no closure rendered again
+    # The joined calendar is byte for byte what rendering afresh, without kept parts, writes.
+    with client.application.test_request_context():
+        fresh = ical.closure_calendar(demo.index.snapshot().entries(), demo.clock(), horizon(),
+                                      map_url=_map_url(whole))
+    assert whole.data == fresh
+
+
+def _map_url(response) -> str:
+    calendar = icalendar.Calendar.from_ical(response.data)
+    url = str(next(iter(calendar.walk("VEVENT")))["URL"])
+    return url.split("?")[0]
+
+
+def test_a_write_past_the_feed_cap_is_a_422_naming_it(demo, client, auth, editor_token, closure_body):
+    body = closure_body("flood", direction="both", schedule={
+        "windows": [{"start": "2024-05-01", "end": "2199-12-31"}],
+        "hours": [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "22:00", "end": "06:00"}]})
+    body["geometry"] = {"type": "MultiLineString", "coordinates": [
+        [[101.70 + k * 0.0003, 36.60], [101.7002 + k * 0.0003, 36.6001]] for k in range(400)]}
+    response = client.post("/api/v1/closures", json=body, headers=auth(editor_token))
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert "FEED_MAX_EVENTS_PER_CLOSURE is 15000" in response.json["errors"]["properties.schedule.hours"][0]
+    assert client.get("/api/v1/closures/flood").status_code == 404
+
+
+def test_feeds_cut_a_stored_closure_at_the_cap_setting(make_app, demo):
+    from test_wzdx import NIGHTS, inject
+    from roadworks.domain.schedule import Schedule, Span
+    from datetime import date
+
+    inject(demo, "flood", 400, Schedule((Span(date(2024, 1, 1), date(2199, 12, 31)),), (), NIGHTS))
+    client = make_app(FEED_MAX_EVENTS_PER_CLOSURE=1600).test_client()
+    wzdx = client.get(WZDX + "?road=攻击").json["features"]
+    assert len(wzdx) == 1600  # two nights, both ways, 400 parts
+    waze = client.get(WAZE_JSON + "?road=攻击").json["incidents"]
+    assert 0 < len(waze) <= 1600
+    calendar = icalendar.Calendar.from_ical(client.get(ICS + "?road=攻击").data)
+    assert 0 < len(list(calendar.walk("VEVENT"))) <= 1600
+
+
+def test_open511_schedule_and_ogc_extent_do_not_walk_a_far_reaching_schedule():
+    import time as clock_time
+    from datetime import date, time
+
+    from roadworks.domain.model import Closure, Project
+    from roadworks.domain.schedule import Hours, Schedule, Span
+    from roadworks.feeds import ogc, open511
+
+    # Eight weekly entries over a window to 2999: 300,000 sessions if listed one by one.
+    hours = tuple(Hours(frozenset({d}), time(8 + d), time(9 + d)) for d in range(7)) + (
+        Hours(frozenset({6}), time(2, 30), time(4)),)
+    closure = Closure(id="far", project="p", geometry={"type": "LineString", "coordinates": [[101.7, 36.6],
+                                                                                            [101.71, 36.6]]},
+                      schedule=Schedule((Span(date(2025, 1, 1), date(2999, 12, 31)),), (), hours), road="r")
+    for zone in ("Asia/Shanghai", "Europe/Berlin"):
+        timeline = closure.timeline(Project(id="p", name="n", agency="a", timezone=zone))
+        started = clock_time.process_time()
+        schedule = open511.schedule(timeline)
+        span = ogc.effect_span(timeline)
+        assert clock_time.process_time() - started < 5  # listing every session took minutes
+        assert len(schedule["recurring_schedules"]) == 8
+        assert span[0].date() == date(2025, 1, 1) and span[1].date() == date(2999, 12, 31)
+        # 02:30 on a Sunday does not exist when Berlin's clocks spring forward: an exception once a year.
+        assert (len(schedule.get("exceptions", [])) > 900) == (zone == "Europe/Berlin")

@@ -222,13 +222,15 @@ def test_max_age_is_bounded_however_far_the_next_change(client, auth, editor_tok
     assert max_age(client.get(CLOSURES)) <= 60
 
 
-def test_public_list_max_age_ends_when_a_draft_is_published(client, auth, editor_token, project, closure_body,
-                                                             clock, c1):
+def test_public_list_max_age_does_not_tell_a_draft_is_coming(client, auth, editor_token, project, closure_body,
+                                                               clock, c1):
+    # Issue 10: max-age used to end at the draft's publish_at, which told the public it existed.
+    before = max_age(client.get(CLOSURES))
     draft = closure_body("draft", publish_at=local(clock, 10))
     assert client.post(CLOSURES, json=draft, headers=auth(editor_token)).status_code == 201
     response = client.get(CLOSURES)
     assert [f["id"] for f in response.json["features"]] == ["c1"]
-    assert max_age(response) <= 10
+    assert max_age(response) == before
 
 
 @pytest.mark.parametrize("path", GET_PATHS)
@@ -339,3 +341,44 @@ def test_seconds_until_nothing_is_none():
 def test_seconds_until_compares_instants_across_offsets():
     xining = timezone(timedelta(hours=8))
     assert seconds_until(datetime(2024, 5, 20, 12, 0, 9, tzinfo=xining), NOON) == 9
+
+
+# ---------------------------------------------------------------------------- MAX_QUERY_BYTES
+
+CAPPED_PATHS = ["/api/v1/closures", "/feeds/wzdx.geojson", "/ogc/collections/closures/items"]
+
+
+def query_of(length: int) -> str:
+    """A query string of exactly `length` bytes (percent escapes count as the bytes they are sent as)."""
+    head = "road=%E4%B8%9C"
+    return head + "a" * (length - len(head))
+
+
+@pytest.mark.parametrize("path", CAPPED_PATHS)
+def test_a_query_string_past_max_query_bytes_is_a_400_naming_the_cap(demo, client, path):
+    response = client.get(f"{path}?{query_of(4096 + 1)}")
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+    assert "MAX_QUERY_BYTES" in response.json["detail"] and "4096" in response.json["detail"]
+    assert response.json["errors"] == {"query": ["longer than MAX_QUERY_BYTES (4096 bytes)"]}
+
+
+@pytest.mark.parametrize("path", CAPPED_PATHS)
+def test_a_query_string_of_exactly_max_query_bytes_reaches_the_view(demo, client, path):
+    response = client.get(f"{path}?{query_of(4096)}")  # too long a road name: refused by the view, not the cap
+    assert response.status_code in (400, 422), response.status_code
+    assert "MAX_QUERY_BYTES" not in response.get_data(as_text=True)
+
+
+def test_max_query_bytes_comes_from_the_settings_and_is_checked_before_parsing(make_app, demo, monkeypatch):
+    from roadworks.api.queries import ApiBlueprint
+
+    parsed = []
+    real = ApiBlueprint.ARGUMENTS_PARSER.parse
+    monkeypatch.setattr(ApiBlueprint.ARGUMENTS_PARSER, "parse", lambda *a, **k: parsed.append(a) or real(*a, **k))
+    client = make_app(MAX_QUERY_BYTES=64).test_client()
+    refused = client.get(f"{CLOSURES}?{query_of(65)}")
+    assert refused.status_code == 400 and "MAX_QUERY_BYTES is 64" in refused.json["detail"]
+    assert parsed == []
+    for path in ("/no/such/path", "/api/v1/projects"):  # every path, not only those that read a query
+        assert client.get(f"{path}?{query_of(65)}").status_code == 400, path
+    assert client.get(f"{CLOSURES}?limit=10").status_code == 200

@@ -15,7 +15,7 @@ from shapely.geometry import box
 
 from roadworks import create_app
 from roadworks import index as index_module
-from roadworks.auth import Actor
+from roadworks.auth import ANONYMOUS, Actor
 from roadworks.index import ReadModel
 
 GONGHE, NANXIAO, YANGJIA = "dongguan-ledu-gonghe", "dongguan-ledu-nanxiao", "dongguan-yangjia-jianguo"
@@ -489,3 +489,39 @@ def test_entry_status_accepts_instants_in_any_offset(demo):
     utc = entry.status(datetime(2024, 5, 30, 15, 59, 59, tzinfo=UTC))
     local = entry.status(datetime(2024, 5, 31, 0, 0, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     assert utc[0] == "active" and local[0] == "completed"
+
+
+# ---------------------------------------------------------------------------- what each audience sees (issue 10)
+
+def test_a_draft_save_moves_the_last_write_but_not_the_last_public_one(demo, clock):
+    services = demo
+    before = services.index.snapshot()
+    assert before.last_public_write_at == before.last_write_at == clock.now
+    clock.advance(minutes=5)
+    services.registry.create_closure(feature("hidden", publish_at="2024-05-21T08:00:00+08:00"), ADMIN)
+    after = services.index.snapshot()  # patched from the overlay
+    assert after.last_write_at == clock.now
+    assert after.last_public_write_at == before.last_public_write_at
+    assert after.last_write_for(ANONYMOUS) == before.last_public_write_at
+    assert after.last_write_for(ADMIN) == clock.now
+    assert services.index.rebuild().last_public_write_at == before.last_public_write_at  # a full build agrees
+
+
+def test_next_visible_event_ignores_what_the_asker_cannot_see(demo, clock):
+    services = demo
+    publish = clock.now + timedelta(seconds=30)
+    services.registry.create_closure(feature("hidden", publish_at=publish.isoformat()), ADMIN)
+    snapshot = services.index.snapshot()
+    entries = snapshot.select()
+    anonymous, editor = Actor("anon"), Actor("desk", role="editor", agency=AGENCY)
+    shown = [e for e in entries if e.id != "hidden"]
+    assert index_module.next_event_among(entries, clock.now) == publish  # our caches still expire then
+    assert index_module.next_visible_event(entries, anonymous, clock.now, clock.now) == \
+        index_module.next_visible_event(shown, anonymous, clock.now, clock.now)
+    assert index_module.next_visible_event(entries, editor, clock.now, clock.now) == publish
+    assert [e.id for e in index_module.visible(entries, anonymous, clock.now)] == [e.id for e in shown]
+    # Once published, the draft's publication counts as a change anyone may see.
+    later = publish + timedelta(seconds=1)
+    assert index_module.last_visible_change(snapshot, entries, anonymous, later, later, statuses=False) == publish
+    assert index_module.last_visible_change(snapshot, entries, anonymous, clock.now, clock.now,
+                                            statuses=False) == snapshot.last_public_write_at

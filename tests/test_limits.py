@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
+import socket
+import threading
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
 
 import brotli
 import pytest
@@ -253,3 +259,142 @@ def test_static_files_are_compressed_and_revalidated(client):
     assert again.status_code == 304 and again.headers["ETag"] == response.headers["ETag"]
     part = client.get(path, headers={"Accept-Encoding": "gzip", "Range": "bytes=0-99"})
     assert part.status_code == 206 and "Content-Encoding" not in part.headers and part.data == plain.data[:100]
+
+
+# ---------------------------------------------------------------------------- a sick Redis
+
+class SickRedis:
+    """A TCP server on 127.0.0.1 in place of Redis, in one of three moods that can change at any time.
+
+    `stall` accepts and reads but never answers; `refuse` answers every command with a -READONLY error;
+    `relay` passes everything to the real test Redis. `connections` counts the clients that came.
+    """
+
+    def __init__(self, mood: str):
+        self.mood, self.connections = mood, 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/15"
+        self.open: list[socket.socket] = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            self.connections += 1
+            self.open.append(client)
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        upstream = None
+        while chunk := _receive(client):
+            if self.mood == "refuse":
+                client.sendall(b"-READONLY You can't write against a read only replica.\r\n")
+            elif self.mood == "relay":
+                if upstream is None:
+                    upstream = socket.create_connection(_address(REDIS_URL))
+                    self.open.append(upstream)
+                    threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
+                upstream.sendall(chunk)
+
+    def close(self) -> None:
+        for connection in self.open:
+            connection.close()
+
+
+def _receive(connection: socket.socket) -> bytes:
+    try:
+        return connection.recv(65536)
+    except OSError:
+        return b""
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    while chunk := _receive(source):
+        target.sendall(chunk)
+
+
+def _address(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname, parts.port or 6379
+
+
+@pytest.fixture
+def sick_redis():
+    made = []
+
+    def make(mood: str) -> SickRedis:
+        made.append(SickRedis(mood))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def warnings_logged():
+    """Records of WARNING and above from the `roadworks` loggers during the test."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append
+    logger = logging.getLogger("roadworks")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+def _redis_lines(records) -> list[logging.LogRecord]:
+    return [r for r in records if r.name == "roadworks.api.limits"]
+
+
+def test_a_stalled_redis_is_asked_once_then_left_alone_until_the_retry(make_app, sick_redis, warnings_logged):
+    stalled = sick_redis("stall")
+    app = make_app(REDIS_URL=stalled.url, RATE_LIMIT="1000 per minute", REDIS_TIMEOUT_MS=100, REDIS_RETRY_S=30)
+    client = app.test_client()
+    started = time.monotonic()
+    answers = [client.get(PROJECTS) for _ in range(50)]
+    took = time.monotonic() - started
+    assert [a.status_code for a in answers] == [200] * 50
+    assert [budget(a) for a in answers] == list(range(999, 949, -1))  # counted in this process meanwhile
+    # Without the breaker each request would wait twice for the timeout (10 s for these 50).
+    assert stalled.connections == 1 and took < 5
+    [line] = _redis_lines(warnings_logged)
+    assert line.levelno == logging.WARNING and "TimeoutError" in line.getMessage() and line.exc_info is None
+    # Once the retry is due, one request tries Redis again; still stalled: no new warning, one more wait.
+    limiter = app.extensions["roadworks_limiter"]
+    limiter.breaker_state.opened_at -= timedelta(seconds=31)
+    assert [client.get(PROJECTS).status_code for _ in range(10)] == [200] * 10
+    assert stalled.connections <= 2 and len(_redis_lines(warnings_logged)) == 1
+
+
+def test_a_redis_refusing_writes_logs_one_warning_per_outage(make_app, sick_redis, warnings_logged):
+    refusing = sick_redis("refuse")
+    client = make_app(REDIS_URL=refusing.url, RATE_LIMIT="1000 per minute").test_client()
+    assert all(client.get(PROJECTS).status_code == 200 for _ in range(50))
+    lines = [r for r in warnings_logged if r.levelno >= logging.WARNING]
+    assert len(lines) == 1 and "ReadOnlyError" in lines[0].getMessage()
+    assert lines[0].exc_info is None  # one line, no traceback
+
+
+def test_after_the_retry_period_a_recovered_redis_is_used_again(make_app, sick_redis, redis_prefix,
+                                                                  warnings_logged):
+    prefix, connection = redis_prefix
+    sick = sick_redis("refuse")
+    settings = {"REDIS_URL": sick.url, "RATE_LIMIT_PREFIX": prefix, "RATE_LIMIT": "100 per minute"}
+    app = make_app(**settings)
+    client = app.test_client()
+    assert [budget(client.get(PROJECTS)) for _ in range(3)] == [99, 98, 97]  # in this process
+    sick.mood = "relay"
+    assert budget(client.get(PROJECTS)) == 96  # the breaker is open: Redis is not asked before the retry
+    assert not list(connection.scan_iter(match=f"{prefix}:*"))
+    app.extensions["roadworks_limiter"].breaker_state.opened_at -= timedelta(seconds=31)
+    assert budget(client.get(PROJECTS)) == 99  # Redis' count: shared again, from where Redis stood
+    assert list(connection.scan_iter(match=f"{prefix}:*"))
+    other = make_app(**settings).test_client()
+    assert budget(other.get(PROJECTS)) == 98  # a second worker shares the budget
+    lines = _redis_lines(warnings_logged)
+    assert [r.levelno for r in lines] == [logging.WARNING, logging.INFO]
+    assert "answers again" in lines[1].getMessage()

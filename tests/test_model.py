@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+import time as pytime
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
+from roadworks.config import DEFAULTS
 from roadworks.domain.errors import ValidationFailed
-from roadworks.domain.model import Closure, Project
-from roadworks.domain.schedule import Schedule, Span, zone
+from roadworks.domain.model import Closure, FeedCap, Project, feed_events, most_periods
+from roadworks.domain.schedule import Hours, Schedule, Span, zone
 
 SHANGHAI = timezone(timedelta(hours=8))
 PROJECT = Project(id="p", name="n", agency="a", pauses=(Span(date(2024, 6, 1), date(2024, 8, 31)),))
@@ -72,3 +75,84 @@ def test_unknown_project_zone_is_refused():
     with pytest.raises(ValidationFailed) as failure:
         Project(id="p", name="n", agency="a", timezone="Asia/Xining").check()
     assert "timezone" in failure.value.errors
+
+
+# ---------------------------------------------------------------------- feed output (FEED_MAX_EVENTS_PER_CLOSURE)
+
+NIGHTS = (Hours(frozenset(range(7)), time(22), time(6)),)
+BARE = Project(id="p", name="n", agency="a")
+
+
+def parts(n: int) -> dict:
+    return {"type": "MultiLineString",
+            "coordinates": [[[101.70 + k * 0.001, 36.60], [101.7005 + k * 0.001, 36.6001]] for k in range(n)]}
+
+
+def test_a_year_of_night_works_on_a_30_part_street_both_ways_fits_the_default_cap():
+    year = closure(geometry=parts(30), direction="both",
+                   schedule=Schedule((Span(date(2025, 1, 1), date(2025, 12, 31)),), (), NIGHTS))
+    # 211 days (30 back, 180 ahead and today) meet at most 213 nights: 213 x 2 ways x 30 parts.
+    assert feed_events(most_periods(year, BARE, 211), year) == 12_780
+    FeedCap(DEFAULTS["FEED_MAX_EVENTS_PER_CLOSURE"], 211).check(year, BARE)
+    # With a horizon of a whole year it would need 367 nights x 60: the cap must grow with the horizon.
+    assert feed_events(most_periods(year, BARE, 366), year) == 22_020
+
+
+def test_the_400_part_attack_is_refused_naming_the_cap_and_its_value():
+    attack = closure(geometry=parts(400), direction="both",
+                     schedule=Schedule((Span(date(2025, 1, 1), date(2199, 12, 31)),), (), NIGHTS))
+    with pytest.raises(ValidationFailed) as failure:
+        attack.check(BARE, FeedCap(15_000, 211))
+    assert list(failure.value.errors) == ["properties.schedule.hours"]
+    assert "FEED_MAX_EVENTS_PER_CLOSURE is 15000" in failure.value.errors["properties.schedule.hours"][0]
+
+
+def test_a_line_with_more_parts_than_the_cap_allows_is_refused_on_its_geometry():
+    wide = closure(geometry=parts(400), direction="both")
+    with pytest.raises(ValidationFailed) as failure:
+        wide.check(BARE, FeedCap(500, 211))
+    assert list(failure.value.errors) == ["geometry"]
+
+
+def test_without_hours_the_bound_is_the_periods_one_span_meets():
+    # Three 10-day windows 20 days apart: a 211-day span meets all three, a 15-day span one of them.
+    windows = tuple(Span(date(2025, 1, 1) + timedelta(days=30 * i), date(2025, 1, 10) + timedelta(days=30 * i))
+                    for i in range(3))
+    three = closure(schedule=Schedule(windows), direction="both")
+    assert feed_events(most_periods(three, BARE, 211), three) == 6
+    assert most_periods(three, BARE, 15) == 1
+    FeedCap(6, 211).check(three, BARE)
+    with pytest.raises(ValidationFailed, match="FEED_MAX_EVENTS_PER_CLOSURE is 5"):
+        FeedCap(5, 211).check(three, BARE)
+
+
+def test_the_bound_takes_bounded_work_for_a_schedule_reaching_to_2199():
+    hours = tuple(Hours(frozenset(range(7)), time(h), time(h, 30)) for h in range(23))  # 23 sessions a day
+    far = closure(schedule=Schedule((Span(date(2025, 1, 1), date(2199, 12, 31)),), (), hours))
+    started = pytime.perf_counter()
+    assert most_periods(far, BARE, 211) == 23 * 213
+    assert pytime.perf_counter() - started < 2  # the full expansion is 1.4 million sessions
+
+
+@settings(max_examples=60, deadline=None)
+@given(starts=st.lists(st.integers(0, 120), min_size=1, max_size=4), lengths=st.lists(st.integers(1, 40), min_size=4,
+       max_size=4), days=st.sets(st.integers(0, 6), min_size=1), start=st.integers(0, 23), length=st.integers(1, 30),
+       span=st.integers(1, 60), pause=st.integers(0, 150))
+def test_the_bound_is_never_below_the_periods_any_span_meets(starts, lengths, days, start, length, span, pause):
+    first = date(2025, 1, 1)
+    windows, cursor = [], first
+    for gap, size in zip(starts, lengths):
+        begin = cursor + timedelta(days=gap % 30)
+        windows.append(Span(begin, begin + timedelta(days=size)))
+        cursor = begin + timedelta(days=size + 1)
+    end_minute = (start * 60 + length * 30) % (24 * 60)
+    hours = (Hours(frozenset(days), time(start), time(end_minute // 60, end_minute % 60)),)
+    pauses = (Span(first + timedelta(days=pause), first + timedelta(days=pause + 3)),)
+    project = Project(id="p", name="n", agency="a", pauses=pauses)
+    c = closure(schedule=Schedule(tuple(windows), (), hours))
+    timeline = c.timeline(project)
+    bound = most_periods(c, project, span)
+    midnight = datetime(2024, 12, 25, tzinfo=SHANGHAI)
+    for hour in range(0, 24 * 320, 6):  # spans starting every 6 hours over the whole schedule
+        a = midnight + timedelta(hours=hour)
+        assert len(timeline.periods(a, a + timedelta(days=span))) <= bound

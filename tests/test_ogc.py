@@ -286,7 +286,7 @@ def test_drafts_stay_out_until_published(demo, client, clock, auth, editor_token
     assert client.post("/api/v1/closures", json=body, headers=auth(editor_token)).status_code == 201
     listed = client.get(ITEMS)
     assert ids(listed) == sorted(DEMO) and listed.json["numberMatched"] == 3
-    assert int(listed.headers["Cache-Control"].split("max-age=")[1]) <= 40
+    assert int(listed.headers["Cache-Control"].split("max-age=")[1]) == 60  # issue 10: the draft is not told
     assert client.get(f"{ITEMS}/draft-1").status_code == 404
     assert client.get(f"{ITEMS}/draft-1", headers=auth(editor_token)).status_code == 404  # the collection is public
     assert client.get(f"{OGC}/collections/closures").json["extent"]["spatial"]["bbox"][0][2] == 101.8085
@@ -310,7 +310,9 @@ def live(app):
     server = make_server("127.0.0.1", 0, logged, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", requests
+    base = f"http://127.0.0.1:{server.server_port}"
+    app.extensions["roadworks"].settings["PUBLIC_URL"] = f"{base}/"  # the links GDAL follows point here
+    yield base, requests
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
@@ -353,3 +355,43 @@ def test_gdal_lists_the_layer_and_pages_through_a_box(demo, add_closure, client,
     declared = {"bbox", "datetime", "limit", "cursor", "crs", "f"}
     sent = {name for path, query in requests if path.startswith(OGC) for name in parse_qs(query)}
     assert sent <= declared, sent
+
+
+# ---------------------------------------------------------------------- interval cap (issue 10)
+
+def _interval_cap_refused(response, value: int = 1830):
+    assert response.status_code == 400 and response.mimetype == "application/problem+json", response.json
+    assert f"MAX_INTERVAL_DAYS={value}" in " ".join(response.json["errors"]["datetime"]), response.json
+
+
+def test_a_closed_interval_past_max_interval_days_is_a_400_naming_it(demo, client):
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    at_cap = start + timedelta(days=1830)
+    assert ids(client.get(ITEMS, query_string={"datetime": f"{start:%Y-%m-%dT%H:%M:%SZ}/{at_cap:%Y-%m-%dT%H:%M:%SZ}"}))
+    past = at_cap + timedelta(seconds=1)
+    _interval_cap_refused(client.get(ITEMS, query_string={
+        "datetime": f"{start:%Y-%m-%dT%H:%M:%SZ}/{past:%Y-%m-%dT%H:%M:%SZ}"}))
+    # The issue's attack: 174 years, one feature a page.
+    _interval_cap_refused(client.get(ITEMS, query_string={
+        "datetime": "2025-01-01T00:00:00Z/2199-01-01T00:00:00Z", "limit": "1"}))
+
+
+@pytest.mark.parametrize("when", ["2024-01-01T00:00:00Z/..", "../2199-01-01T00:00:00Z", "1900-01-01T00:00:00Z/",
+                                  "/2199-12-31T23:59:59Z"])
+def test_open_ended_intervals_stay_allowed(demo, client, when):
+    assert client.get(ITEMS, query_string={"datetime": when, "limit": "1"}).status_code == 200
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00+23:59/..", "9999-12-31T23:59:59Z",
+                                  "../9999-12-31T23:59:59-23:59", "2024-01-01T00:00:00Z/9999-12-31T23:59:59Z",
+                                  "99999-01-01T00:00:00Z", "1899-12-31T23:59:59Z/2024-01-01T00:00:00Z"])
+def test_years_out_of_range_are_a_400_not_a_500(demo, client, when):
+    response = client.get(ITEMS, query_string={"datetime": when})
+    assert response.status_code == 400 and "datetime" in response.json["errors"], response.json
+
+
+def test_the_interval_cap_is_a_setting(demo, make_app):
+    client = make_app(MAX_INTERVAL_DAYS=10).test_client()
+    assert client.get(ITEMS, query_string={"datetime": "2024-05-11T00:00:00Z/2024-05-21T00:00:00Z"}).status_code == 200
+    _interval_cap_refused(client.get(ITEMS, query_string={"datetime": "2024-05-11T00:00:00Z/2024-05-21T00:00:01Z"}),
+                          10)

@@ -230,7 +230,7 @@ def test_format_follows_the_parameter_then_accept_then_defaults_to_xml(demo, cli
 
 @pytest.mark.parametrize("name, value", [
     ("status", "OPEN"), ("in_effect_on", "2024-13-01"), ("in_effect_on", "2024-05-20T12:00"),
-    ("in_effect_on", "2024-01-01,2025-06-01"), ("in_effect_on", "2024-06-01,2024-05-01"),
+    ("in_effect_on", "2024-01-01,2029-06-01"), ("in_effect_on", "2024-06-01,2024-05-01"),
     ("updated", "~2024-05-01T00:00Z"), ("updated", ">2024-05-01"), ("bbox", "1,2,3"), ("limit", "0"),
     ("offset", "-1"), ("format", "csv"), ("version", "v2"), ("crs", "bd09"), ("severity", "HUGE"),
     ("colour", "red"),
@@ -295,3 +295,38 @@ def test_discovery_and_jurisdiction_resources_are_valid(demo, make_app):
     assert jurisdiction["email"] == "roads@xining.example.cn" and jurisdiction["id"] == "jtj.xining.gov.cn"
     assert client.get("/open511/jurisdictions/other.example.org").status_code == 404
     assert client.get(EVENTS, query_string={"format": "json"}).json["events"][0]["id"].startswith("jtj.xining.gov.cn/")
+
+
+# ---------------------------------------------------------------------------- interval cap (issue 10)
+
+def _range_cap_refused(response, value: int = 1830):
+    assert response.status_code == 400 and response.mimetype == "application/problem+json", response.json
+    assert f"MAX_INTERVAL_DAYS={value}" in " ".join(response.json["errors"]["in_effect_on"]), response.json
+
+
+def test_a_range_past_max_interval_days_is_a_400_naming_it(demo, client):
+    first = datetime(2024, 1, 1).date()
+    last_day = first + timedelta(days=1829)  # a date end lasts through its day: 1,830 days in all
+    assert client.get(EVENTS, query_string={"format": "json", "in_effect_on": f"{first},{last_day}"}).status_code == 200
+    _range_cap_refused(client.get(EVENTS, query_string={"in_effect_on": f"{first},{last_day + timedelta(days=1)}"}))
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    end = start + timedelta(days=1830)
+    instants = f"{start:%Y-%m-%dT%H:%M:%SZ},{end:%Y-%m-%dT%H:%M:%SZ}"
+    assert client.get(EVENTS, query_string={"format": "json", "in_effect_on": instants}).status_code == 200
+    past = f"{start:%Y-%m-%dT%H:%M:%SZ},{end + timedelta(seconds=1):%Y-%m-%dT%H:%M:%SZ}"
+    _range_cap_refused(client.get(EVENTS, query_string={"format": "json", "in_effect_on": past}))
+    _range_cap_refused(client.get(EVENTS, query_string={"in_effect_on": "2025-01-01,2199-01-01"}))
+
+
+@pytest.mark.parametrize("value", ["0001-01-01", "9999-12-31", "2024-05-20,9999-12-31", "0001-01-01,2024-05-20",
+                                   "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59", "1899-12-31,2024-01-01",
+                                   "2024-05-20T00:00:00Z,99999-01-01T00:00:00Z"])
+def test_years_out_of_range_are_a_400_not_a_500(demo, client, value):
+    response = client.get(EVENTS, query_string={"format": "json", "in_effect_on": value})
+    assert response.status_code == 400 and "in_effect_on" in response.json["errors"], response.json
+
+
+def test_the_range_cap_is_a_setting(demo, make_app):
+    client = make_app(MAX_INTERVAL_DAYS=10).test_client()
+    assert get_json(client, in_effect_on="2024-05-11,2024-05-20").status_code == 200
+    _range_cap_refused(client.get(EVENTS, query_string={"format": "json", "in_effect_on": "2024-05-11,2024-05-21"}), 10)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -516,3 +516,33 @@ def test_a_gcj02_bbox_and_paging_keep_the_coordinate_system(demo, client):
 def test_an_unknown_crs_on_closures_is_a_problem_naming_it(client):
     response = client.get("/api/v1/closures", query_string={"crs": "EPSG:3857"})
     assert response.status_code == 400 and "crs" in response.json["errors"]
+
+
+# ---------------------------------------------------------------------------- drafts (issue 10)
+
+def test_saving_a_draft_changes_no_anonymous_answer_on_this_database(demo, client, clock, auth, editor_token,
+                                                                     closure_body):
+    """Before and after a draft's save, on the suite's database (PostgreSQL in CI): same bytes and headers."""
+    paths = ["/api/v1/closures?road=草", "/api/v1/closures", "/feeds/wzdx.geojson", "/ogc/collections/closures/items",
+             "/open511/events", "/api/v1/changes"]
+
+    def answers():
+        out = {}
+        for path in paths:
+            response = client.get(path)
+            out[path] = (response.get_data(), response.headers.get("ETag"), response.headers.get("Last-Modified"),
+                         response.headers.get("Cache-Control"))
+        metrics = client.get("/metrics").get_data(as_text=True)
+        out["sequence"] = [line for line in metrics.splitlines() if line.startswith("roadworks_change_sequence ")]
+        return out
+
+    clock.advance(minutes=3)
+    before = answers()
+    body = closure_body("draft-probe", road="草稿路", publish_at=(clock.now + timedelta(seconds=20)).isoformat())
+    assert client.post("/api/v1/closures", json=body, headers=auth(editor_token)).status_code == 201
+    assert answers() == before
+    assert before["/api/v1/closures"][2] is not None  # a Last-Modified, the demo's load, was there to compare
+    clock.advance(seconds=20)
+    assert ids(client.get("/api/v1/closures?road=草")) == ["draft-probe"]
+    changes = client.get("/api/v1/changes").json["changes"]
+    assert [c["seq"] for c in changes] == list(range(1, len(changes) + 1)) and changes[-1]["id"] == "draft-probe"

@@ -432,3 +432,65 @@ def test_rolled_back_write_leaves_no_trace_in_later_reads(registry, made_project
     created = registry.create_closure(closure_body("c1", road="新路"), EDITOR)
     assert created.closure.road == "新路"
     assert registry.closure("c1", ANONYMOUS).closure.road == "新路"
+
+
+# ---------------------------------------------------------------------- the feed cap (FEED_MAX_EVENTS_PER_CLOSURE)
+
+NIGHTS = [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "22:00", "end": "06:00"}]
+A_YEAR = {"windows": [{"start": "2025-01-01", "end": "2025-12-31"}], "hours": NIGHTS}
+
+
+def parts(n: int) -> dict:
+    return {"type": "MultiLineString",
+            "coordinates": [[[101.70 + k * 0.0003, 36.60], [101.7002 + k * 0.0003, 36.6001]] for k in range(n)]}
+
+
+def test_a_closure_that_could_flood_a_feed_is_refused_naming_the_cap(registry, made_project, closure_body, snapshot):
+    before = snapshot()
+    body = closure_body("flood", direction="both", schedule=A_YEAR)
+    body["geometry"] = parts(400)
+    with pytest.raises(ValidationFailed) as failure:
+        registry.create_closure(body, EDITOR)
+    (path, [message]), = failure.value.errors.items()
+    assert path == "properties.schedule.hours" and "FEED_MAX_EVENTS_PER_CLOSURE is 15000" in message
+    assert snapshot() == before
+
+
+def test_a_year_of_night_works_on_a_30_part_street_is_accepted(registry, made_project, closure_body):
+    body = closure_body("nights", direction="both", schedule=A_YEAR)
+    body["geometry"] = parts(30)
+    assert registry.create_closure(body, EDITOR).closure.schedule.hours
+
+
+def test_patch_and_import_past_the_cap_are_refused_too(registry, made_closure, closure_body, snapshot):
+    before = snapshot()
+    with pytest.raises(ValidationFailed, match="FEED_MAX_EVENTS_PER_CLOSURE"):
+        registry.patch_closure("c1", {"geometry": parts(400), "properties": {"schedule": A_YEAR}}, EDITOR, None)
+    feature = closure_body("c2", schedule=A_YEAR)
+    feature["geometry"] = parts(400)
+    with pytest.raises(ValidationFailed) as failure:
+        registry.import_features({"type": "FeatureCollection", "features": [feature]}, EDITOR)
+    assert list(failure.value.errors) == ["features[0].properties.schedule.hours"]
+    assert snapshot() == before
+
+
+def test_the_cap_is_the_setting_and_a_closure_at_it_is_accepted(make_app, made_project, closure_body):
+    # Three 10-day windows both ways on one line: 3 periods x 2 ways = 6 events in any 211 days.
+    windows = [{"start": f"2025-0{m}-01", "end": f"2025-0{m}-10"} for m in (1, 2, 3)]
+    body = closure_body("three", direction="both", schedule={"windows": windows})
+    refusing = make_app(FEED_MAX_EVENTS_PER_CLOSURE=5).extensions["roadworks"].registry
+    with pytest.raises(ValidationFailed, match="FEED_MAX_EVENTS_PER_CLOSURE is 5"):
+        refusing.create_closure(body, EDITOR)
+    accepting = make_app(FEED_MAX_EVENTS_PER_CLOSURE=6).extensions["roadworks"].registry
+    assert accepting.create_closure(body, EDITOR).closure.id == "three"
+
+
+def test_reopening_a_closure_stored_past_the_cap_is_never_refused(registry, made_project, closure_body, clock):
+    body = closure_body("old", direction="both", schedule=A_YEAR)
+    body["geometry"] = parts(400)
+    registry.feed_cap, cap = None, registry.feed_cap  # as if stored before the cap existed
+    registry.create_closure(body, EDITOR)
+    registry.feed_cap = cap
+    assert registry.reopen("old", {"at": "2025-02-01T00:00:00+08:00"}, EDITOR, None).closure.actual_end
+    with pytest.raises(ValidationFailed, match="FEED_MAX_EVENTS_PER_CLOSURE"):
+        registry.patch_closure("old", {"properties": {"detour": "经南小街"}}, EDITOR, None)

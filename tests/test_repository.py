@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -112,7 +113,7 @@ def test_migrating_twice_is_harmless(database_url):
         migrate(engine)
         with engine.connect() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(history)).scalar_one() >= 0
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0001"
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0002"
     finally:
         engine.dispose()
 
@@ -124,5 +125,128 @@ def test_a_new_sqlite_file_is_created_migrated_and_in_wal_mode(tmp_path):
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
             assert conn.exec_driver_sql("SELECT value FROM counters WHERE name='change'").scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+# ---------------------------------------------------------------------------- the public change numbers (issue 10)
+
+SHANGHAI = {"agency": "A", "timezone": "Asia/Shanghai"}
+
+
+def save_closure(store, id, now, publish_at=None, action="create", project="p1"):
+    doc = {"type": "Feature", "id": id, "properties": {"project": project, "road": "r", "publish_at": publish_at}}
+    with store.writing() as w:
+        return w.save("closure", id, doc, now=now, actor="t", action=action, changes={},
+                      columns={"project_id": project, "road": "r", "length_m": 1.0, "min_lon": 101.0,
+                               "max_lon": 101.1, "min_lat": 36.0, "max_lat": 36.1})
+
+
+def public_rows(store) -> list[tuple]:
+    return [(r["pseq"], r["resource_id"], r["action"], r["at"]) for r in store.public_changes_since(0, 100)]
+
+
+def test_a_hidden_draft_takes_a_raw_sequence_number_but_no_public_one(services):
+    store = services.store
+    with store.writing() as w:
+        w.save("project", "p1", SHANGHAI, columns={"agency": "A"}, now=T0, actor="t", action="create", changes={})
+    save_closure(store, "draft", T0, publish_at="2024-04-02")  # local midnight: 2024-04-01T16:00Z
+    save_closure(store, "plain", T0 + timedelta(hours=1))
+    assert store.sequence() == 3
+    assert public_rows(store) == [(1, "p1", "create", T0), (2, "plain", "create", T0 + timedelta(hours=1))]
+    assert store.public_sequence() == 2
+
+
+def test_a_due_publication_is_numbered_before_the_next_write_in_public_order(services):
+    store = services.store
+    with store.writing() as w:
+        w.save("project", "p1", SHANGHAI, columns={"agency": "A"}, now=T0, actor="t", action="create", changes={})
+    save_closure(store, "late", T0, publish_at="2024-04-01T20:00:00+08:00")
+    save_closure(store, "early", T0, publish_at="2024-04-01T18:00:00+08:00")
+    save_closure(store, "write", T0 + timedelta(hours=13))  # after both publications: they come first
+    assert public_rows(store) == [(1, "p1", "create", T0), (2, "early", "update", T0 + timedelta(hours=10)),
+                                  (3, "late", "update", T0 + timedelta(hours=12)),
+                                  (4, "write", "create", T0 + timedelta(hours=13))]
+    assert store.publish_due(T0 + timedelta(days=9)) == 0
+
+
+def test_a_draft_replaced_or_deleted_before_its_publication_is_never_numbered(services):
+    store = services.store
+    with store.writing() as w:
+        w.save("project", "p1", SHANGHAI, columns={"agency": "A"}, now=T0, actor="t", action="create", changes={})
+    save_closure(store, "x", T0, publish_at="2024-04-01T09:00:00+08:00")
+    save_closure(store, "x", T0 + timedelta(minutes=1), publish_at="2024-04-05", action="update")
+    save_closure(store, "y", T0, publish_at="2024-04-01T09:00:00+08:00")
+    with store.writing() as w:
+        w.delete("closure", "y", now=T0 + timedelta(minutes=2), actor="t")
+    assert store.publish_due(T0 + timedelta(days=2)) == 0
+    assert [r[1] for r in public_rows(store)] == ["p1"]
+    assert store.publish_due(T0 + timedelta(days=4)) == 1
+    assert public_rows(store)[-1][1:] == ("x", "update", datetime(2024, 4, 4, 16, tzinfo=timezone.utc))
+
+
+def test_a_published_closure_sent_back_to_draft_is_a_public_deletion_then_an_update(services):
+    store = services.store
+    with store.writing() as w:
+        w.save("project", "p1", SHANGHAI, columns={"agency": "A"}, now=T0, actor="t", action="create", changes={})
+    save_closure(store, "x", T0)
+    save_closure(store, "x", T0 + timedelta(hours=1), publish_at="2024-04-03", action="update")
+    store.publish_due(T0 + timedelta(days=3))
+    assert [(r[1], r[2]) for r in public_rows(store)] == [("p1", "create"), ("x", "create"), ("x", "delete"),
+                                                         ("x", "update")]
+
+
+def test_a_project_s_new_zone_moves_its_drafts_date_publications(services):
+    store = services.store
+    with store.writing() as w:
+        w.save("project", "p1", SHANGHAI, columns={"agency": "A"}, now=T0, actor="t", action="create", changes={})
+    save_closure(store, "x", T0, publish_at="2024-04-03")
+    with store.writing() as w:
+        w.save("project", "p1", dict(SHANGHAI, timezone="UTC"), columns={"agency": "A"}, now=T0, actor="t",
+               action="update", changes={})
+    assert store.publish_due(datetime(2024, 4, 2, 23, tzinfo=timezone.utc)) == 0  # not Shanghai's midnight
+    assert store.publish_due(datetime(2024, 4, 3, tzinfo=timezone.utc)) == 1
+
+
+def test_migrating_from_0001_numbers_the_existing_history_as_writes_would_have(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from roadworks.store.engine import MIGRATIONS
+    from roadworks.store.repository import Store
+    from roadworks.store.tables import projects
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+        rows = [("project", "p1", "create", T0, SHANGHAI),
+                ("closure", "plain", "create", T0, {"properties": {"project": "p1"}}),
+                ("closure", "draft", "create", T0, {"properties": {"project": "p1", "publish_at": "2024-04-02"}}),
+                ("closure", "gone", "create", T0, {"properties": {"project": "p1", "publish_at": "2024-04-02"}}),
+                ("closure", "gone", "delete", T0 + timedelta(hours=1), None),
+                ("closure", "plain", "update", T0 + timedelta(days=2), {"properties": {"project": "p1"}})]
+        with engine.begin() as conn:
+            conn.execute(projects.insert().values(id="p1", agency="A", doc=SHANGHAI, version=1, seq=1, created_at=T0,
+                                                  updated_at=T0))
+            for seq, (kind, id, action, at, doc) in enumerate(rows, start=1):
+                conn.execute(sa.insert(sa.table("history", *(sa.column(c) for c in (
+                    "seq", "kind", "resource_id", "version", "action", "at", "actor", "changes", "snapshot")))),
+                    {"seq": seq, "kind": kind, "resource_id": id, "version": 1, "action": action,
+                     "at": at.isoformat(), "actor": "t", "changes": "{}",
+                     "snapshot": None if doc is None else json.dumps(doc)})
+            conn.exec_driver_sql("UPDATE counters SET value = 6 WHERE name = 'change'")
+        migrate(engine)
+        store = Store(engine)
+        assert [(r[1], r[2]) for r in public_rows(store)] == [("p1", "create"), ("plain", "create"),
+                                                             ("draft", "update"), ("plain", "update")]
+        assert [r[0] for r in public_rows(store)] == [1, 2, 3, 4]
+        assert public_rows(store)[2][3] == datetime(2024, 4, 1, 16, tzinfo=timezone.utc)
+        # An old cursor maps to the public number just before the first change it had not shown.
+        assert store.public_position(3, T0) == 2
+        assert store.public_position(6, T0 + timedelta(days=3)) == 4
     finally:
         engine.dispose()

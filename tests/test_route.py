@@ -226,3 +226,49 @@ def test_shapely_arrays_of_routes_are_not_needed():
     # A probe accepts the normalized GeoJSON dict the API hands it.
     assert RouteProbe(LINE, 25).length_m == pytest.approx(626, abs=5)
     assert shapely.get_num_coordinates(RouteProbe(LINE, 25).line) == 2
+
+
+# ---------------------------------------------------------------------------- bounded work (issue 10)
+
+def zigzag_route(vertices=60, amplitude=150.0, step=40.0):
+    """East from START, swinging `amplitude` m north and south at every vertex."""
+    return LineString([moved(moved(START, 90, i * step), 0 if i % 2 else 180, amplitude) for i in range(vertices)])
+
+
+def street_grid():
+    """Closures crossing and running beside the zig-zag, one a MultiLineString, one far away."""
+    shapes = [across(moved(START, 90, x), half_length=300, azimuth=az) for x in range(0, 2400, 110) for az in (0, 60)]
+    shapes.append(LineString([moved(moved(START, 90, x), 0, 140) for x in range(0, 2400, 30)]))
+    shapes.append(MultiLineString([list(across(moved(START, 90, 700)).coords),
+                                   list(across(moved(START, 90, 1300), azimuth=90).coords)]))
+    shapes.append(LineString([moved(START, 0, 5000), moved(START, 10, 5200)]))
+    return shapes
+
+
+@pytest.mark.parametrize("route", [zigzag_route(), LineString(EAST + EAST[::-1]), ROUTE])
+def test_chunks_of_any_size_give_the_same_answer(monkeypatch, route):
+    # Tiny chunks split each closure segment's candidates across slices; the answer must not move by a bit.
+    import roadworks.domain.route as module
+
+    shapes = street_grid()
+    whole = RouteProbe(route, 120).meets_all(shapes)
+    assert sum(x is not None for x in whole) > 10
+    monkeypatch.setattr(module, "QUERY_PAIRS", 7)
+    monkeypatch.setattr(module, "PAIR_SLICE", 3)
+    assert RouteProbe(route, 120).meets_all(shapes) == whole
+
+
+def test_the_work_of_one_check_is_counted_and_capped():
+    from roadworks.domain.route import TooMuchWork
+
+    shapes = street_grid()
+    probe = RouteProbe(zigzag_route(), 500)
+    found = probe.meets_all(shapes)
+    assert probe.examined > 0
+    capped = RouteProbe(zigzag_route(), 500, max_pairs=probe.examined)
+    assert capped.meets_all(shapes) == found  # exactly at the cap is allowed
+    over = RouteProbe(zigzag_route(), 500, max_pairs=probe.examined - 1)
+    with pytest.raises(TooMuchWork) as refused:
+        over.meets_all(shapes)
+    assert refused.value.cap == probe.examined - 1
+    assert RouteProbe(zigzag_route(), 500, max_pairs=0).meets_all([shapes[-1]]) == [None]  # far away: no work

@@ -5,6 +5,7 @@ Everything here is pure: no app, no store, no fixtures from conftest.py.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -670,3 +671,273 @@ def test_periods_are_ordered_disjoint_and_non_empty(case, include_paused):
         assert p.state in (("active", "paused") if include_paused else ("active",))
     for a, b in zip(found, found[1:]):
         assert a.end is not None and a.end <= b.start
+
+
+# ---------------------------------------------------------------------------- 7. bounded arithmetic against the oracle
+#
+# tests/reference_schedule.py keeps the day-by-day expansion this module had before issue 10. On random
+# schedules of modest reach, the bounded Timeline must give the same answers to every question.
+
+from reference_schedule import Timeline as Reference  # noqa: E402
+
+from roadworks.domain import schedule as schedule_module  # noqa: E402
+from roadworks.domain.schedule import DAWN  # noqa: E402
+
+HAVANA = ZoneInfo("America/Havana")
+# Near the spring and autumn clock changes of Berlin and Havana (Shanghai has none).
+BASES = (date(2024, 3, 1), date(2024, 10, 10))
+
+
+def instant(tz, day: date, minutes: int) -> datetime:
+    """`minutes` after local midnight of `day`, as an instant in `tz` (exact, whatever the clock does)."""
+    return (start_instant(day, tz) + timedelta(minutes=minutes)).astimezone(tz)
+
+
+@st.composite
+def zoned_span(draw, tz, day: date, max_days: int, may_be_open: bool) -> Span:
+    """A span starting on or near `day`: date or date-time at each end, maybe open-ended."""
+    start = day if draw(st.booleans()) else instant(tz, day, draw(st.integers(0, 1439)))
+    if may_be_open and draw(st.integers(0, 3)) == 0:
+        return Span(start, None)
+    length = draw(st.integers(0, max_days))
+    if draw(st.booleans()):
+        return Span(start, day + timedelta(days=length))
+    return Span(start, instant(tz, day, length * 1440 + draw(st.integers(1, 1440))))
+
+
+@st.composite
+def zoned_windows(draw, tz, base: date) -> tuple[Span, ...]:
+    """1-3 non-overlapping windows (maybe adjacent), the last maybe open-ended, in random order."""
+    n = draw(st.integers(1, 3))
+    cursor, out = base, []
+    for i in range(n):
+        span = draw(zoned_span(tz, cursor + timedelta(days=draw(st.integers(0, 12))), 35, i == n - 1))
+        out.append(span)
+        if span.end is not None:
+            cursor = (end_instant(span.end, tz).astimezone(tz) - TINY).date() + DAY
+    return tuple(draw(st.permutations(out)))
+
+
+@st.composite
+def any_hours(draw) -> Hours:
+    """Daytime, overnight, ending at midnight, or the same clock at both ends (a whole day)."""
+    days = frozenset(draw(st.sets(st.integers(0, 6), min_size=1)))
+    start = time(draw(st.integers(0, 23)), draw(st.sampled_from([0, 30])))
+    if draw(st.integers(0, 4)) == 0:
+        return Hours(days, start, time(0), ends_at_midnight=True)
+    if draw(st.integers(0, 4)) == 0:  # whole days: on days in a row, runs of sessions several days long
+        return Hours(days, start, start)
+    return Hours(days, start, time(draw(st.integers(0, 23)), draw(st.sampled_from([0, 30]))))
+
+
+@st.composite
+def zoned_timelines(draw) -> tuple[Timeline, Reference]:
+    """The same random schedule as a bounded Timeline and as the oracle."""
+    tz = draw(st.sampled_from([SH, BERLIN, HAVANA]))
+    base = draw(st.sampled_from(BASES))
+    ws = draw(zoned_windows(tz, base))
+    pauses = tuple(draw(zoned_span(tz, base + timedelta(days=draw(st.integers(-5, 100))), 20, True))
+                   for _ in range(draw(st.integers(0, 2))))
+    project = tuple(draw(zoned_span(tz, base + timedelta(days=draw(st.integers(-5, 100))), 30, True))
+                    for _ in range(draw(st.integers(0, 2))))
+    hours = tuple(draw(st.lists(any_hours(), max_size=3))) if draw(st.integers(0, 3)) else ()
+    actual_start = instant(tz, base, draw(st.integers(-5 * 1440, 60 * 1440))) if draw(st.booleans()) else None
+    actual_end = instant(tz, base, draw(st.integers(0, 150 * 1440))) if draw(st.booleans()) else None
+    cancelled = draw(st.integers(0, 9)) == 0
+    schedule = Schedule(ws, pauses, hours)
+    assume(not errors_of(schedule, tz=tz))
+    try:
+        check_pauses(project, tz)
+    except ValidationFailed:
+        assume(False)
+    args = (schedule, tz, project, actual_start, actual_end, cancelled)
+    return Timeline(*args), Reference(*args)
+
+
+def reference_edges(old: Reference) -> list[datetime]:
+    """Where the oracle's answers change: every edge of its periods and of the spans."""
+    found = [x for x in old._edges()]
+    found += [x for p in old.periods(DAWN, None, include_paused=True) for x in (p.start, p.end) if x is not None]
+    return found or [datetime(2024, 3, 1, tzinfo=UTC)]
+
+
+@st.composite
+def moments(draw, old: Reference) -> datetime:
+    """Anywhere around the schedule, or just around one of its edges."""
+    if draw(st.booleans()):
+        t = datetime(2024, 2, 1, tzinfo=UTC) + timedelta(seconds=draw(st.integers(0, 330 * 86400)))
+    else:
+        t = draw(st.sampled_from(reference_edges(old))) + draw(
+            st.sampled_from([-DAY, -SECOND, -TINY, timedelta(0), TINY, SECOND, DAY]))
+    return t.astimezone(draw(st.sampled_from([UTC, SH, old.tz])))
+
+
+@st.composite
+def oracle_cases(draw) -> tuple[Timeline, Reference, list[datetime]]:
+    new, old = draw(zoned_timelines())
+    return new, old, [draw(moments(old)) for _ in range(4)]
+
+
+def reference_in_effect(old: Reference, start, end, include_paused=False) -> bool:
+    """The feeds' in_effect as it was: any period in [start, end + 1 µs), from the oracle's expansion."""
+    if start is not None and end is not None and end < start:
+        return False
+    return bool(old.periods(start or DAWN, None if end is None else end + TINY, include_paused=include_paused))
+
+
+# ROADWORKS_ORACLE_EXAMPLES=5000 for a longer hunt than CI's.
+ORACLE = settings(max_examples=int(os.environ.get("ROADWORKS_ORACLE_EXAMPLES", "120")), deadline=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+@ORACLE
+@given(oracle_cases())
+def test_status_next_change_and_last_boundary_match_the_oracle(case):
+    new, old, ts = case
+    for t in ts:
+        assert new.status_at(t) == old.status_at(t), t
+        assert new.next_change(t) == old.next_change(t), t
+        assert new.last_boundary(t) == old.last_boundary(t), t
+
+
+@ORACLE
+@given(oracle_cases(), st.booleans(), st.data())
+def test_periods_match_the_oracle(case, include_paused, data):
+    new, old, ts = case
+    a, b = sorted(ts[:2]) if data.draw(st.integers(0, 5)) else ts[:2]  # now and then end before start
+    assert new.periods(a, b, include_paused=include_paused) == old.periods(a, b, include_paused=include_paused)
+    open_end = old.periods(ts[2], None, include_paused=include_paused)
+    assert new.periods(ts[2], None, include_paused=include_paused) == open_end
+    lazy = new.iter_periods(ts[2], None, include_paused=include_paused)
+    assert [p for p, _ in zip(lazy, range(len(open_end)))] == open_end
+    for end in (ts[3], None):
+        before = old.periods(DAWN, end, include_paused=include_paused)
+        assert new.last_period(end, include_paused=include_paused) == (before[-1] if before else None)
+
+
+@ORACLE
+@given(oracle_cases(), st.booleans())
+def test_in_effect_matches_the_oracle(case, include_paused):
+    new, old, ts = case
+    a, b, c, d = ts
+    for start, end in ((a, b), (min(a, b), max(a, b)), (c, c), (None, d), (c, None), (None, None)):
+        assert new.in_effect(start, end, include_paused=include_paused) == \
+            reference_in_effect(old, start, end, include_paused), (start, end)
+    assert feeds_in_effect(new, a, None) == reference_in_effect(old, a, None)
+
+
+def feeds_in_effect(tl, start, end):
+    from roadworks.feeds import in_effect
+    return in_effect(tl, start, end)
+
+
+# ---------------------------------------------------------------------------- 8. the worst schedule an editor can save
+
+EIGHT_HOURS = (
+    Hours(WEEKDAYS, time(0), time(0), ends_at_midnight=True),  # a five-day run of sessions
+    Hours(frozenset({5}), time(22), time(6)),
+    Hours(frozenset({6}), time(10), time(12)),
+    Hours(frozenset({6}), time(13), time(14)),
+    Hours(frozenset({5}), time(8), time(9)),
+    Hours(frozenset({5}), time(12), time(13)),
+    Hours(frozenset({6}), time(20), time(23)),
+    Hours(ALL_DAYS, time(23, 30), time(0, 30)),
+)
+EVERY_NIGHT = (*(Hours(frozenset({d}), time(22), time(5, 30)) for d in range(7)),
+               Hours(ALL_DAYS, time(12), time(13)))
+FAR_INSTANTS = [datetime(y, m, d, h, tzinfo=BERLIN) for y, m, d, h in (
+    (1899, 5, 5, 0), (1900, 1, 1, 0), (1950, 7, 15, 3), (2025, 1, 1, 0), (2025, 7, 15, 3), (2026, 1, 20, 12),
+    (2150, 5, 5, 11), (2199, 12, 30, 23), (2199, 12, 31, 23), (2300, 1, 1, 0))]
+
+
+def worst_timeline(hours, end) -> Timeline:
+    pauses = tuple(Span(date(y, 7, 1), date(y, 8, 31)) for y in (1950, 2000, 2025, 2100))
+    project = (Span(date(2026, 1, 1), date(2026, 2, 1)), Span(datetime(2150, 5, 5, 12, tzinfo=BERLIN), None))
+    schedule = Schedule((Span(date(1900, 1, 1), end),), pauses, hours)
+    check_schedule(schedule, BERLIN)
+    return Timeline(schedule, BERLIN, project)
+
+
+@pytest.fixture
+def sessions_made(monkeypatch):
+    """How many single sessions of the weekly hours the code under test works out."""
+    made = [0]
+    real = schedule_module._occurrence
+
+    def counted(*args):
+        made[0] += 1
+        return real(*args)
+
+    monkeypatch.setattr(schedule_module, "_occurrence", counted)
+    return made
+
+
+@pytest.mark.parametrize("hours", [EIGHT_HOURS, EVERY_NIGHT], ids=["runs", "nights"])
+@pytest.mark.parametrize("end", [date(2199, 12, 31), None], ids=["to-2199", "open"])
+def test_far_reaching_schedule_answers_in_bounded_work(hours, end, sessions_made):
+    import time as clock
+    tl = worst_timeline(hours, end)
+    since, until = datetime(1900, 1, 1, tzinfo=BERLIN), datetime(2199, 1, 1, tzinfo=BERLIN)
+    questions = [lambda t: tl.status_at(t), lambda t: tl.next_change(t), lambda t: tl.last_boundary(t),
+                 lambda t: tl.in_effect(since, until), lambda t: tl.in_effect(t, None, include_paused=True),
+                 lambda t: list(zip(tl.iter_periods(t, None), range(10))), lambda t: tl.last_period(t),
+                 lambda t: tl.last_period(None, include_paused=True)]
+    for t in FAR_INSTANTS:
+        for ask in questions:
+            sessions_made[0] = 0
+            began = clock.perf_counter()
+            ask(t)
+            assert sessions_made[0] < 300, (t, sessions_made[0])
+            assert clock.perf_counter() - began < 1.0  # the expansion took seconds per call
+    sessions_made[0] = 0
+    a, b = datetime(2100, 1, 1, tzinfo=UTC), datetime(2100, 1, 15, tzinfo=UTC)
+    found = tl.periods(a, b)
+    assert found and all(p.start < b and p.end > a for p in found) and len(found) <= 2 * 15
+    assert sessions_made[0] < 300
+
+
+@pytest.mark.parametrize("tz", [SH, BERLIN, HAVANA])
+def test_runs_of_sessions_days_long_keep_their_start(tz):
+    # Monday 06:00 to Saturday 06:00 without a break: asked about on Thursday, the period still starts on Monday.
+    tl = timeline(Span(date(2024, 2, 1), date(2024, 4, 30)), hours=(Hours(WEEKDAYS, time(6), time(6)),), tz=tz)
+    old = Reference(tl.schedule, tz)
+    for day in range(1, 60):
+        t = at(2024, 2, 1, 12, tz=tz) + day * DAY
+        assert tl.periods(t, t + DAY) == old.periods(t, t + DAY)
+        assert tl.last_boundary(t) == old.last_boundary(t)
+        assert (tl.status_at(t), tl.next_change(t)) == (old.status_at(t), old.next_change(t))
+    thursday = at(2024, 3, 7, 12, tz=tz)
+    assert [p.start for p in tl.periods(thursday, thursday + DAY)] == [at(2024, 3, 4, 6, tz=tz)]
+
+
+def test_far_reaching_schedule_answers_like_the_oracle_where_it_is_cheap():
+    tl = worst_timeline(EVERY_NIGHT, None)
+    old = Reference(tl.schedule, tl.tz, tl.project_pauses)
+    # The open-ended project pause begins at noon, in the midday session: nothing is in effect after it.
+    assert tl.status_at(datetime(2150, 5, 5, 12, 30, tzinfo=BERLIN)) == "paused"
+    assert tl.status_at(datetime(2150, 5, 5, 11, tzinfo=BERLIN)) == "completed"
+    for t in (datetime(2150, 5, 5, 11, tzinfo=BERLIN), datetime(2150, 5, 5, 13, tzinfo=BERLIN),
+              datetime(2190, 5, 5, 13, tzinfo=BERLIN)):  # past the open-ended project pause: paused forever
+        assert (tl.status_at(t), tl.next_change(t), tl.last_boundary(t)) == \
+            (old.status_at(t), old.next_change(t), old.last_boundary(t))
+
+
+def test_many_pauses_cost_work_linear_in_the_pauses(sessions_made):
+    # 2,000 one-day pauses, each leaving one hour in effect between them in which no session falls.
+    first = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    pauses = tuple(Span(first + k * DAY, first + (k + 1) * DAY - timedelta(hours=1)) for k in range(2000))
+    window = Span(first, first + 2000 * DAY)
+    tl = Timeline(Schedule((window,), pauses, (Hours(ALL_DAYS, time(8), time(9)),)), UTC)
+    t = first - DAY
+    assert tl.status_at(t) == "completed"
+    assert tl.next_change(t) == datetime(2030, 1, 2, 8, tzinfo=UTC)  # the first session, paused
+    assert tl.in_effect(first, first + 2000 * DAY, include_paused=True)
+    sessions_made[0] = 0
+    assert not tl.in_effect(first, first + 2000 * DAY)  # every session falls in a pause
+    assert sessions_made[0] < 2000 * 4
+    sessions_made[0] = 0
+    assert tl.status_at(first + 1500 * DAY + timedelta(hours=12)) == "completed"
+    assert sessions_made[0] < 1000 * 4
+    sessions_made[0] = 0
+    assert tl.last_period(None) is None
+    assert sessions_made[0] < 2000 * 4

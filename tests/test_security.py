@@ -7,8 +7,10 @@ import logging
 
 import pytest
 
-from roadworks import observability
+import live
+from roadworks import create_app, observability
 from roadworks.auth import hash_token, resolve
+from roadworks.domain.errors import ValidationFailed
 
 CLOSURES = "/api/v1/closures"
 GONGHE = "dongguan-ledu-gonghe"
@@ -92,3 +94,72 @@ def test_no_token_or_digest_ever_reaches_the_logs(client, auth, editor_token, se
         assert secret.removeprefix("rw_") not in text
         assert hash_token(secret) not in text
     assert "Authorization" not in text and "Bearer" not in text
+
+
+# ---------------------------------------------------------------------------- the Host header and the Server header
+
+EVIL = "evil.example"
+PUBLIC = "https://roads.example.org/xining/"
+JURISDICTION = "roadworks.invalid"
+ROUTE = {"route": {"type": "LineString", "coordinates": [[101.7905, 36.6116], [101.7975, 36.6113]]},
+         "from": "2024-05-20T00:00:00+08:00", "to": "2024-05-21T00:00:00+08:00"}
+# Every read that builds an absolute URL, and the routing's own slash redirects.
+READS_WITH_URLS = ["/feeds/closures.ics", f"{CLOSURES}?limit=1", "/api/v1/changes?limit=1", "/ogc", "/ogc/",
+                   "/ogc/collections", "/ogc/collections/closures", "/ogc/collections/closures/items?limit=1",
+                   f"/ogc/collections/closures/items/{GONGHE}", "/open511", "/open511/", "/open511/jurisdictions",
+                   f"/open511/jurisdictions/{JURISDICTION}", f"/open511/jurisdictions/{JURISDICTION}/geography",
+                   "/open511/events?limit=1&format=json", f"/open511/events/{JURISDICTION}/{GONGHE}", "/map", "/"]
+
+
+def _everything(response) -> str:
+    return "\n".join([response.get_data(as_text=True), *(f"{k}: {v}" for k, v in response.headers.items())])
+
+
+def test_the_host_header_is_never_reflected(client, demo, subtests):
+    for path in READS_WITH_URLS:
+        with subtests.test(path=path):
+            response = client.get(path, headers={"Host": EVIL})
+            assert response.status_code in (200, 302, 308)
+            assert EVIL not in _everything(response)
+    checked = client.post("/api/v1/route-check", json=ROUTE, headers={"Host": EVIL})
+    assert checked.status_code == 200 and checked.json["closures"] and EVIL not in _everything(checked)
+
+
+def test_absolute_urls_start_with_the_public_url(make_app, demo):
+    client = make_app(PUBLIC_URL=PUBLIC).test_client()
+    host = {"Host": EVIL}
+    calendar = client.get("/feeds/closures.ics", headers=host).get_data(as_text=True)
+    assert f"URL:{PUBLIC}map/" in calendar.replace("\r\n ", "")
+    changes = client.get("/api/v1/changes?limit=1", headers=host)
+    assert changes.headers["Link"].startswith(f"<{PUBLIC}api/v1/changes?")
+    items = client.get("/ogc/collections/closures/items?limit=1", headers=host).json
+    assert {link["rel"]: link["href"] for link in items["links"]}["next"].startswith(
+        f"{PUBLIC}ogc/collections/closures/items?")
+    assert client.get("/ogc", headers=host).headers["Location"] == f"{PUBLIC}ogc/"
+    events = client.get("/open511/events?format=json", headers=host).json
+    assert events["meta"]["url"] == f"{PUBLIC}open511/events?format=json"
+    checked = client.post("/api/v1/route-check", json=ROUTE, headers=host).json
+    assert checked["closures"][0]["feature_url"] == f"{PUBLIC}api/v1/closures/{checked['closures'][0]['id']}"
+
+
+@pytest.mark.parametrize("url, phrase", [
+    ("roads.example.org/", "http:// or https://"), ("ftp://roads.example.org/", "http:// or https://"),
+    ("https://roads.example.org", "end with '/'"), ("https://roads.example.org/x?y=1", "no query"),
+    ("https:///", "http:// or https://"),
+])
+def test_a_bad_public_url_stops_the_app_with_the_variable_named(app, database_url, url, phrase):
+    with pytest.raises(ValidationFailed) as failure:
+        create_app({"DATABASE_URL": database_url, "MIGRATE": False, "PUBLIC_URL": url})
+    assert phrase in " ".join(failure.value.errors["ROADWORKS_PUBLIC_URL"])
+
+
+def test_gunicorn_names_the_service_not_itself(app, database_url, tmp_path):
+    app.extensions["roadworks"].store.engine.dispose()
+    server = live.Gunicorn(database_url, tmp_path / "gunicorn.log", workers=1).start()
+    try:
+        for path in ("/api/v1/projects", "/nowhere", "/ogc/"):
+            status, headers, _ = server.call("GET", path, headers={"Host": EVIL})
+            assert headers.get_all("Server") == ["Roadworks"], (path, status)
+            assert EVIL not in str(headers)
+    finally:
+        server.stop()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from jsonschema import Draft7Validator
@@ -11,6 +11,10 @@ from referencing import Registry, Resource
 
 from roadworks.auth import Actor
 from roadworks.feeds import FragmentMemo, Horizon, dumps, encode
+from roadworks.config import DEFAULTS
+from roadworks.documents import closure_doc
+from roadworks.domain.model import Closure
+from roadworks.domain.schedule import Hours, Schedule, Span
 from roadworks.feeds.wzdx import cardinal, work_zone_feed
 
 FEED_ID = "https://raw.githubusercontent.com/usdot-jpo-ode/wzdx/main/schemas/4.2/WorkZoneFeed.json"
@@ -18,6 +22,8 @@ ADMIN = Actor(name="t", role="admin")
 MAY_20 = datetime(2024, 5, 20, 4, 0, tzinfo=UTC)
 AUG_20 = datetime(2024, 8, 20, 4, 0, tzinfo=UTC)
 LEDU, MOSQUE, GONGHE = [101.7905, 36.6116], [101.7947, 36.6114], [101.7975, 36.6113]
+GONGHE_ID = "dongguan-ledu-gonghe"
+FEED_CAP = DEFAULTS["FEED_MAX_EVENTS_PER_CLOSURE"]
 
 
 @pytest.fixture(scope="module")
@@ -294,3 +300,57 @@ def test_memoised_feed_is_byte_identical_in_gcj02(demo):
     for _ in range(2):
         assert memoised(in_crs(entries(demo), "gcj02", memo), AUG_20, memo, "gcj02") == fresh(moved, AUG_20)
     assert memoised(entries(demo), AUG_20, memo) == fresh(entries(demo), AUG_20) != fresh(moved, AUG_20)
+
+
+# ---------------------------------------------------------------------------- the feed cap
+
+NIGHTS = (Hours(frozenset(range(7)), time(22), time(6)),)
+
+
+def inject(services, id: str, parts: int, schedule: Schedule, direction: str = "both") -> None:
+    """A closure written straight into the store, past any check (as if saved before the cap existed)."""
+    geometry = {"type": "MultiLineString", "coordinates": [
+        [[101.70 + k * 0.0003, 36.60 + 0.0001 * (k % 5)], [101.7002 + k * 0.0003, 36.6001 + 0.0001 * (k % 5)]]
+        for k in range(parts)]}
+    doc = closure_doc(Closure(id=id, project="dongguan-gas-2024", geometry=geometry, schedule=schedule,
+                              road="攻击路", direction=direction))
+    lons = [p[0] for line in geometry["coordinates"] for p in line]
+    lats = [p[1] for line in geometry["coordinates"] for p in line]
+    with services.store.writing() as w:
+        w.save("closure", id, doc, columns={"project_id": "dongguan-gas-2024", "road": "攻击路", "length_m": 1.0,
+                                            "min_lon": min(lons), "min_lat": min(lats), "max_lon": max(lons),
+                                            "max_lat": max(lats)},
+               now=MAY_20, actor="test", action="create", changes={})
+    services.index.rebuild()
+
+
+def test_a_closure_stored_past_the_cap_is_cut_at_it_and_the_feed_stays_valid(demo, validator, caplog):
+    # 400 parts both ways, every night of the horizon: 168,000 events uncapped.
+    inject(demo, "flood", 400, Schedule((Span(date(2024, 1, 1), date(2199, 12, 31)),), (), NIGHTS))
+    memo = FragmentMemo()
+    for now in (MAY_20, MAY_20 + timedelta(hours=1)):
+        doc = json.loads(encode(feed(demo, now, memo=memo, max_events=1000)))
+        flood = events_of(doc, "flood")
+        # 1000 // (2 ways x 400 parts) = 1 period: 800 events, never more than the cap.
+        assert len(flood) == 800
+        assert {e["properties"]["start_date"] for e in flood} == {"2024-05-20T14:00:00Z"}  # tonight, not a month ago
+        assert len(events_of(doc, GONGHE_ID)) == 2  # the others are untouched
+        assert_valid(validator, doc)
+        check_rules(doc)
+    warnings = [r for r in caplog.records if "FEED_MAX_EVENTS_PER_CLOSURE" in r.getMessage()]
+    assert len(warnings) == 1 and "flood" in warnings[0].getMessage()
+
+
+def test_a_line_with_more_parts_than_the_cap_keeps_its_first_parts(demo, validator):
+    inject(demo, "wide", 400, Schedule((Span(date(2024, 5, 1), date(2024, 5, 31)),)))
+    doc = feed(demo, MAY_20, max_events=101)
+    wide = events_of(doc, "wide")
+    assert len(wide) == 100  # one period, 50 parts each way
+    assert {int(e["id"].rsplit(":", 1)[1]) for e in wide} == set(range(50))
+    assert_valid(validator, doc)
+    check_rules(doc)
+
+
+def test_the_default_cap_bounds_the_400_part_attack(demo):
+    inject(demo, "flood", 400, Schedule((Span(date(2024, 1, 1), date(2199, 12, 31)),), (), NIGHTS))
+    assert len(events_of(feed(demo, MAY_20), "flood")) == FEED_CAP // 800 * 800 <= FEED_CAP

@@ -9,20 +9,28 @@ from typing import Callable
 from flask import current_app, request
 from marshmallow import RAISE, fields, validate
 
+from ..config import DEFAULTS
 from ..domain.crs import WGS84
-from ..feeds import FragmentMemo, Horizon, encode, in_crs
+from ..feeds import MAX_EVENTS, FragmentMemo, Horizon, encode, in_crs
 from ..feeds.ical import closure_calendar
 from ..feeds import waze
 from ..feeds.waze import waze_json, waze_xml
 from ..feeds.wzdx import work_zone_feed
-from ..index import Entry, Snapshot, next_event_among
+from ..auth import ANONYMOUS
+from ..index import Entry, Snapshot, last_visible_change, next_event_among
 from .bodies import ID_PATTERN
 from .http import actor, bytes_response, crs_mark, etag_for, now, seconds_until, services
 from .listing import RenderCache, public, query_key, select
 from .queries import ApiBlueprint, BBox, QuerySchema, crs_field
+from .urls import absolute
 
 blp = ApiBlueprint("feeds", __name__, url_prefix="/feeds",
                    description="Feeds in the formats partners and calendars already read")
+
+
+def max_events() -> int:
+    """FEED_MAX_EVENTS_PER_CLOSURE: no closure puts more road events into one feed, whatever is stored."""
+    return int(services().settings.get("FEED_MAX_EVENTS_PER_CLOSURE", MAX_EVENTS))
 
 
 def horizon() -> Horizon:
@@ -50,29 +58,42 @@ class Rendered:
     headers: dict | None
     computed_at: datetime
     expires_at: datetime | None
+    max_age_until: datetime | None = None  # what clients are told: the next change among published closures
 
 
 class FeedCache(RenderCache):
-    """Rendered feeds by (feed, change sequence, query), within a byte budget.
+    """Rendered feeds by (feed, change sequence, query), within its share of ANSWER_CACHE_BYTES.
 
     A city's WZDx feed takes seconds and tens of megabytes to build; partners poll it all day.
     """
 
-    def __init__(self, budget: int = 256 * 1024 * 1024):
-        super().__init__(size=1024, budget=budget)
+    def __init__(self, budget: int | None = None):
+        super().__init__(RenderCache.share_of(DEFAULTS, "feeds") if budget is None else budget)
 
 
 def _cache() -> FeedCache:
-    return current_app.extensions.setdefault("roadworks_feeds", FeedCache())
+    found = current_app.extensions.get("roadworks_feeds")
+    if found is None:
+        found = current_app.extensions.setdefault(
+            "roadworks_feeds", FeedCache(RenderCache.share_of(services().settings, "feeds")))
+    return found
 
 
 def _memo() -> FragmentMemo:
     """Each closure's part of every feed, kept across writes: a write re-renders only what it changed."""
-    return current_app.extensions.setdefault("roadworks_feed_parts", FragmentMemo())
+    found = current_app.extensions.get("roadworks_feed_parts")
+    if found is None:
+        budget = int(services().settings.get("FRAGMENT_CACHE_BYTES", DEFAULTS["FRAGMENT_CACHE_BYTES"]))
+        found = current_app.extensions.setdefault("roadworks_feed_parts", FragmentMemo(budget))
+    return found
 
 
 def _expiry(entries: list[Entry], at: datetime, more: datetime | None) -> datetime:
-    """The first change among these closures, a format's own (`more`), or the horizon sliding, whichever first."""
+    """The first change among these closures, a format's own (`more`), or the horizon sliding, whichever first.
+
+    Over every matching closure, drafts included, it is when our cache must drop the feed (a draft appears at
+    its publish_at); over the published ones only, it is what clients may be told (max-age).
+    """
     return min(c for c in (next_event_among(entries, at), horizon().next_move(at), more) if c is not None)
 
 
@@ -85,7 +106,8 @@ def _render(query: dict, render, at: datetime, snapshot: Snapshot, next_change) 
     if isinstance(body, dict):
         body = encode(body)
     more = next_change(entries, at, crs) if next_change else None
-    return Rendered(body, etag_for(body), headers, at, _expiry(matching, at, more))
+    # Our cache keeps it until a draft among the matches goes public; clients hear only of what they see.
+    return Rendered(body, etag_for(body), headers, at, _expiry(matching, at, more), _expiry(entries, at, more))
 
 
 def _answer(query: dict, render, mimetype: str, *, extra_key: str = "",
@@ -96,7 +118,7 @@ def _answer(query: dict, render, mimetype: str, *, extra_key: str = "",
     key = (request.endpoint, snapshot.seq, query_key(query), extra_key)
     rendered = _cache().get(key, at, lambda: _render(query, render, at, snapshot, next_change))
     return bytes_response(rendered.body, rendered.etag, mimetype=mimetype,
-                          max_age=seconds_until(rendered.expires_at, at), headers=rendered.headers)
+                          max_age=seconds_until(rendered.max_age_until, at), headers=rendered.headers)
 
 
 @blp.route("/wzdx.geojson", methods=["GET"])
@@ -109,7 +131,7 @@ def wzdx(**query):
     def render(entries, at, crs):
         return work_zone_feed(entries, at, horizon(), publisher=settings.get("PUBLISHER") or "Roadworks",
                               contact=settings.get("CONTACT") or None,
-                              updated=_last_change(entries), memo=_memo(), crs=crs)
+                              updated=_last_change(entries), memo=_memo(), crs=crs, max_events=max_events())
 
     return _answer(query, render, "application/geo+json")
 
@@ -119,8 +141,9 @@ def wzdx(**query):
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def calendar(**query):
     """iCalendar (RFC 5545): one event per period in effect, for a street, a project or an area."""
-    map_url = request.host_url + "map/"
-    return _answer(query, lambda entries, at, crs: closure_calendar(entries, at, horizon(), map_url=map_url),
+    map_url = absolute("map/")  # the public base, never the Host header: this answer is cached
+    return _answer(query, lambda entries, at, crs: closure_calendar(entries, at, horizon(), map_url=map_url,
+                                                                   memo=_memo(), crs=crs, max_events=max_events()),
                    "text/calendar", extra_key=map_url)
 
 
@@ -129,7 +152,8 @@ def calendar(**query):
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def waze_incidents_json(**query):
     """Waze Closure and Incident Feed (CIFS), JSON form: one incident per period, linked by parent_event."""
-    return _answer(query, lambda entries, at, crs: waze_json(entries, at, horizon(), memo=_memo(), crs=crs),
+    return _answer(query, lambda entries, at, crs: waze_json(entries, at, horizon(), memo=_memo(), crs=crs,
+                                                               max_events=max_events()),
                    "application/json", next_change=_waze_change)
 
 
@@ -138,7 +162,8 @@ def waze_incidents_json(**query):
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def waze_incidents_xml(**query):
     """Waze Closure and Incident Feed (CIFS), XML form, valid against the CIFS v2 XSD."""
-    return _answer(query, lambda entries, at, crs: waze_xml(entries, at, horizon(), memo=_memo(), crs=crs),
+    return _answer(query, lambda entries, at, crs: waze_xml(entries, at, horizon(), memo=_memo(), crs=crs,
+                                                              max_events=max_events()),
                    "application/xml", next_change=_waze_change)
 
 
@@ -147,6 +172,8 @@ def _waze_change(entries: list[Entry], at: datetime, crs: str) -> datetime | Non
 
 
 def _last_change(entries: list[Entry]) -> datetime | None:
-    """When the data last changed: the last write, or, for data loaded in bulk without history, the newest closure."""
-    last = services().index.snapshot().last_write_at
+    """When the data last changed as anyone sees it: the last public write or a publication among `entries`
+    (never a hidden draft's save), or, for data loaded in bulk without history, the newest closure."""
+    at = now()
+    last = last_visible_change(services().index.snapshot(), entries, ANONYMOUS, at, at, statuses=False)
     return last or max((e.view.closure.updated_at for e in entries), default=None)

@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from flask import Response, current_app, g, request
@@ -170,14 +170,30 @@ def not_modified(if_none_match: str | None, if_modified_since: str | None, etag:
 
 
 def _set_cache_control(response: Response, max_age: int | None) -> None:
-    response.headers["Cache-Control"] = cache_control(bool(request.headers.get("Authorization")), max_age)
+    response.headers["Cache-Control"] = cache_control(bool(request.headers.get("Authorization")), max_age, now())
     response.headers["Vary"] = "Authorization, Accept-Encoding"
 
 
-def cache_control(authenticated: bool, max_age: int | None) -> str:
-    """Shared caches may keep public answers, never those that depend on a token (drafts)."""
+def cache_control(authenticated: bool, max_age: int | None, clock: datetime) -> str:
+    """Shared caches may keep public answers, never those that depend on a token (drafts).
+
+    No answer outlives the clock's next whole minute (see `next_turnover`).
+    """
     age = MAX_AGE_CAP if max_age is None else max(0, min(MAX_AGE_CAP, max_age))
+    age = min(age, seconds_until(next_turnover(clock), clock))
     return f"{'private' if authenticated else 'public'}, max-age={age}"
+
+
+def next_turnover(clock: datetime) -> datetime:
+    """The clock's next whole minute: every HTTP cache drops what it holds by then.
+
+    max-age may count only what the asker can see: counting a hidden draft's publication would tell that
+    the draft exists (and, with `road=`, its name letter by letter). Yet the draft must appear everywhere
+    at once when published. So no answer is cached past the next whole minute (MAX_AGE_CAP is a minute
+    anyway): all caches turn over together, a draft published on a whole minute (as bureaus schedule)
+    shows everywhere at that instant, any other within the minute, and max-age depends on the clock alone.
+    """
+    return clock.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
 def seconds_until(instant: datetime | None, at: datetime) -> int | None:

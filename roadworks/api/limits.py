@@ -13,8 +13,10 @@ Rate limits
   string (only possible through the `create_app` override) switches that limit off.
 - Storage is in process memory by default, so each worker process keeps its own counts. Set
   `ROADWORKS_REDIS_URL` (redis://host:6379/0) to share the budgets between workers and hosts; keys start
-  with `ROADWORKS_RATE_LIMIT_PREFIX`. If Redis stops answering, requests are still served and counted in
-  memory until it is back.
+  with `ROADWORKS_RATE_LIMIT_PREFIX`. Redis is given `ROADWORKS_REDIS_TIMEOUT_MS` (default 100) to connect
+  and to answer. When it fails, a circuit breaker (pybreaker) stops asking it: each process counts on its
+  own and tries Redis again after `ROADWORKS_REDIS_RETRY_S` (default 30) seconds. An outage logs one
+  warning per process, and its end one info line.
 - The client address is the connection's (REMOTE_ADDR). Behind reverse proxies that is the proxy's
   address and everyone would share one budget: set `ROADWORKS_TRUSTED_PROXIES` to the number of proxies
   in front of the app, which trusts that many X-Forwarded-For / X-Forwarded-Proto entries (werkzeug
@@ -43,9 +45,12 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_compress import Compress
+from flask_compress.flask_compress import _choose_algorithm
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
+from pybreaker import (STATE_CLOSED, STATE_HALF_OPEN, STATE_OPEN, CircuitBreaker, CircuitBreakerListener,
+                       CircuitMemoryStorage)
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -80,10 +85,15 @@ class RateLimiter:
         redis_url = settings.get("REDIS_URL") or ""
         self.memory = FixedWindowRateLimiter(MemoryStorage())
         self.shared = None
+        # When the breaker is open (after Redis failed), counts stay in this process; opened_at tells when.
+        self.breaker_state = CircuitMemoryStorage(STATE_CLOSED)
+        self.breaker = CircuitBreaker(fail_max=1, reset_timeout=int(settings.get("REDIS_RETRY_S", 30)),
+                                      state_storage=self.breaker_state, listeners=[OutageLog()], name="redis")
         if redis_url:
-            # A stalled Redis must not stall requests: fail fast and count in memory meanwhile.
+            # A stalled Redis must not stall requests: fail fast, then stop asking it until the retry is due.
+            timeout = int(settings.get("REDIS_TIMEOUT_MS", 100)) / 1000
             self.shared = FixedWindowRateLimiter(storage_from_string(
-                redis_url, key_prefix=self.prefix, socket_connect_timeout=1, socket_timeout=1))
+                redis_url, key_prefix=self.prefix, socket_connect_timeout=timeout, socket_timeout=timeout))
 
     def check(self) -> None:
         """Count this request; past a limit, answer 429 before the view runs."""
@@ -126,10 +136,33 @@ class RateLimiter:
     def _apply(self, method: str, limit: RateLimitItem, key: str):
         if self.shared is not None:
             try:
-                return getattr(self.shared, method)(limit, self.prefix, key)
-            except Exception:  # Redis trouble: serve, and count in this process until it is back
-                log.warning("rate limit: shared storage unavailable; counting in memory", exc_info=True)
+                return self.breaker.call(getattr(self.shared, method), limit, self.prefix, key)
+            except Exception:  # noqa: BLE001 - OutageLog logs the outage once; count in this process meanwhile
+                pass
         return getattr(self.memory, method)(limit, self.prefix, key)
+
+
+class OutageLog(CircuitBreakerListener):
+    """One warning when Redis fails and the breaker opens, one info line when a retry finds it back.
+
+    A failed retry (half-open -> open) is the same outage and says nothing, so a Redis that stays down
+    costs one log line, not a traceback per request.
+    """
+
+    def __init__(self):
+        self.last_error: BaseException | None = None
+
+    def failure(self, cb: CircuitBreaker, exc: BaseException) -> None:
+        self.last_error = exc
+
+    def state_change(self, cb: CircuitBreaker, old_state, new_state) -> None:
+        before = getattr(old_state, "name", None)
+        if new_state.name == STATE_OPEN and before == STATE_CLOSED:
+            error = self.last_error
+            log.warning("rate limit: Redis unavailable (%s: %s); counting in each process, retrying in %s s",
+                        type(error).__name__, error, cb.reset_timeout)
+        elif new_state.name == STATE_CLOSED and before == STATE_HALF_OPEN:
+            log.info("rate limit: Redis answers again; budgets are shared again")
 
 
 def register(app: Flask, settings: dict[str, Any]) -> RateLimiter:
@@ -233,7 +266,16 @@ def compress(app: Flask) -> Compress:
     compressor.compress_mimetypes_set |= set(EXTRA_COMPRESSED_TYPES)
     app.config["COMPRESS_MIMETYPES"] = sorted(compressor.compress_mimetypes_set)
     app.after_request(partial(_compressed, compressor))
+    app.extensions["roadworks_compressor"] = compressor  # the cached-read path keys answers by coding
     return compressor
+
+
+def chosen_coding(compressor: Compress, accept_encoding: str) -> str:
+    """The coding this Accept-Encoding gets for a compressible answer: gzip, br, zstd, deflate or identity.
+
+    flask-compress's own choice, so a key built from it can never disagree with the bytes it keys.
+    """
+    return _choose_algorithm(compressor.enabled_algorithms, accept_encoding) or "identity"
 
 
 def _compressed(compressor: Compress, response: Response) -> Response:

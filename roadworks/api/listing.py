@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
@@ -12,14 +10,14 @@ from typing import Any, Callable
 from shapely.geometry import box
 
 from ..auth import ANONYMOUS, Actor
+from ..budget import ByteLru
+from ..config import DEFAULTS
 from ..domain.crs import LABELS, URIS, WGS84, bbox_from
 from ..feeds import in_crs
-from ..index import Entry, Snapshot, first_event
+from ..index import Entry, Snapshot, first_event, last_visible_change, next_visible_event, visible
 from .http import etag_for
 from .queries import DEFAULT_STATUSES
 from .render import entry_feature
-
-CACHE_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -30,8 +28,10 @@ class Listing:
     etag: str
     computed_at: datetime
     changed_at: datetime | None  # no earlier than the last change of this content (for Last-Modified)
-    expires_at: datetime | None  # the first instant at which a status or a draft in it may change
+    expires_at: datetime | None  # the first instant at which a status or a draft in it may change (our caches)
     last_cursor: str | None      # id of the last feature when more follow
+    # What clients are told (max-age): the next change the asker may see. Drafts hidden from them do not count.
+    max_age_until: datetime | None = None
 
 
 def scope_of(actor: Actor) -> tuple:
@@ -42,40 +42,77 @@ def scope_of(actor: Actor) -> tuple:
 class RenderCache:
     """Rendered answers (with `body`, `computed_at` and `expires_at`) by key, each reused while still true.
 
-    The least recently used go first past `size` answers or, if given, `budget` bytes.
+    Bounded by bytes, not by count: an answer may be a few hundred bytes or tens of megabytes. Each one
+    costs its body, its key and a fixed overhead; the least recently used go first past `budget`, and an
+    answer larger than the whole budget is served but not kept.
     """
 
-    def __init__(self, size: int = CACHE_SIZE, budget: int | None = None):
-        self.size, self.budget, self.used = size, budget, 0
-        self._items: OrderedDict[tuple, Any] = OrderedDict()
-        self._lock = threading.Lock()
+    # How ANSWER_CACHE_BYTES is split between the answer caches. Feeds get half: one city-wide WZDx feed
+    # is megabytes and partners poll a handful of them all day. Listings and their replays (compressed
+    # copies of the same bytes, api/fastpath.py) get a quarter each.
+    SHARES = {"feeds": 0.5, "listings": 0.25, "replay": 0.25}
+
+    def __init__(self, budget: int):
+        self._items = ByteLru(budget)
+
+    @classmethod
+    def share_of(cls, settings: dict, name: str) -> int:
+        """The bytes of ANSWER_CACHE_BYTES that the cache `name` ("feeds", "listings", "replay") may hold."""
+        return int(int(settings.get("ANSWER_CACHE_BYTES", DEFAULTS["ANSWER_CACHE_BYTES"])) * cls.SHARES[name])
+
+    @property
+    def budget(self) -> int:
+        return self._items.budget
+
+    @property
+    def used(self) -> int:
+        return self._items.used
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, key: tuple, now: datetime, render: Callable[[], Any]) -> Any:
         """The answer kept for `key` if it still holds at `now`, else a fresh one from `render`."""
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None and still_true(found, now):
-                self._items.move_to_end(key)
-                return found
+        found = self._items.get(key)
+        if found is not None and still_true(found, now):
+            return found
         made = render()
-        with self._lock:
-            old = self._items.pop(key, None)
-            self.used += len(made.body) - (len(old.body) if old is not None else 0)
-            self._items[key] = made
-            while len(self._items) > 1 and (len(self._items) > self.size or self._over_budget()):
-                _, dropped = self._items.popitem(last=False)
-                self.used -= len(dropped.body)
+        self.keep(key, made)
         return made
 
-    def _over_budget(self) -> bool:
-        return self.budget is not None and self.used > self.budget
+    def keep(self, key: tuple, made: Any) -> None:
+        self._items.put(key, made, answer_bytes(key, made.body))
+
+
+# What a kept answer costs beyond its body and key: the answer object, its ETag and dates, the dict slot.
+ENTRY_OVERHEAD = 512
+
+
+def answer_bytes(key: tuple, body: bytes) -> int:
+    """An estimate of the memory one kept answer holds: its body, its key (as long as its repr) and overhead."""
+    return len(body) + len(repr(key)) + ENTRY_OVERHEAD
 
 
 class ListingCache:
     """Rendered listings per snapshot, query and scope, dropped when their expiry passes."""
 
-    def __init__(self, size: int = CACHE_SIZE):
-        self._cache = RenderCache(size)
+    def __init__(self, budget: int | None = None):
+        self._cache = RenderCache(RenderCache.share_of(DEFAULTS, "listings") if budget is None else budget)
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "ListingCache":
+        return cls(RenderCache.share_of(settings, "listings"))
+
+    @property
+    def used(self) -> int:
+        return self._cache.used
+
+    @property
+    def budget(self) -> int:
+        return self._cache.budget
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     def get(self, snapshot: Snapshot, query: dict, actor: Actor, now: datetime) -> Listing:
         key = (snapshot.seq, scope_of(actor), query_key(query))
@@ -83,7 +120,19 @@ class ListingCache:
 
 
 def query_key(query: dict) -> tuple:
-    return tuple(sorted((k, repr(sorted(v) if isinstance(v, set) else v)) for k, v in query.items()))
+    """The parsed query in canonical order: queries that mean the same (limit=0010 and limit=10, parameters
+    in another order, a bbox's numbers written differently, a status list reordered) get one key."""
+    return tuple(sorted((name, repr(_canonical(value))) for name, value in query.items()))
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted(value))
+    if isinstance(value, (tuple, list)):
+        return tuple(_canonical(v) for v in value)
+    if isinstance(value, float):
+        return value + 0.0  # -0.0 and 0.0 are one number
+    return value  # an instant keeps its offset in its repr: the answer echoes `at` as it was written
 
 
 def still_true(listing: Listing, now: datetime) -> bool:
@@ -110,7 +159,8 @@ def render_listing(snapshot: Snapshot, query: dict, actor: Actor, at: datetime, 
         body["at"] = at.isoformat()
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     more = page[-1].id if len(remaining) > len(page) else None
-    return Listing(data, etag_for(data), now, _changed_at(snapshot, entries, at, now, explicit), expires, more)
+    return Listing(data, etag_for(data), now, _changed_at(snapshot, entries, actor, at, now, explicit), expires, more,
+                   next_visible_event(entries, actor, at, now, statuses=not explicit))
 
 
 def select(snapshot: Snapshot, query: dict) -> list[Entry]:
@@ -123,20 +173,15 @@ def select(snapshot: Snapshot, query: dict) -> list[Entry]:
 
 def public(entries: list[Entry], at: datetime) -> list[Entry]:
     """What anyone may see at `at`: drafts stay out until their publication."""
-    return [e for e in entries if e.visible(ANONYMOUS, at)]
+    return visible(entries, ANONYMOUS, at)
 
 
-def _changed_at(snapshot: Snapshot, entries: list[Entry], at: datetime, now: datetime,
+def _changed_at(snapshot: Snapshot, entries: list[Entry], actor: Actor, at: datetime, now: datetime,
                 explicit: bool) -> datetime | None:
-    """The last write, or a later status change or publication among these closures, up to now."""
-    moments = [snapshot.last_write_at]
-    for entry in entries:
-        if explicit:  # a fixed `at` moves only with writes and publications
-            shown = entry.published_at
-            moments.append(shown if shown is not None and shown <= now else None)
-        else:
-            moments.append(entry.last_event(at, now))
-    return min(max((m for m in moments if m is not None), default=now), now)
+    """The last write the asker may see, or a later status change or publication among what they see, up to now."""
+    # A fixed `at` moves only with writes and publications.
+    found = last_visible_change(snapshot, entries, actor, at, now, statuses=not explicit)
+    return now if found is None else found
 
 
 def _expiry(entries: list[Entry], at: datetime, now: datetime, explicit: bool) -> datetime | None:

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from flask import request, url_for
+from flask import request
 from marshmallow import RAISE, ValidationError, fields, post_load, validate
 
 from ..auth import ANONYMOUS
 from ..domain.crs import NAMES, URIS, WGS84, geometry_to
 from ..feeds import in_effect
 from ..feeds.ogc import extent, utc
-from ..index import Entry, Snapshot, next_event_among
+from ..index import Entry, Snapshot, last_visible_change, next_visible_event
 from .http import actor, json_response, now, seconds_until, services
 from .listing import public, select
 from .problems import Problem
 from .queries import ApiBlueprint, BBox, Cursor, Instant, QuerySchema, crs_field, make_cursor
 from .render import entry_feature
+from .urls import public_request_url, public_url_for
 
 blp = ApiBlueprint("ogc", __name__, url_prefix="/ogc", description="OGC API - Features (Part 1: Core)")
 
@@ -56,7 +57,11 @@ class OgcBBox(BBox):
 
 
 class Interval(fields.Field):
-    """An RFC 3339 instant, or an interval `start/end` where `..` or nothing leaves an end open."""
+    """An RFC 3339 instant, or an interval `start/end` where `..` or nothing leaves an end open.
+
+    A closed interval may span at most MAX_INTERVAL_DAYS (a setting); an open end is always allowed, as
+    "in effect at some moment of" an open interval is answered without walking it.
+    """
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = value.strip() if isinstance(value, str) else ""
@@ -67,8 +72,13 @@ class Interval(fields.Field):
             instant = self._bound(parts[0])
             return instant, instant
         start, end = (None if p.strip() in ("", "..") else self._bound(p.strip()) for p in parts)
-        if start is not None and end is not None and start > end:
-            raise ValidationError("the interval's start is after its end")
+        if start is not None and end is not None:
+            if start > end:
+                raise ValidationError("the interval's start is after its end")
+            cap = int(services().settings["MAX_INTERVAL_DAYS"])
+            if end - start > timedelta(days=cap):
+                raise ValidationError(f"the interval spans more than {cap} days (MAX_INTERVAL_DAYS={cap}); "
+                                      f"ask for a shorter one, or leave an end open with ..")
         return start, end
 
     @staticmethod
@@ -119,12 +129,12 @@ def _answers(*media_types: str):
 def landing(**query):
     """Landing page: links to the API definition, the conformance classes and the collections."""
     actor()  # a bad token is refused on every read
-    links = [_link(url_for("ogc.landing", _external=True), "self", JSON, "this document"),
-             _link(url_for("api-docs.openapi_json", _external=True), "service-desc", OPENAPI, "API definition"),
-             _link(url_for("api-docs.openapi_swagger_ui", _external=True), "service-doc", "text/html",
+    links = [_link(public_url_for("ogc.landing"), "self", JSON, "this document"),
+             _link(public_url_for("api-docs.openapi_json"), "service-desc", OPENAPI, "API definition"),
+             _link(public_url_for("api-docs.openapi_swagger_ui"), "service-doc", "text/html",
                    "API documentation"),
-             _link(url_for("ogc.conformance", _external=True), "conformance", JSON, "conformance classes"),
-             _link(url_for("ogc.collections", _external=True), "data", JSON, "collections")]
+             _link(public_url_for("ogc.conformance"), "conformance", JSON, "conformance classes"),
+             _link(public_url_for("ogc.collections"), "data", JSON, "collections")]
     return json_response({"title": "Roadworks", "description": "Road-construction closures as OGC API - Features",
                           "links": links})
 
@@ -145,7 +155,7 @@ def collections(**query):
     """The one collection: every published closure."""
     actor()
     found, max_age = _the_collection()
-    body = {"links": [_link(url_for("ogc.collections", _external=True), "self", JSON, "this document")],
+    body = {"links": [_link(public_url_for("ogc.collections"), "self", JSON, "this document")],
             "collections": [found]}
     return json_response(body, max_age=max_age)
 
@@ -181,8 +191,9 @@ def items(collectionId, **query):
         body["timeStamp"] = stamp
     body["links"] = _items_links(page[-1].id if len(remaining) > len(page) else None)
     # The page changes with its closures' statuses, and the whole answer when a draft among the matches goes public.
-    expires = min((m for m in (next_event_among(page, at), _next_publication(candidates, at)) if m is not None),
-                  default=None)
+    # The page changes with its closures' statuses; a draft among the matches joins it at its publication,
+    # which max-age may not tell (HTTP caches turn over each whole minute instead, see http.next_turnover).
+    expires = next_visible_event(page, ANONYMOUS, at, at)
     return json_response(body, mimetype=_geojson_type(query), max_age=seconds_until(expires, at),
                          headers=_crs_header(crs))
 
@@ -199,8 +210,8 @@ def item(collectionId, featureId, **query):
     if entry is None or not entry.visible(ANONYMOUS, at):
         raise Problem(404, f"no published closure {featureId!r} in collection {COLLECTION}")
     feature = _feature(entry, at, crs)
-    feature["links"] = [_link(request.url, "self", GEOJSON, "this closure"),
-                        _link(url_for("ogc.collection", collectionId=COLLECTION, _external=True), "collection",
+    feature["links"] = [_link(public_request_url(), "self", GEOJSON, "this closure"),
+                        _link(public_url_for("ogc.collection", collectionId=COLLECTION), "collection",
                               JSON, "the collection")]
     return json_response(feature, version=entry.view.closure.version, mimetype=_geojson_type(query),
                          max_age=seconds_until(entry.next_event(at), at), headers=_crs_header(crs))
@@ -222,16 +233,10 @@ def _filtered(snapshot: Snapshot, query: dict) -> list[Entry]:
     return [e for e in entries if in_effect(e.timeline, start, end)]
 
 
-def _next_publication(entries: list[Entry], at: datetime) -> datetime | None:
-    """When a draft among `entries` goes public and joins the answer."""
-    return min((e.published_at for e in entries if e.published_at is not None and e.published_at > at),
-               default=None)
-
-
 def _changed_at(snapshot: Snapshot, page: list[Entry], at: datetime) -> str | None:
-    """The last write or status change behind this page: a timeStamp that keeps the ETag while nothing moves."""
-    moments = [snapshot.last_write_at, *(e.last_event(at, at) for e in page)]
-    return utc(max((m for m in moments if m is not None), default=None))
+    """The last public write, publication or status change behind this page: a timeStamp that keeps the ETag
+    while nothing moves, and never moves with a hidden draft."""
+    return utc(last_visible_change(snapshot, page, ANONYMOUS, at, at))
 
 
 def _feature(entry: Entry, at: datetime, crs: str) -> dict:
@@ -241,18 +246,19 @@ def _feature(entry: Entry, at: datetime, crs: str) -> dict:
 
 
 def _the_collection() -> tuple[dict, int | None]:
-    """The collection as published now, and how long that holds: its extent moves only when a draft goes public."""
+    """The collection as published now, and how long that holds: its extent moves only when a draft goes public,
+    which max-age may not tell (it ends at the clock's next whole minute instead, see http.next_turnover)."""
     at = now()
     entries = services().index.snapshot().select()
-    return _collection(public(entries, at)), seconds_until(_next_publication(entries, at), at)
+    return _collection(public(entries, at)), None
 
 
 def _collection(entries: list[Entry]) -> dict:
-    items_url = url_for("ogc.items", collectionId=COLLECTION, _external=True)
+    items_url = public_url_for("ogc.items", collectionId=COLLECTION)
     out = {"id": COLLECTION, "title": "Road closures",
            "description": "Every published road-construction closure, whatever its status; "
                           "`datetime` selects those in effect at an instant or during an interval.",
-           "links": [_link(url_for("ogc.collection", collectionId=COLLECTION, _external=True), "self", JSON,
+           "links": [_link(public_url_for("ogc.collection", collectionId=COLLECTION), "self", JSON,
                            "this collection"),
                      _link(items_url, "items", GEOJSON, "the closures")],
            "itemType": "feature", "crs": list(URIS.values()), "storageCrs": URIS[WGS84]}
@@ -264,11 +270,11 @@ def _collection(entries: list[Entry]) -> dict:
 
 def _items_links(next_after: str | None) -> list[dict]:
     args = request.args.to_dict()
-    base = url_for("ogc.items", collectionId=COLLECTION, _external=True)
+    base = public_url_for("ogc.items", collectionId=COLLECTION)
     other = "geojson" if args.get("f") == "json" else "json"
-    links = [_link(request.url, "self", _geojson_type(args), "this page"),
+    links = [_link(public_request_url(), "self", _geojson_type(args), "this page"),
              _link(_with(base, args, f=other), "alternate", _geojson_type({"f": other}), f"this page as {other}"),
-             _link(url_for("ogc.collection", collectionId=COLLECTION, _external=True), "collection", JSON,
+             _link(public_url_for("ogc.collection", collectionId=COLLECTION), "collection", JSON,
                    "the collection")]
     if next_after is not None:
         links.append(_link(_with(base, args, cursor=make_cursor(next_after)), "next", _geojson_type(args),

@@ -21,8 +21,9 @@ from ..auth import ANONYMOUS
 from ..domain.crs import WGS84
 from ..feeds import open511 as o5
 from ..feeds.wzdx import CC0
-from ..index import Entry, next_event_among
-from .bodies import parse_instant
+from ..index import Entry, next_visible_event
+from .bodies import EARLIEST, LATEST, parse_instant
+from .urls import absolute, public_request_url
 from .http import actor, bytes_response, crs_mark, etag_for, json_response, now, seconds_until, services
 from .listing import public, select
 from .problems import Problem
@@ -33,8 +34,6 @@ blp = ApiBlueprint("open511", __name__, url_prefix="/open511", description="Open
 FORMATS = {"application/xml": "xml", "application/json": "json", "text/xml": "xml"}
 MIMETYPES = {"xml": "application/xml", "json": "application/json"}
 WHOLE_WORLD = (-180.0, -90.0, 180.0, 90.0)
-# in_effect_on ranges are checked closure by closure, day by day for weekly hours: keep them to a year.
-LONGEST_RANGE = timedelta(days=366)
 COMPARISONS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "": operator.eq}
 _COMPARISON = re.compile(r"^(<=|>=|<|>)?(.*)$", re.S)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -70,14 +69,18 @@ class Moment(fields.String):
         text = str(value).strip()
         if _DATE.match(text):
             try:
-                return date.fromisoformat(text)
+                day = date.fromisoformat(text)
             except ValueError:
                 raise self.make_error("invalid") from None
+            if not EARLIEST.date() <= day < LATEST.date():  # as for date-times: no overflow at the calendar's ends
+                raise ValidationError("must lie between the years 1900 and 2199")
+            return day
         return parse_instant(text, self)
 
 
 class InEffectOn(Moment):
-    """`now`, one date or date-time, or a range `start,end` (a date end lasts through that day)."""
+    """`now`, one date or date-time, or a range `start,end` (a date end lasts through that day) of at most
+    MAX_INTERVAL_DAYS (a setting)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = str(value)
@@ -92,8 +95,10 @@ class InEffectOn(Moment):
             length = _rough(end, last=True) - _rough(start)
             if length <= timedelta(0):
                 raise ValidationError("the range ends before it starts")
-            if length > LONGEST_RANGE:
-                raise ValidationError("the range may span at most 366 days")
+            cap = int(services().settings["MAX_INTERVAL_DAYS"])
+            if length > timedelta(days=cap):
+                raise ValidationError(f"the range spans more than {cap} days (MAX_INTERVAL_DAYS={cap}); "
+                                      f"ask for a shorter one")
         return start, end
 
 
@@ -176,7 +181,7 @@ def answer(document: dict, fmt: str, *, max_age: int | None = None, crs: str = W
 
 
 def links() -> o5.Links:
-    return o5.Links(f"{request.url_root}open511", services().settings.get("OPEN511_JURISDICTION")
+    return o5.Links(absolute("open511"), services().settings.get("OPEN511_JURISDICTION")
                     or "roadworks.invalid")
 
 
@@ -196,7 +201,7 @@ def discovery(**query):
     fmt = negotiated(query)
     actor()
     name = services().settings.get("PUBLISHER") or "Roadworks"
-    return answer(o5.discovery_document(links(), name, request.url), fmt)
+    return answer(o5.discovery_document(links(), name, public_request_url()), fmt)
 
 
 @blp.route("/jurisdictions", methods=["GET"])
@@ -225,7 +230,7 @@ def _jurisdictions(query: dict, wanted: str | None = None):
     found = o5.jurisdiction_resource(here, name=settings.get("PUBLISHER") or "Roadworks",
                                      email=contact if "@" in contact and " " not in contact else None,
                                      zone=settings["TIMEZONE"], license_url=CC0)
-    return answer({"jurisdictions": [found], "meta": {"version": o5.VERSION, "url": request.url}}, fmt)
+    return answer({"jurisdictions": [found], "meta": {"version": o5.VERSION, "url": public_request_url()}}, fmt)
 
 
 @blp.route("/jurisdictions/<jurisdiction_id>/geography", methods=["GET"])
@@ -238,7 +243,7 @@ def jurisdiction_geography(jurisdiction_id, **query):
     _check_jurisdiction(links(), jurisdiction_id)
     area = services().registry.service_area or WHOLE_WORLD
     polygon = {"type": "Polygon", "coordinates": [[list(p) for p in mapping(box(*area))["coordinates"][0]]]}
-    return answer({"geographies": [polygon], "meta": {"version": o5.VERSION, "url": request.url}}, fmt)
+    return answer({"geographies": [polygon], "meta": {"version": o5.VERSION, "url": public_request_url()}}, fmt)
 
 
 def _check_jurisdiction(here: o5.Links, wanted: str | None) -> None:
@@ -259,7 +264,7 @@ def events(**query):
     offset, limit = query["offset"], query["limit"]
     shown = [o5.event(e, at, here, crs) for e in chosen[offset:offset + limit]]
     pagination = o5.paged(lambda start: _page_url(start, limit), offset, limit, len(chosen))
-    document = o5.events_document(shown, request.url, here, pagination)
+    document = o5.events_document(shown, public_request_url(), here, pagination)
     return answer(document, fmt, max_age=_max_age(candidates, at), crs=crs)
 
 
@@ -275,7 +280,7 @@ def one_event(jurisdiction_id, closure_id, **query):
     entry = services().index.snapshot().get(closure_id)
     if entry is None or not entry.visible(ANONYMOUS, at):
         raise Problem(404, f"no event {jurisdiction_id}/{closure_id}")
-    document = o5.events_document([o5.event(entry, at, here, query["crs"])], request.url, here)
+    document = o5.events_document([o5.event(entry, at, here, query["crs"])], public_request_url(), here)
     return answer(document, fmt, max_age=_max_age([entry], at), crs=query["crs"])
 
 
@@ -325,9 +330,13 @@ def _page_url(offset: int, limit: int) -> str:
     """This request's URL, every other parameter kept, at another offset."""
     args = request.args.to_dict(flat=False)
     args["offset"], args["limit"] = [str(offset)], [str(limit)]
-    return f"{request.base_url}?{urlencode(args, doseq=True)}"
+    return f"{public_request_url(query=False)}?{urlencode(args, doseq=True)}"
 
 
 def _max_age(entries: list[Entry], at: datetime) -> int | None:
-    """Until the first status change or publication among the closures the answer could hold."""
-    return seconds_until(next_event_among(entries, at), at)
+    """Until the first status change among the published closures the answer could hold.
+
+    A draft's publication is not counted: max-age would tell it exists. HTTP caches turn over each whole
+    minute instead (http.next_turnover), so it still shows everywhere within the minute.
+    """
+    return seconds_until(next_visible_event(entries, ANONYMOUS, at, at), at)

@@ -50,12 +50,12 @@ def list_closures(**query):
     """Closures as a GeoJSON FeatureCollection, with each status at `at` (default now)."""
     clock, who, snapshot = now(), actor(), services().index.snapshot()
     listing = services().listings.get(snapshot, query, who, clock)
-    mark_cacheable(snapshot.seq, listing)
+    mark_cacheable(snapshot.seq, listing, query)
     headers = crs_mark(query["crs"], None) or {}
     if listing.last_cursor:
         headers["Link"] = f'<{_next_url(listing.last_cursor)}>; rel="next"'
     return bytes_response(listing.body, listing.etag, mimetype=GEOJSON, headers=headers,
-                          max_age=seconds_until(listing.expires_at, clock),
+                          max_age=seconds_until(listing.max_age_until, clock),
                           last_modified=settled(listing.changed_at, clock))
 
 

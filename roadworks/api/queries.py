@@ -6,13 +6,12 @@ import base64
 import binascii
 import json
 
-from collections import OrderedDict
-from threading import Lock
 
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from webargs.flaskparser import FlaskParser
 
+from ..budget import ByteLru
 from ..domain import crs as crs_names
 from ..domain.geometry import parse_bbox
 from ..domain.errors import ValidationFailed
@@ -108,29 +107,35 @@ class AtQuerySchema(QuerySchema):
 
 
 class MemoQueryParser(FlaskParser):
-    """Parses each distinct query string once: partners repeat the same poll all day."""
+    """Parses each distinct query string once: partners repeat the same poll all day.
 
-    SIZE = 2048
+    Bounded by bytes: an entry costs its query string and its parsed arguments, estimated at
+    BYTES_PER_QUERY_BYTE times the query string (no argument parses into much more than its text;
+    query strings are at most MAX_QUERY_BYTES, refused before parsing) plus a fixed overhead.
+    """
+
+    BUDGET = 8 * 1024 * 1024
+    BYTES_PER_QUERY_BYTE = 4
+    OVERHEAD = 1024
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._memo: OrderedDict[tuple, dict] = OrderedDict()
-        self._lock = Lock()
+        self._memo = ByteLru(self.BUDGET)
 
     def parse(self, argmap, req=None, *, location=None, **kwargs):
         if location != "query":
             return super().parse(argmap, req, location=location, **kwargs)
         req = req if req is not None else self.get_default_request()
         key = (id(argmap), req.query_string, kwargs.get("unknown"))
-        with self._lock:
-            found = self._memo.get(key)
-        if found is None:
-            found = super().parse(argmap, req, location=location, **kwargs)
-            with self._lock:
-                self._memo[key] = found
-                if len(self._memo) > self.SIZE:
-                    self._memo.popitem(last=False)
-        return dict(found)
+        parsed = self._memo.get(key)
+        if parsed is None:
+            parsed = super().parse(argmap, req, location=location, **kwargs)
+            self._memo.put(key, parsed, self.OVERHEAD + self.BYTES_PER_QUERY_BYTE * len(req.query_string))
+        return dict(parsed)
+
+    @property
+    def used(self) -> int:
+        return self._memo.used
 
 
 class ApiBlueprint(Blueprint):

@@ -8,6 +8,10 @@ is solved exactly per pair of segments (the buffer's true round ends and joins, 
 
 All of it is vectorised over the candidates (shapely, pyproj and numpy on coordinate arrays): boxes
 in degrees first drop closures and segments far from the route, then only the rest is projected.
+
+The cost is bounded whatever the route: pairs of (closure segment, route segment) are taken from the
+spatial index a bounded chunk at a time, so memory never holds an all-pairs array, and each pair
+examined is counted against a cap (`max_pairs`); past it the check stops with TooMuchWork.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ import shapely.geometry
 from pyproj import Geod, Transformer
 from shapely.geometry.base import BaseGeometry
 
-from .errors import ValidationFailed
+from .errors import DomainError, ValidationFailed
 from .geometry import ServiceArea, normalize_line_geometry
 
+# The default cap on a route's vertices; the service passes its ROUTE_MAX_VERTICES setting instead.
 ROUTE_MAX_VERTICES = 5_000
 # Projection centres are rounded to 0.01 degree (about 1 km), so nearby routes share one cached
 # transformer; transverse Mercator's scale error 1 km off its meridian is below 1e-8, and 1e-4
@@ -35,8 +40,33 @@ CENTRE_DECIMALS = 2
 SLACK_M = 1.0
 # Side of the grid on which the quick test paints the route, in cells at most.
 MAX_CELLS = 1024
+# Memory bounds, whatever the route: a spatial-index query is sent at most this many (closure segment x
+# route segment) box pairs' worth of geometries (its answer costs 16 bytes a pair), and the exact tests run
+# on slices of at most PAIR_SLICE pairs (about 40 numpy temporaries of that length).
+QUERY_PAIRS = 1 << 19
+PAIR_SLICE = 1 << 15
 _GEOD = Geod(ellps="WGS84")
 _FEATURE_MEMBERS = {"type", "id", "geometry", "properties", "bbox"}
+
+
+class TooMuchWork(DomainError):
+    """A route check would examine more (closure segment, route segment) pairs than its cap allows."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        super().__init__(f"the route comes near more than {cap} (closure segment, route segment) pairs")
+
+
+class _Budget:
+    """Counts the pairs one check examines, and stops it as soon as they pass the cap (None: no cap)."""
+
+    def __init__(self, cap: int | None):
+        self.cap, self.spent = cap, 0
+
+    def spend(self, pairs: int) -> None:
+        self.spent += pairs
+        if self.cap is not None and self.spent > self.cap:
+            raise TooMuchWork(self.cap)
 
 
 # ---------------------------------------------------------------------------- input
@@ -100,11 +130,14 @@ class RouteProbe:
 
     `zones` are WGS 84 boxes, one per route segment, that hold the buffer: a spatial index is asked with
     them (`bounds`, and `area` as a box, hold them all); `length_m` is the route's length on the ellipsoid.
+    `max_pairs` caps the (closure segment, route segment) pairs one `meets_all` may examine (None: no cap).
     """
 
-    def __init__(self, route: dict | BaseGeometry, buffer_m: float):
+    def __init__(self, route: dict | BaseGeometry, buffer_m: float, *, max_pairs: int | None = None):
         line = shapely.geometry.shape(route) if isinstance(route, dict) else route
         self.buffer_m = float(buffer_m)
+        self.max_pairs = max_pairs
+        self.examined = 0  # pairs the last meets_all examined: the measure of its work that max_pairs caps
         self._local = transformer_for(line)
         self.line = reproject(line, self._local)
         coords = shapely.get_coordinates(self.line)
@@ -114,6 +147,10 @@ class RouteProbe:
         low = np.minimum(self._starts, self._ends) - self.buffer_m
         high = np.maximum(self._starts, self._ends) + self.buffer_m
         self._segments = shapely.STRtree(shapely.box(low[:, 0], low[:, 1], high[:, 0], high[:, 1]))
+        self._low, self._high = low, high
+        # The same boxes SLACK_M wider: they hold every point within the buffer of their segment, rounding included.
+        reach_low, reach_high = low - SLACK_M, high + SLACK_M
+        self._reach = shapely.STRtree(shapely.box(reach_low[:, 0], reach_low[:, 1], reach_high[:, 0], reach_high[:, 1]))
         boxes = _degree_boxes(self._starts, self._ends, self.buffer_m + SLACK_M, self._local)
         self._raster = _Raster(boxes)
         self.bounds = (*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0))
@@ -136,8 +173,10 @@ class RouteProbe:
 
         Closures can be long streets of which only a few segments come near the route: shapes whose boxes
         meet the route's are taken apart, and only their segments whose boxes do too are projected.
+        Raises TooMuchWork once the pairs examined pass `max_pairs`.
         """
         found: list[float | None] = [None] * len(shapes)
+        self.examined = 0
         shapes = np.array(shapes, dtype=object)
         box = shapely.bounds(shapes)
         near = np.flatnonzero(self._raster.touches(box[:, :2], box[:, 2:]))
@@ -147,7 +186,12 @@ class RouteProbe:
         close = self._raster.touches(np.minimum(starts, ends), np.maximum(starts, ends))
         if not close.any():
             return found
-        first = self._first_along(self._metres(starts[close]), self._metres(ends[close]), owner[close], len(near))
+        budget = _Budget(self.max_pairs)
+        try:
+            first = self._first_along(self._metres(starts[close]), self._metres(ends[close]), owner[close],
+                                      len(near), budget)
+        finally:
+            self.examined = budget.spent
         hit = np.flatnonzero(np.isfinite(first))
         for i, along in zip(near[hit].tolist(), self._scale.geodesic(first[hit]).tolist()):
             found[i] = along
@@ -157,7 +201,8 @@ class RouteProbe:
         """(n, 2) lon,lat degrees as (n, 2) projected metres."""
         return np.column_stack(self._local.transform(lonlat[:, 0], lonlat[:, 1]))
 
-    def _first_along(self, starts: np.ndarray, ends: np.ndarray, owner: np.ndarray, count: int) -> np.ndarray:
+    def _first_along(self, starts: np.ndarray, ends: np.ndarray, owner: np.ndarray, count: int,
+                     budget: _Budget) -> np.ndarray:
         """Projected metres along the route to where each of `count` shapes first comes within the buffer.
 
         Takes their segments in metres, with the index of the shape of each; inf for a shape never within.
@@ -165,34 +210,74 @@ class RouteProbe:
         abreast of a stretch changes monotonically along it (unless the route doubles back on itself
         there), so the first position is at one of its ends. A closure crossing squarely gives the
         crossing point; one running alongside gives the point abreast of where it enters the buffer.
+        Pairs come a bounded slice at a time; a minimum does not depend on the order they come in.
         """
-        pairs = self._segments.query(shapely.linestrings(np.stack((starts, ends), axis=1)))
-        mine, route = pairs
-        a, d = starts[mine], ends[mine] - starts[mine]
-        lo, hi = _capsule_span(a, d, self._starts[route], self._ends[route], self.buffer_m)
-        ok = lo <= hi
-        points = np.concatenate((a[ok] + lo[ok, None] * d[ok], a[ok] + hi[ok, None] * d[ok]))
-        keys = np.concatenate((mine[ok], mine[ok]))
         first = np.full(count, np.inf)
-        np.minimum.at(first, owner[keys], self._locate(points, keys, pairs))
+
+        def pairs(part: slice):
+            return self._segments.query(shapely.linestrings(np.stack((starts[part], ends[part]), axis=1)))
+
+        for mine, route in _chunked_pairs(pairs, len(starts), len(self._starts), budget):
+            a, d = starts[mine], ends[mine] - starts[mine]
+            lo, hi = _capsule_span(a, d, self._starts[route], self._ends[route], self.buffer_m)
+            ok = lo <= hi
+            if not ok.any():
+                continue
+            points = np.concatenate((a[ok] + lo[ok, None] * d[ok], a[ok] + hi[ok, None] * d[ok]))
+            keys = np.concatenate((mine[ok], mine[ok]))
+            np.minimum.at(first, owner[keys], self._locate(points, starts[keys], ends[keys], budget))
         return first
 
-    def _locate(self, points: np.ndarray, keys: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    def _locate(self, points: np.ndarray, starts: np.ndarray, ends: np.ndarray, budget: _Budget) -> np.ndarray:
         """Metres along the projected route to each point's nearest route point (like line_locate_point).
 
-        A point on closure segment `key` within buffer_m of the route has its nearest route point on a
-        route segment within buffer_m of it, and so among those paired with the closure segment by box.
+        Each point lies on the closure segment starts[i]-ends[i], within buffer_m of the route, so its nearest
+        route point is on a route segment within buffer_m of it, which the index pairs with the closure
+        segment. Only those whose boxes, SLACK_M wider, hold the point are tried: the same nearest as among
+        every paired segment, from far fewer candidates.
         """
-        which, pair = _join(keys, pairs[0])
-        segment = pairs[1][pair]
-        gap, along = _foot(points[which], self._starts[segment], self._ends[segment])
-        along += self._scale.flat[segment]
-        # Per point the nearest segment wins; at a tie (a vertex) the earlier position.
-        order = np.lexsort((along, gap, which))
-        winner = order[np.diff(which[order], prepend=-1) != 0]
-        located = np.empty(len(points))
-        located[which[winner]] = along[winner]
-        return located
+        low, high = np.minimum(starts, ends), np.maximum(starts, ends)
+        best_gap, best_along = np.full(len(points), np.inf), np.full(len(points), np.inf)
+
+        def candidates(part: slice):
+            return self._reach.query(shapely.points(points[part]))
+
+        for which, segment in _chunked_pairs(candidates, len(points), len(self._starts), budget):
+            # The index's own box test (GEOS envelopes meet when their closed boxes do).
+            paired = ((self._low[segment] <= high[which]) & (low[which] <= self._high[segment])).all(axis=1)
+            which, segment = which[paired], segment[paired]
+            if not len(which):
+                continue
+            if (np.diff(which) < 0).any():  # the index answers in the order of its inputs; should it not
+                order = np.argsort(which, kind="stable")
+                which, segment = which[order], segment[order]
+            gap, along = _foot(points[which], self._starts[segment], self._ends[segment])
+            along += self._scale.flat[segment]
+            # Per point the nearest segment wins; at a tie (a vertex) the earlier position. Each point's
+            # candidates are one run here; they may run on into the next slice, whose better answer then wins.
+            run = np.flatnonzero(np.diff(which, prepend=-1))
+            point = which[run]
+            nearest = np.minimum.reduceat(gap, run)
+            tied = gap == np.repeat(nearest, np.diff(run, append=len(which)))
+            gap, along = nearest, np.minimum.reduceat(np.where(tied, along, np.inf), run)
+            better = (gap < best_gap[point]) | ((gap == best_gap[point]) & (along < best_along[point]))
+            best_gap[point[better]], best_along[point[better]] = gap[better], along[better]
+        return best_along
+
+
+def _chunked_pairs(query, count: int, width: int, budget: _Budget):
+    """The (input index, tree index) pairs `query(slice)` finds for `count` inputs, a bounded slice at a time.
+
+    One input can meet at most `width` items, so each query gets few enough inputs to answer within QUERY_PAIRS
+    pairs. Pairs are charged to `budget` as soon as a query returns them, before any is worked on.
+    """
+    step = max(1, QUERY_PAIRS // max(width, 1))
+    for begin in range(0, count, step):
+        mine, theirs = query(slice(begin, min(begin + step, count)))
+        budget.spend(len(mine))
+        mine += begin
+        for cut in range(0, len(mine), PAIR_SLICE):
+            yield mine[cut:cut + PAIR_SLICE], theirs[cut:cut + PAIR_SLICE]
 
 
 def _degree_boxes(starts: np.ndarray, ends: np.ndarray, reach: float, local: Transformer) -> np.ndarray:
@@ -247,16 +332,6 @@ class _Raster:
         painted = t[last[:, 0], last[:, 1]] - t[first[:, 0], last[:, 1]] - t[last[:, 0], first[:, 1]] \
             + t[first[:, 0], first[:, 1]]
         return overlap & (painted > 0)
-
-
-def _join(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every index pair (i, j) with left[i] == right[j]."""
-    order = np.argsort(right, kind="stable")
-    lo = np.searchsorted(right[order], left, side="left")
-    counts = np.searchsorted(right[order], left, side="right") - lo
-    i = np.repeat(np.arange(len(left)), counts)
-    within = np.arange(len(i)) - np.repeat(np.cumsum(counts) - counts, counts)
-    return i, order[np.repeat(lo, counts) + within]
 
 
 def _foot(points: np.ndarray, p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

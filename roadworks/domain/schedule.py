@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from functools import lru_cache
 from typing import Iterable, Iterator, Sequence, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -19,6 +21,8 @@ _FOREVER = datetime(9999, 12, 1, tzinfo=UTC)
 _WEEK = timedelta(days=7)
 # Hours repeat weekly, so any merged hours period not covering the whole week is under 8 days.
 _HOURS_MARGIN = timedelta(days=8)
+# Earlier than any schedule can start (they are checked to lie after 1900): stands for an open start.
+DAWN = datetime(1800, 1, 1, tzinfo=UTC)
 
 When = Union[date, datetime]
 
@@ -178,6 +182,19 @@ def _show(value: When | None) -> str:
 
 
 # ---------------------------------------------------------------------------- the timeline
+#
+# The resolved windows, cut by the pauses, make "pieces": stretches in which the state is fixed (in effect,
+# or paused). Without hours the pieces are the periods. With hours, the periods are the pieces cut to the
+# runs of weekly sessions, and every question is answered by looking at a few days of sessions around the
+# instants asked about, piece by piece, so the work never grows with how far the schedule reaches.
+
+# Weekly hours have a session in any stretch this long, even in a week where a clock change drops one.
+_PROBE = timedelta(days=15)
+_DAY = timedelta(days=1)
+_TICK = timedelta(microseconds=1)
+
+Piece = tuple  # (start, end, state, window): a stretch of one window inside or outside the pauses
+
 
 @dataclass(frozen=True)
 class Timeline:
@@ -191,53 +208,137 @@ class Timeline:
     cancelled: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_windows", self._resolve_windows())
+        windows = self._resolve_windows()
         pauses = [span_instants(p, self.tz) for p in (*self.project_pauses, *self.schedule.pauses)]
-        object.__setattr__(self, "_pauses", _union((s, e or _FOREVER) for s, e in pauses))
-        object.__setattr__(self, "_hours", None if _covers_week(self.schedule.hours) else self.schedule.hours)
-        object.__setattr__(self, "_horizon", self._last_boundary())
+        pauses = _union((s, e or _FOREVER) for s, e in pauses)
+        covers, run = _week_shape(tuple(self.schedule.hours))
+        hours = None if covers else self.schedule.hours
+        pieces = _pieces(windows, pauses)
+        edges = sorted([s for s, _, _ in windows] + [e for _, e, _ in windows if e != _FOREVER]
+                       + [s for s, _ in pauses] + [e for _, e in pauses if e != _FOREVER])
+        active_ends = [e for _, e, state, _ in pieces if state == ACTIVE]
+        fields = {
+            "_windows": windows, "_pauses": pauses, "_hours": hours, "_pieces": pieces,
+            "_starts": [p[0] for p in pieces], "_ends": [p[1] for p in pieces], "_edges": edges,
+            "_horizon": edges[-1] if edges else datetime(1970, 1, 1, tzinfo=UTC),
+            "_active_end": max(active_ends, default=None),
+            # A run of sessions is at most two of the week's runs joined by a clock change: look back that far.
+            "_margin": min(2 * run + _DAY, _HOURS_MARGIN),
+            "_by_weekday": tuple(tuple(h for h in self.schedule.hours if d in h.days) for d in range(7)),
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
 
     # -- public questions
 
     def status_at(self, t: datetime) -> str:
         """The contract's status at instant `t`."""
-        return self._status(_utc(t), self._segments_around(_utc(t)))
+        t = _utc(t)
+        if self.cancelled:
+            return CANCELLED
+        piece = self._piece_at(t)
+        if piece is not None and (self._hours is None or self._covered(t)):
+            return piece[2]
+        return UPCOMING if self._active_after(t) else COMPLETED
 
     def next_change(self, t: datetime) -> datetime | None:
         """The first instant after `t` whose status differs from the status at `t`, or None if never."""
         t = _utc(t)
         if self.cancelled:
             return None
-        # After the last fixed boundary the pattern repeats weekly, so a week without change means none.
-        last = self._far_end(t)
-        segments = self._segments(t, last + _HOURS_MARGIN)
-        now = self._status(t, segments)
-        for boundary in self._boundaries_after(t, segments):
-            if boundary > last:
-                break
-            if self._status(boundary, segments) != now:
-                return boundary
-        return None
+        here = self._segment_at(t)
+        if here is None:
+            change = self._first_start_after(t, (ACTIVE, PAUSED))
+        else:
+            state, change = here
+            # Adjacent periods in the same state (windows back to back) do not change the status.
+            while change < _FOREVER:
+                there = self._segment_at(change)
+                if there is None or there[0] != state:
+                    break
+                change = there[1]
+        # After the last fixed edge only the weekly hours move the status: a change comes within 8 days or never.
+        if change is None or change >= _FOREVER or change > self._far_end(t):
+            return None
+        return change
 
     def last_boundary(self, t: datetime) -> datetime | None:
         """The latest instant at or before `t` at which the status may have changed (None: never did)."""
         t = _utc(t)
         if self.cancelled:
             return None
-        edges = [x for x in self._edges() if x <= t]
+        i = bisect_right(self._edges, t)
+        latest = self._edges[i - 1] if i else None
         if self._hours is not None:
             # Hours repeat weekly, so inside a window the latest of their edges lies within a week.
-            edges += [x for s, e, _, _ in self._segments(t - _HOURS_MARGIN, t + _HOURS_MARGIN)
-                      for x in (s, e) if x <= t]
-        return max(edges, default=None)
+            for s, e, _, _ in self._segments(t - _HOURS_MARGIN, t + _TICK, (ACTIVE, PAUSED), reach=_TICK):
+                for x in (s, e):
+                    if x <= t and (latest is None or x > latest):
+                        latest = x
+        return latest
+
+    def in_effect(self, start: datetime | None, end: datetime | None, *, include_paused: bool = False) -> bool:
+        """Whether the closure is in effect (or paused, on request) at some moment of the closed [start, end].
+
+        None is an open start or end. The work is a few days of sessions per piece looked at, never the interval.
+        """
+        a = DAWN if start is None else _utc(start)
+        b = None if end is None else _utc(end)
+        if self.cancelled or (b is not None and b < a):
+            return False
+        wanted = (ACTIVE, PAUSED) if include_paused else (ACTIVE,)
+        for piece in self._pieces[bisect_right(self._ends, a):]:
+            p_start, p_end, state, _ = piece
+            if b is not None and p_start > b:
+                return False
+            if state not in wanted:
+                continue
+            if self._hours is None:
+                return True
+            until = p_end if b is None else min(p_end, b + _TICK)
+            if self._first_session(max(a, p_start), until) is not None:
+                return True
+        return False
+
+    def iter_periods(self, start: datetime, end: datetime | None, *,
+                     include_paused: bool = False) -> Iterator[Period]:
+        """Maximal periods in effect that overlap [start, end), unclipped, in time order; paused ones on request.
+
+        Lazy: each period costs a few days of sessions. With `end` None it goes on to the last period there is,
+        which with weekly hours in an open-ended window means every week until the year 9999: the caller stops.
+        """
+        if self.cancelled:
+            return
+        wanted = (ACTIVE, PAUSED) if include_paused else (ACTIVE,)
+        for segment in self._segments(_utc(start), None if end is None else _utc(end), wanted):
+            yield self._period(segment)
 
     def periods(self, start: datetime, end: datetime | None, *, include_paused: bool = False) -> list[Period]:
-        """Maximal periods in effect that overlap [start, end), unclipped; paused ones on request."""
+        """`iter_periods` as a list. With `end` None it runs to 8 days past the schedule's last fixed edge,
+        which with hours in a far-reaching window is a period a night for all of it: only for callers that
+        bound the schedule some other way; the others pass the horizon or window they show, or iterate."""
         if self.cancelled:
             return []
-        segments = self._segments(_utc(start), _utc(end) if end else self._far_end(_utc(start)))
+        stop = _utc(end) if end else self._far_end(_utc(start))
+        return list(self.iter_periods(start, stop, include_paused=include_paused))
+
+    def last_period(self, end: datetime | None, *, include_paused: bool = False) -> Period | None:
+        """The last of `periods(DAWN, end)` (None if there is none), looking back a few days per piece."""
+        if self.cancelled:
+            return None
+        stop = _utc(end) if end else self._far_end(DAWN)
         wanted = (ACTIVE, PAUSED) if include_paused else (ACTIVE,)
-        return [self._period(s) for s in segments if s[2] in wanted]
+        for piece in reversed(self._pieces[:bisect_left(self._starts, stop)]):
+            if piece[2] not in wanted:
+                continue
+            # Weekly hours leave no 15 days of a piece without a session: its last ones lie in its last 15 days.
+            since = piece[0] if self._hours is None else max(piece[0], min(piece[1], stop) - _PROBE)
+            last = None
+            for last in self._segments(since, stop, wanted, pieces=(piece,)):
+                pass
+            if last is not None:
+                return self._period(last)
+        return None
 
     # -- resolution
 
@@ -255,77 +356,159 @@ class Timeline:
             spans = [(s, min(e, cut), i) for s, e, i in spans]
         return [(s, e, i) for s, e, i in spans if s < e]
 
-    def _last_boundary(self) -> datetime:
-        """After this instant nothing but the weekly hours changes the status."""
-        return max(self._edges(), default=datetime(1970, 1, 1, tzinfo=UTC))
-
-    def _edges(self) -> list[datetime]:
-        """Every finite start and end of the resolved windows and of the pauses."""
-        edges = [s for s, _, _ in self._windows] + [e for _, e, _ in self._windows if e != _FOREVER]
-        return edges + [s for s, _ in self._pauses] + [e for _, e in self._pauses if e != _FOREVER]
-
     def _far_end(self, t: datetime) -> datetime:
         return min(max(self._horizon, t), _FOREVER) + _HOURS_MARGIN
 
-    # -- segments: (start, end, state, window) in time order
+    # -- pieces and segments: (start, end, state, window); a segment is a piece cut to a run of sessions
 
-    def _segments_around(self, t: datetime) -> list[tuple[datetime, datetime, str, int]]:
-        return self._segments(t, self._far_end(t))
+    def _piece_at(self, t: datetime) -> Piece | None:
+        i = bisect_right(self._ends, t)
+        if i < len(self._pieces) and self._pieces[i][0] <= t:
+            return self._pieces[i]
+        return None
 
-    def _segments(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime, str, int]]:
-        out = []
-        for w_start, w_end, index in self._windows:
-            if w_end <= a or w_start >= b:
-                continue
-            for on_start, on_end in self._in_hours(w_start, w_end, a, b):
-                out.extend((s, e, st, index) for s, e, st in self._split_by_pauses(on_start, on_end))
-        out.sort()
-        return [s for s in out if s[1] > a and s[0] < b]
-
-    def _in_hours(self, w_start, w_end, a, b) -> list[tuple[datetime, datetime]]:
+    def _segment_at(self, t: datetime) -> tuple[str, datetime] | None:
+        """The state and end of the segment holding `t`, if any."""
+        piece = self._piece_at(t)
+        if piece is None:
+            return None
         if self._hours is None:
-            return [(w_start, w_end)]
-        lo, hi = max(w_start, a - _HOURS_MARGIN), min(w_end, b + _HOURS_MARGIN)
-        found = []
-        for s, e in _union(_occurrences(self._hours, self.tz, lo, hi)):
-            s, e = max(s, w_start), min(e, w_end)
-            if s < e:
-                found.append((s, e))
-        return found
+            return piece[2], piece[1]
+        run_end = self._run_end(t)
+        return None if run_end is None else (piece[2], min(run_end, piece[1]))
 
-    def _split_by_pauses(self, start, end) -> Iterator[tuple[datetime, datetime, str]]:
-        cursor = start
-        for p_start, p_end in self._pauses:
-            if p_end <= cursor or p_start >= end:
+    def _active_after(self, t: datetime) -> bool:
+        """Whether a segment in effect starts after `t` (which lies in no segment)."""
+        if self._active_end is None or t >= self._active_end:
+            return False
+        return self._hours is None or self._first_start_after(t, (ACTIVE,)) is not None
+
+    def _first_start_after(self, t: datetime, wanted) -> datetime | None:
+        """The start of the first segment in a `wanted` state after `t` (which lies in no segment)."""
+        for start, end, state, _ in self._pieces[bisect_right(self._ends, t):]:
+            if state not in wanted:
                 continue
-            if p_start > cursor:
-                yield cursor, p_start, ACTIVE
-            yield max(p_start, cursor), min(p_end, end), PAUSED
-            cursor = min(p_end, end)
-        if cursor < end:
-            yield cursor, end, ACTIVE
+            if self._hours is None:
+                if start > t:
+                    return start
+                continue
+            found = self._first_session(max(t, start), end)
+            if found is not None and found > t:
+                return found
+        return None
 
-    # -- status from segments
+    def _segments(self, a: datetime, b: datetime | None, wanted, reach: timedelta | None = None, pieces=None):
+        """Segments in a `wanted` state with end > a and start < b (b None: no end), whole, in time order.
 
-    def _status(self, t: datetime, segments) -> str:
-        if self.cancelled:
-            return CANCELLED
-        for start, end, state, _ in segments:
-            if start <= t < end:
-                return state
-        if any(state == ACTIVE and start > t for start, _, state, _ in segments):
-            return UPCOMING
-        return COMPLETED
-
-    def _boundaries_after(self, t, segments) -> list[datetime]:
-        edges = {x for s, e, _, _ in segments for x in (s, e) if t < x < _FOREVER}
-        return sorted(edges)
+        A run's end is looked for up to `reach` past b (default: as far as a run may last). Only `pieces`
+        are looked at, if given.
+        """
+        reach = self._margin if reach is None else reach
+        for piece in self._pieces[bisect_right(self._ends, a):] if pieces is None else pieces:
+            if piece[1] <= a:
+                continue
+            p_start, p_end, state, window = piece
+            if b is not None and p_start >= b:
+                return
+            if state not in wanted:
+                continue
+            if self._hours is None:
+                yield piece
+                continue
+            until = p_end + self._margin if b is None else min(p_end, max(a, b) + reach)
+            for r_start, r_end in self._runs(max(a, p_start) - self._margin, until):
+                s, e = max(r_start, p_start), min(r_end, p_end)
+                if s >= p_end or (b is not None and s >= b):
+                    break
+                if s < e and e > a:
+                    yield s, e, state, window
 
     def _period(self, segment) -> Period:
         start, end, state, window = segment
         label = self.schedule.windows[window].note
         return Period(start.astimezone(self.tz), None if end >= _FOREVER else end.astimezone(self.tz),
                       state, window, label)
+
+    # -- sessions of the weekly hours, day by day and only as far as asked
+
+    def _occurrences(self, since: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Every session that may overlap [since, until], in order of start (each day's before the next's)."""
+        tz = self.tz
+        day = since.astimezone(tz).date() - _DAY  # a session may run on from the evening before
+        last = until.astimezone(tz).date()
+        while day <= last:
+            found = [_occurrence(h, day, tz) for h in self._by_weekday[day.weekday()]]
+            if len(found) > 1:
+                found.sort()
+            yield from found
+            day += _DAY
+
+    def _runs(self, since: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Sessions merged where they touch, as `_union` merges them; the first may be cut short at `since`."""
+        run: list[datetime] | None = None
+        for s, e in self._occurrences(since, until):
+            if run is not None and s <= run[1]:
+                if e > run[1]:
+                    run[1] = e
+            else:
+                if run is not None:
+                    yield run[0], run[1]
+                run = [s, e]
+        if run is not None:
+            yield run[0], run[1]
+
+    def _covered(self, t: datetime) -> bool:
+        """Whether a session holds `t`."""
+        for s, e in self._occurrences(t, t):
+            if s > t:
+                return False
+            if t < e:
+                return True
+        return False
+
+    def _run_end(self, t: datetime) -> datetime | None:
+        """The end of the run of sessions holding `t`, or None if no session holds it."""
+        end = None
+        for s, e in self._occurrences(t, t + self._margin):
+            if end is None:
+                if s > t:
+                    return None
+                if t < e:
+                    end = e
+            elif s <= end:
+                end = max(end, e)
+            else:
+                break
+        return end
+
+    def _first_session(self, since: datetime, until: datetime) -> datetime | None:
+        """The first instant of [since, until) inside a session, looking no further than `_PROBE` ahead."""
+        limit = min(until, since + _PROBE)
+        for s, e in self._occurrences(since, limit):
+            if s >= limit:
+                return None
+            if e > since and s < e:
+                return max(s, since)
+        return None
+
+
+def _pieces(windows, pauses) -> tuple[Piece, ...]:
+    """Each window cut by the (merged, sorted) pauses into stretches in effect and paused, in time order."""
+    pause_ends = [e for _, e in pauses]
+    out = []
+    for w_start, w_end, index in sorted(windows):
+        cursor = w_start
+        for p_start, p_end in pauses[bisect_right(pause_ends, cursor):]:
+            if p_start >= w_end:
+                break
+            if p_start > cursor:
+                out.append((cursor, p_start, ACTIVE, index))
+            out.append((max(p_start, cursor), min(p_end, w_end), PAUSED, index))
+            cursor = min(p_end, w_end)
+        if cursor < w_end:
+            out.append((cursor, w_end, ACTIVE, index))
+    out.sort()
+    return tuple(out)
 
 
 def _utc(t: datetime) -> datetime:
@@ -344,28 +527,19 @@ def _union(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetim
     return [(s, e) for s, e in merged]
 
 
-def _occurrences(hours: Sequence[Hours], tz: tzinfo, lo: datetime, hi: datetime):
-    """Every weekly occurrence of `hours` that may overlap [lo, hi), as UTC intervals."""
-    day = lo.astimezone(tz).date() - timedelta(days=1)
-    last = hi.astimezone(tz).date()
-    while day <= last:
-        for entry in hours:
-            if day.weekday() in entry.days:
-                yield _occurrence(entry, day, tz)
-        day += timedelta(days=1)
-
-
 def _occurrence(entry: Hours, day: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The session of `entry` starting on local `day`, as UTC instants (a skipped wall time lands past the gap)."""
     start = _local(day, entry.start, tz)
     crosses = entry.ends_at_midnight or entry.end <= entry.start
     end = _local(day + timedelta(days=1) if crosses else day, entry.end, tz)
     return start, end
 
 
-def _covers_week(hours: Sequence[Hours]) -> bool:
-    """True when the hours leave no gap in the week, so they limit nothing."""
+@lru_cache(maxsize=1024)
+def _week_shape(hours: tuple[Hours, ...]) -> tuple[bool, timedelta]:
+    """Whether the hours cover the whole week, and the longest run of touching sessions they make."""
     if not hours:
-        return True
+        return True, timedelta(0)
     monday = date(2024, 1, 1)  # any Monday: gaps are judged on a zone without clock changes
     spans = []
     for entry in hours:
@@ -374,4 +548,5 @@ def _covers_week(hours: Sequence[Hours]) -> bool:
             spans += [(s - _WEEK, e - _WEEK), (s, e), (s + _WEEK, e + _WEEK)]
     week_start = _local_midnight(monday, UTC)
     merged = _union(spans)
-    return any(s <= week_start and e >= week_start + _WEEK for s, e in merged)
+    covers = any(s <= week_start and e >= week_start + _WEEK for s, e in merged)
+    return covers, max((e - s for s, e in merged), default=timedelta(0))

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..domain.crs import WGS84, shape_to
+import shapely
+
+from ..budget import ByteLru
+from ..domain.crs import WGS84, shapes_to
 from ..domain.schedule import Period, Timeline
 from ..index import Entry
 
@@ -19,13 +23,45 @@ from ..index import Entry
 DAWN = datetime(1800, 1, 1, tzinfo=timezone.utc)
 # A closed interval includes its end, Timeline.periods() leaves it out: widen by the clock's resolution.
 TICK = timedelta(microseconds=1)
+# FEED_MAX_EVENTS_PER_CLOSURE's default: the road events one closure may put into a feed over the horizon.
+MAX_EVENTS = 15_000
+
+log = logging.getLogger(__name__)
 
 
 def in_effect(timeline: Timeline, start: datetime | None, end: datetime | None) -> bool:
     """Whether the closure is in effect at some moment of [start, end]; None is an open end."""
-    if start is not None and end is not None and end < start:
-        return False
-    return bool(timeline.periods(start or DAWN, None if end is None else end + TICK))
+    return timeline.in_effect(start, end)
+
+
+# Weekly hours repeat, but a clock change can drop the one session of a week, so the last sessions of a stretch lie in its last 15 days.
+_TAIL = timedelta(days=15)
+
+
+def stretches(timeline: Timeline) -> list[Period]:
+    """The periods in effect if there were no weekly hours: windows cut by pauses and actual dates.
+
+    However far a schedule reaches these are few (windows x pauses), so listing them all is bounded.
+    """
+    bare = replace(timeline, schedule=replace(timeline.schedule, hours=()))
+    return bare.periods(DAWN, None)
+
+
+def final_period(timeline: Timeline) -> Period | None:
+    """The last period in effect (None: never in effect), its end None if it runs on; in bounded work.
+
+    Only the last 15 days of each stretch are looked at, from the last stretch back.
+    """
+    for stretch in reversed(stretches(timeline)):
+        if stretch.end is None:
+            first = next(iter(timeline.iter_periods(stretch.start, None)), None)
+            if first is not None:
+                return replace(first, end=None)
+            continue
+        tail = list(timeline.iter_periods(max(stretch.start, stretch.end - _TAIL), stretch.end))
+        if tail:
+            return tail[-1]
+    return None
 
 
 @dataclass(frozen=True)
@@ -39,6 +75,10 @@ class Horizon:
         """Whole UTC days, so a feed's bytes (and ETag) hold for a day instead of changing every second."""
         midnight = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         return midnight - self.back, midnight + self.ahead
+
+    def today(self, now: datetime) -> datetime:
+        """The start of the UTC day the horizon is built around."""
+        return self.bounds(now)[0] + self.back
 
     def next_move(self, now: datetime) -> datetime:
         """When the horizon next slides forward, and with it every open end and the oldest periods."""
@@ -56,18 +96,74 @@ def feed_periods(entry: Entry, now: datetime, horizon: Horizon) -> list[Period]:
             for p in periods]
 
 
+def within_cap(entry: Entry, periods: list[Period], ways: int, parts: int, cap: int | None,
+               today: datetime) -> tuple[list[Period], int]:
+    """The periods, and parts of the line per way of travel, one closure may publish under `cap` events.
+
+    Writes past the cap are refused, but a closure stored before (or under other settings) may pass it:
+    its events stop at the cap, the feed stays valid, and one warning per closure version says so.
+    The periods kept are those running from `today` on (earlier ones only if too few are left); this
+    depends on nothing but the horizon's bounds, so a part rendered once stays right all day.
+    """
+    if cap is None or len(periods) * ways * parts <= cap:
+        return periods, parts
+    _warn_capped(entry, len(periods) * ways * parts, cap)
+    if ways * parts > cap:
+        return periods[:1], max(1, cap // ways)
+    keep = cap // (ways * parts)
+    first = next((i for i, p in enumerate(periods) if p.end is None or p.end > today), len(periods))
+    first = max(0, min(first, len(periods) - keep))
+    return periods[first:first + keep], parts
+
+
+# Known by id, change sequence and view: a project edit gives a closure a new view (and maybe more
+# events) without a new sequence, and a database emptied and refilled reuses sequences.
+_warned: set[tuple[str, int, int]] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_capped(entry: Entry, events: int, cap: int) -> None:
+    with _warned_lock:
+        key = (entry.id, entry.seq, id(entry.view))
+        if key in _warned:
+            return
+        if len(_warned) >= 10_000:  # a bound on memory; at worst a warning is repeated
+            _warned.clear()
+        _warned.add(key)
+    log.warning("closure %r (change %d) would put %d road events into a feed; cut at "
+                "FEED_MAX_EVENTS_PER_CLOSURE=%d", entry.id, entry.seq, events, cap)
+
+
 def in_crs(entries: list[Entry], crs: str, memo: "FragmentMemo | None" = None) -> list[Entry]:
     """The entries with their lines in `crs`; statuses and schedules are shared, not recomputed."""
     if crs == WGS84:
         return entries
+    entries = list(entries)
+    batch = _Moving(entries, crs)
     if memo is None:
-        return [_moved(e, crs) for e in entries]
-    return [memo.get("crs", e, crs, None, lambda e=e: _moved(e, crs)) for e in entries]
+        return [batch.moved(i) for i in range(len(entries))]
+    return [memo.get("crs", e, crs, None, lambda i=i: batch.moved(i)) for i, e in enumerate(entries)]
 
 
-def _moved(entry: Entry, crs: str) -> Entry:
-    shape = shape_to(entry.shape, crs)
-    return replace(entry, shape=shape, bounds=shape.bounds)
+class _Moving:
+    """Moves entries into a crs a chunk at a time, on demand.
+
+    A street has a few dozen points: moving them one closure at a time costs numpy's per-call overhead,
+    not arithmetic. So the first entry the memo misses moves the next CHUNK entries with it; the ones
+    the memo then already holds cost at most that chunk's arithmetic, once.
+    """
+
+    CHUNK = 512
+
+    def __init__(self, entries: list[Entry], crs: str):
+        self.entries, self.crs, self.done = entries, crs, {}
+
+    def moved(self, i: int) -> Entry:
+        if i not in self.done:
+            chunk = self.entries[i:i + self.CHUNK]
+            for k, (entry, shape) in enumerate(zip(chunk, shapes_to([e.shape for e in chunk], self.crs))):
+                self.done[i + k] = replace(entry, shape=shape, bounds=shape.bounds)
+        return self.done.pop(i)
 
 
 def dumps(value: Any) -> bytes:
@@ -90,43 +186,74 @@ def raw_array(parts: list[bytes]) -> Raw:
     return Raw(b"[" + b",".join(p for p in parts if p) + b"]")
 
 
-_MISSING = object()
-
-
 class FragmentMemo:
     """Each closure's part of a feed, rendered once per version of the closure and kept across writes.
 
     An entry is known by its closure's id and change sequence, and by its view object (a project edit
     gives the closure a new view without a new sequence); the caller adds everything else the part
     depends on (the crs, the horizon's bounds). A closure keeps one version per kind and crs: a newer
-    version or a moved horizon drops the older one. Thread-safe; at most `limit` parts.
+    version or a moved horizon drops the older one. Thread-safe; at most `budget` bytes of parts (as
+    `part_bytes` estimates them), the least recently used going first; a part larger than the whole
+    budget is returned but not kept.
     """
 
-    def __init__(self, limit: int = 100_000):
-        self.limit = limit
-        self._items: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()  # key -> (view, part), oldest use first
+    def __init__(self, budget: int = 128 * 1024 * 1024, limit: int | None = None):
+        self._parts = ByteLru(budget, on_drop=self._forget, max_items=limit)  # key -> (view, part)
         self._current: dict[tuple, tuple] = {}  # (kind, id, crs) -> the version held, to drop it when it moves
         self._lock = threading.Lock()
 
+    @property
+    def budget(self) -> int:
+        return self._parts.budget
+
+    @property
+    def used(self) -> int:
+        return self._parts.used
+
     def get(self, kind: str, entry: Entry, crs: str, extra: Any, make: Callable[[], Any]) -> Any:
         slot, version = (kind, entry.id, crs), (entry.seq, extra)
-        with self._lock:
-            found = self._items.get(slot + version, _MISSING)
-            if found is not _MISSING and found[0] is entry.view:
-                self._items.move_to_end(slot + version)
-                return found[1]
+        found = self._parts.get(slot + version)
+        if found is not None and found[0] is entry.view:
+            return found[1]
         value = make()
         with self._lock:
-            old = self._current.get(slot)
-            if old is not None and old != version:
-                self._items.pop(slot + old, None)
-            self._current[slot] = version
-            self._items[slot + version] = (entry.view, value)
-            while len(self._items) > self.limit:
-                (kind_, id_, crs_, *rest), _ = self._items.popitem(last=False)
-                if self._current.get((kind_, id_, crs_)) == tuple(rest):
-                    del self._current[(kind_, id_, crs_)]
+            old = self._current.pop(slot, None)
+            if old is not None:
+                self._parts.pop(slot + old)
+            if self._parts.put(slot + version, (entry.view, value), part_bytes(value) + PART_OVERHEAD):
+                self._current[slot] = version
         return value
 
+    def _forget(self, key: tuple, _part) -> None:
+        # Called by the LRU (under self._lock, held by `get`) when it evicts a part for room.
+        kind, id_, crs, *version = key
+        if self._current.get((kind, id_, crs)) == tuple(version):
+            del self._current[(kind, id_, crs)]
+
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._parts)
+
+
+# What one kept part costs beyond itself: its key (kind, id, crs, sequence, horizon bounds) and slots.
+PART_OVERHEAD = 400
+# Sizes of the small values parts hold: an instant, a period, a shapely coordinate.
+_INSTANT, _PERIOD, _COORDINATE = 48, 200, 16
+
+
+def part_bytes(value: Any, depth: int = 0) -> int:
+    """An estimate of the memory a feed part holds: exact for bytes and text, close for the rest.
+
+    Parts are serialised bytes (WZDx), (period, bytes) lists (Waze), instants, and entries moved into
+    another crs, whose only new memory is their shape (the view and the timeline stay shared).
+    """
+    if isinstance(value, (bytes, bytearray, str)):
+        return len(value) + 40
+    if isinstance(value, datetime) or value is None:
+        return _INSTANT
+    if isinstance(value, Period):
+        return _PERIOD
+    if isinstance(value, Entry):
+        return 200 + _COORDINATE * int(shapely.get_num_coordinates(value.shape))
+    if isinstance(value, (tuple, list)) and depth < 4:
+        return 56 + 8 * len(value) + sum(part_bytes(v, depth + 1) for v in value)
+    return sys.getsizeof(value)

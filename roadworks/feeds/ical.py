@@ -15,15 +15,17 @@ Built with the `icalendar` package. Choices:
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Iterable
 from urllib.parse import urlencode
 
-from icalendar import Calendar, Event, vGeo
+from icalendar import Calendar, Event, Timezone, vGeo
 
+from ..domain.crs import WGS84
 from ..domain.schedule import Period
 from ..index import Entry
-from . import Horizon, feed_periods
+from . import MAX_EVENTS, FragmentMemo, Horizon, feed_periods, within_cap
 
 PRODID = "-//Roadworks//Road closures//ZH"
 # How the road is affected, in the residents' words (the default language of the service is Chinese).
@@ -34,20 +36,65 @@ REFRESH = timedelta(hours=1)
 
 
 def closure_calendar(entries: Iterable[Entry], now: datetime, horizon: Horizon, *, map_url: str,
-                     name: str = "Roadworks") -> bytes:
+                     name: str = "Roadworks", memo: FragmentMemo | None = None, crs: str = WGS84,
+                     max_events: int | None = MAX_EVENTS) -> bytes:
     """The VCALENDAR of `entries`' periods in effect over `horizon` as seen at `now`, as bytes (UTF-8, CRLF).
 
-    Filtering (road, project, bbox) is the caller's: pass only the entries wanted.
+    Filtering (road, project, bbox) is the caller's: pass only the entries wanted. With a `memo` (`entries`
+    being in `crs`), each closure's events are rendered once per version, horizon and map URL, so a new
+    area or road costs a join of kept parts. No closure lists more than `max_events` events.
     """
-    cal = _calendar(name)
-    listed = (entry for entry in entries if _listed(entry, now))
-    events = [event for entry in listed for event in closure_events(entry, now, horizon, map_url=map_url)]
+    bounds = horizon.bounds(now)
+    parts = []
+    for entry in entries:
+        if not _listed(entry, now):
+            continue
+        if memo is None:
+            part = closure_part(entry, now, horizon, map_url, max_events)
+        else:
+            part = memo.get("ics", entry, crs, (bounds, map_url, max_events),
+                            lambda entry=entry: closure_part(entry, now, horizon, map_url, max_events))
+        if part.events:
+            parts.append(part)
+    return _joined(_calendar(name), parts)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One closure's VEVENTs as bytes, with what the calendar around them needs: zones used and time span."""
+
+    events: bytes
+    tzids: frozenset[str]
+    first: datetime | None
+    last: datetime | None
+
+
+def closure_part(entry: Entry, now: datetime, horizon: Horizon, map_url: str, max_events: int | None) -> Part:
+    events = closure_events(entry, now, horizon, map_url=map_url, max_events=max_events)
+    if not events:
+        return Part(b"", frozenset(), None, None)
+    holder = Calendar()
     for event in events:
-        cal.add_component(event)
-    if events:
-        first, last = _date_range(events)
-        cal.add_missing_timezones(first_date=first, last_date=last)
-    return cal.to_ical()
+        holder.add_component(event)
+    return Part(b"".join(e.to_ical() for e in events), frozenset(holder.get_used_tzids() - {"UTC"}),
+                min(e.decoded("dtstart") for e in events), max(e.decoded("dtend") for e in events))
+
+
+def _joined(cal: Calendar, parts: list[Part]) -> bytes:
+    """The calendar with a VTIMEZONE for every zone used (covering the events' days, with a margin), then the events.
+
+    Byte for byte what adding the events and then `add_missing_timezones` writes, zones in name order.
+    """
+    if parts:
+        first = (min(p.first for p in parts) - timedelta(days=1)).date()
+        last = (max(p.last for p in parts) + timedelta(days=2)).date()
+        for tzid in sorted(set().union(*(p.tzids for p in parts))):
+            try:
+                cal.add_component(Timezone.from_tzid(tzid, first_date=first, last_date=last))
+            except ValueError:  # a zone icalendar does not know goes without VTIMEZONE, as before
+                continue
+    end = b"END:VCALENDAR\r\n"
+    return cal.to_ical().removesuffix(end) + b"".join(p.events for p in parts) + end
 
 
 def _calendar(name: str) -> Calendar:
@@ -69,17 +116,12 @@ def _listed(entry: Entry, now: datetime) -> bool:
     return published and not entry.view.closure.cancelled
 
 
-def _date_range(events: list[Event]) -> tuple[date, date]:
-    """The days the events span, with a margin: the VTIMEZONE needs only the transitions in between."""
-    starts = [e.decoded("dtstart") for e in events]
-    ends = [e.decoded("dtend") for e in events]
-    return (min(starts) - timedelta(days=1)).date(), (max(ends) + timedelta(days=2)).date()
-
-
-def closure_events(entry: Entry, now: datetime, horizon: Horizon, *, map_url: str) -> list[Event]:
-    """One VEVENT per period of one closure, in time order."""
+def closure_events(entry: Entry, now: datetime, horizon: Horizon, *, map_url: str,
+                   max_events: int | None = MAX_EVENTS) -> list[Event]:
+    """One VEVENT per period of one closure, in time order, at most `max_events` of them."""
     texts = _texts(entry)
-    return [_event(entry, period, texts, map_url) for period in feed_periods(entry, now, horizon)]
+    periods, _ = within_cap(entry, feed_periods(entry, now, horizon), 1, 1, max_events, horizon.today(now))
+    return [_event(entry, period, texts, map_url) for period in periods]
 
 
 def _event(entry: Entry, period: Period, texts: dict[str, str], map_url: str) -> Event:

@@ -8,21 +8,25 @@ from datetime import UTC, datetime
 from ..domain.crs import URIS, WGS84
 from ..domain.schedule import Timeline
 from ..index import Entry
-from . import DAWN
+from . import DAWN, final_period
 
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
 
 def effect_span(timeline: Timeline) -> tuple[datetime, datetime | None] | None:
-    """From the first moment in effect to the last (None: runs on), or None if never in effect."""
-    periods = timeline.periods(DAWN, None)
-    if not periods:
+    """From the first moment in effect to the last (None: runs on), or None if never in effect.
+
+    Bounded work: the first period and the last, never the sessions in between (a window may reach 2199).
+    """
+    first = next(iter(timeline.iter_periods(DAWN, None)), None)
+    final = final_period(timeline)
+    if first is None or final is None:
         return None
-    last = periods[-1].end
+    last = final.end
     # Weekly hours split an open-ended window into periods without end: it runs on if its status still moves.
     if last is not None and timeline.next_change(last) is not None:
         last = None
-    return periods[0].start, last
+    return first.start, last
 
 
 def extent(entries: Iterable[Entry]) -> dict | None:

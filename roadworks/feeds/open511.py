@@ -30,7 +30,7 @@ from lxml import etree
 from ..domain.crs import WGS84, geometry_to
 from ..domain.schedule import CANCELLED, COMPLETED, Hours, Period, Timeline, When, end_instant, start_instant
 from ..index import Entry
-from . import DAWN, TICK, in_effect as in_effect_between
+from . import DAWN, TICK, final_period, in_effect as in_effect_between, stretches as bare_periods
 from .ical import IMPACT
 from .wzdx import cardinal
 
@@ -172,8 +172,9 @@ def updated_at(entry: Entry, now: datetime) -> datetime:
     if entry.published_at is not None and entry.published_at <= now:
         moments.append(entry.published_at)
     if entry.status(now)[0] == COMPLETED:
-        ends = [p.end for p in entry.timeline.periods(DAWN, now) if p.end is not None and p.end <= now]
-        moments.append(max(ends, default=None))
+        # Completed: its last period has ended; found without listing every session before it.
+        final = final_period(entry.timeline)
+        moments.append(final.end if final is not None and final.end is not None and final.end <= now else None)
     return max((m for m in moments if m is not None), default=now)
 
 
@@ -209,13 +210,17 @@ def _shown(timeline: Timeline) -> Timeline:
     """The timeline whose periods the schedule lists: never empty, as Open511 needs at least one."""
     if timeline.cancelled:
         timeline = replace(timeline, cancelled=False)
-    if timeline.periods(DAWN, None):
+    if _any_period(timeline):
         return timeline
     # Nothing left in effect (a reopening before the works began, a window all paused): show the plan.
     planned = Timeline(replace(timeline.schedule, pauses=()), timeline.tz)
-    if planned.periods(DAWN, None):
+    if _any_period(planned):
         return planned
     return Timeline(replace(timeline.schedule, pauses=(), hours=()), timeline.tz)
+
+
+def _any_period(timeline: Timeline) -> bool:
+    return next(iter(timeline.iter_periods(DAWN, None)), None) is not None
 
 
 def _interval(period: Period, tz) -> str:
@@ -268,30 +273,74 @@ def daily_parts(hours: Iterable[Hours]) -> dict[tuple[int, int], frozenset[int]]
 
 def _stretches(timeline: Timeline) -> list[tuple[date, date | None]]:
     """The local days of each stretch in effect if there were no hours: first day, last day (None: open)."""
-    bare = replace(timeline, schedule=replace(timeline.schedule, hours=()))
     tz = timeline.tz
     out = []
-    for p in bare.periods(DAWN, None):
+    for p in bare_periods(timeline):
         last = None if p.end is None else (p.end.astimezone(tz) - timedelta(microseconds=1)).date()
         out.append((p.start.astimezone(tz).date(), last))
     return out
 
 
 def _exceptions(timeline: Timeline, stretches, parts, tz) -> list[str]:
-    """Every day, up to where the pattern settles, whose real periods differ from the recurring pattern."""
+    """Every day, up to where the pattern settles, whose real periods differ from the recurring pattern.
+
+    Only days that can differ are looked at: a week and a day around each stretch's first and last day,
+    and the days around a clock change; elsewhere the hours repeat the pattern week after week.
+    """
     if not stretches:
         return []
     first = stretches[0][0]
     edges = [d for s in stretches for d in s if d is not None]
     until = max(edges) + PATTERN_SETTLES
-    real = _real_days(timeline, first, until, tz)
+    near = [(d - timedelta(days=1), d + PATTERN_SETTLES) for d in edges]
     out = []
-    day = first
-    while day <= until:
-        actual = real.get(day, ())
-        if actual != _pattern_day(day, stretches, parts):
-            out.append(" ".join([day.isoformat(), *(f"{_clock(a)}-{_clock(b)}" for a, b in actual)]))
-        day += timedelta(days=1)
+    for lo, hi in _merged_days([*near, *_clock_changes(first, until, tz)], first, until):
+        real = _real_days(timeline, lo, hi, tz)
+        day = lo
+        while day <= hi:
+            actual = real.get(day, ())
+            if actual != _pattern_day(day, stretches, parts):
+                out.append(" ".join([day.isoformat(), *(f"{_clock(a)}-{_clock(b)}" for a, b in actual)]))
+            day += timedelta(days=1)
+    return out
+
+
+def _merged_days(ranges: list[tuple[date, date]], first: date, until: date) -> list[tuple[date, date]]:
+    """Inclusive day ranges clipped to [first, until], overlapping or touching ones joined, in order."""
+    out: list[list[date]] = []
+    for lo, hi in sorted((max(lo, first), min(hi, until)) for lo, hi in ranges):
+        if lo > hi:
+            continue
+        if out and lo <= out[-1][1] + timedelta(days=1):
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [(lo, hi) for lo, hi in out]
+
+
+# Offsets are sampled twice a month: a clock change between two samples is found by halving the gap.
+_SAMPLE_DAYS = (1, 16)
+
+
+def _clock_changes(first: date, until: date, tz) -> list[tuple[date, date]]:
+    """A few days around every change of the zone's UTC offset from `first` through `until`."""
+    def offset(day: date):
+        return datetime.combine(day, time(12), tz).utcoffset()
+
+    samples = [date(y, m, d) for y in range(first.year, until.year + 1) for m in range(1, 13) for d in _SAMPLE_DAYS]
+    samples = [first, *(d for d in samples if first < d < until), until]
+    out, before = [], offset(samples[0])
+    for lo, hi in zip(samples, samples[1:]):
+        after = offset(hi)
+        if after != before:
+            while (hi - lo).days > 1:  # the change lies after lo's noon and by hi's noon
+                middle = lo + (hi - lo) / 2
+                if offset(middle) == before:
+                    lo = middle
+                else:
+                    hi = middle
+            out.append((lo - timedelta(days=1), hi + timedelta(days=1)))
+        before = after
     return out
 
 

@@ -26,7 +26,7 @@ from lxml import etree
 from ..domain.crs import WGS84
 from ..domain.schedule import Hours, Period, zone
 from ..index import Entry
-from . import FragmentMemo, Horizon, dumps, feed_periods, raw_array
+from . import MAX_EVENTS, FragmentMemo, Horizon, dumps, feed_periods, raw_array, within_cap
 
 # How long a reopened closure's last incident stays in the feed after the real reopening.
 REOPENED_GRACE = timedelta(days=1)
@@ -56,13 +56,15 @@ XML_HEAD = b"<?xml version='1.0' encoding='UTF-8'?>\n<incidents>\n"
 XML_TAIL = b"</incidents>\n"
 
 
-def incidents(entries: Iterable[Entry], now: datetime, horizon: Horizon) -> list[dict]:
+def incidents(entries: Iterable[Entry], now: datetime, horizon: Horizon,
+              max_events: int | None = MAX_EVENTS) -> list[dict]:
     """Every incident of `entries` as seen at `now` over `horizon`: the content both forms carry.
 
     Drafts not yet published and cancelled closures are left out. Each incident is a dict whose keys
-    are the CIFS element names (in the XSD's order), with `id` first.
+    are the CIFS element names (in the XSD's order), with `id` first. No closure gives more than
+    `max_events` incidents (FEED_MAX_EVENTS_PER_CLOSURE; None: no cap).
     """
-    return [item for entry in _listed(entries, now) for item in closure_incidents(entry, now, horizon)]
+    return [item for entry in _listed(entries, now) for item in closure_incidents(entry, now, horizon, max_events)]
 
 
 def _listed(entries: Iterable[Entry], now: datetime) -> list[Entry]:
@@ -71,26 +73,26 @@ def _listed(entries: Iterable[Entry], now: datetime) -> list[Entry]:
 
 
 def waze_json(entries: Iterable[Entry], now: datetime, horizon: Horizon, *,
-              memo: FragmentMemo | None = None, crs: str = WGS84) -> dict:
+              memo: FragmentMemo | None = None, crs: str = WGS84, max_events: int | None = MAX_EVENTS) -> dict:
     """The CIFS JSON form: {"incidents": [...]}.
 
     With a `memo` (`entries` being in `crs`), each closure's incidents are serialised once per version
     and horizon, and `incidents` is `Raw`: write the feed with `encode`.
     """
     if memo is None:
-        return {"incidents": incidents(entries, now, horizon)}
-    return {"incidents": raw_array(_kept(entries, now, horizon, memo, crs, "waze.json", _json_items))}
+        return {"incidents": incidents(entries, now, horizon, max_events)}
+    return {"incidents": raw_array(_kept(entries, now, horizon, memo, crs, "waze.json", _json_items, max_events))}
 
 
 def waze_xml(entries: Iterable[Entry], now: datetime, horizon: Horizon, *,
-             memo: FragmentMemo | None = None, crs: str = WGS84) -> bytes:
+             memo: FragmentMemo | None = None, crs: str = WGS84, max_events: int | None = MAX_EVENTS) -> bytes:
     """The CIFS XML form (valid against cifsv2.xsd), UTF-8 with an XML declaration.
 
     With a `memo` (`entries` being in `crs`), each closure's incidents are serialised once per version.
     """
     if memo is None:
-        return to_xml(incidents(entries, now, horizon))
-    parts = _kept(entries, now, horizon, memo, crs, "waze.xml", _xml_items)
+        return to_xml(incidents(entries, now, horizon, max_events))
+    parts = _kept(entries, now, horizon, memo, crs, "waze.xml", _xml_items, max_events)
     return XML_HEAD + b"".join(parts) + XML_TAIL if any(parts) else to_xml([])
 
 
@@ -104,7 +106,7 @@ def _xml_items(items: list[dict]) -> bytes:
 
 
 def _kept(entries: Iterable[Entry], now: datetime, horizon: Horizon, memo: FragmentMemo, crs: str, kind: str,
-          form) -> list[bytes]:
+          form, max_events: int | None) -> list[bytes]:
     """Every listed closure's incidents shown at `now`, in `form`, each period's taken from the memo.
 
     What a period's incidents say depends on `now` only through the horizon's bounds; whether they are
@@ -112,14 +114,15 @@ def _kept(entries: Iterable[Entry], now: datetime, horizon: Horizon, memo: Fragm
     """
     out, bounds = [], horizon.bounds(now)
     for entry in _listed(entries, now):
-        reopened, periods = memo.get(kind, entry, crs, bounds,
-                                     lambda entry=entry: _by_period(entry, now, horizon, form))
+        reopened, periods = memo.get(kind, entry, crs, (bounds, max_events),
+                                     lambda entry=entry: _by_period(entry, now, horizon, form, max_events))
         out.extend(part for period, part in periods if _shown(period, now, reopened))
     return out
 
 
-def _by_period(entry: Entry, now: datetime, horizon: Horizon, form) -> tuple[datetime | None, list]:
-    reopened, periods = _candidates(entry, now, horizon)
+def _by_period(entry: Entry, now: datetime, horizon: Horizon, form,
+               max_events: int | None) -> tuple[datetime | None, list]:
+    reopened, periods = _candidates(entry, now, horizon, max_events)
     return reopened, [(period, form(items)) for period, items in periods]
 
 
@@ -144,13 +147,15 @@ def to_xml(items: list[dict]) -> bytes:
 
 # ---------------------------------------------------------------------------- one closure
 
-def closure_incidents(entry: Entry, now: datetime, horizon: Horizon) -> list[dict]:
-    """The incidents of one closure, in period and part order."""
-    reopened, periods = _candidates(entry, now, horizon)
+def closure_incidents(entry: Entry, now: datetime, horizon: Horizon,
+                      max_events: int | None = MAX_EVENTS) -> list[dict]:
+    """The incidents of one closure, in period and part order, at most `max_events` of them."""
+    reopened, periods = _candidates(entry, now, horizon, max_events)
     return [item for period, items in periods if _shown(period, now, reopened) for item in items]
 
 
-def _candidates(entry: Entry, now: datetime, horizon: Horizon) -> tuple[datetime | None, list]:
+def _candidates(entry: Entry, now: datetime, horizon: Horizon,
+                max_events: int | None) -> tuple[datetime | None, list]:
     """The real reopening, and each period over the horizon with its incidents, ended ones included."""
     closure, project = entry.view.closure, entry.view.project
     tz = zone(project.timezone)
@@ -159,9 +164,13 @@ def _candidates(entry: Entry, now: datetime, horizon: Horizon) -> tuple[datetime
     if closure.direction == "backward":
         # Against the geometry, the parts are met in reverse order and each is run backwards.
         parts = [list(reversed(p)) for p in reversed(parts)]
-    return reopened, [(period, [_incident(entry, period, line, _id(entry, period, k if len(parts) > 1 else None), tz)
-                                for k, line in enumerate(parts)])
-                      for period in feed_periods(_without_hours(entry), now, horizon)]
+    periods, kept = within_cap(entry, feed_periods(_without_hours(entry), now, horizon), 1, len(parts), max_events,
+                               horizon.today(now))
+    # Ids number the parts of the whole line, so a cut leaves the ids of the parts kept as they were.
+    numbered = len(parts) > 1
+    return reopened, [(period, [_incident(entry, period, line, _id(entry, period, k if numbered else None), tz)
+                                for k, line in enumerate(parts[:kept])])
+                      for period in periods]
 
 
 def next_change(entries: Iterable[Entry], now: datetime, horizon: Horizon, *,

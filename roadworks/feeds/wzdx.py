@@ -6,6 +6,8 @@ One road event per period, per direction of travel and per part of the line:
 - the periods of one closure (a pause splits a window) are linked `first-occurrence`/`next-occurrence`.
 Event ids are built from what does not move with the rolling horizon (closure, window, period start,
 direction, part), so a partner sees the same id for the same event on every request.
+No closure puts more than FEED_MAX_EVENTS_PER_CLOSURE events in: writes past it are refused, and one
+stored past it is cut at it, whole periods from today on (see `within_cap`), its links left valid.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import UTC, datetime
 from ..domain.crs import WGS84
 from ..domain.schedule import Period, zone
 from ..index import Entry
-from . import FragmentMemo, Horizon, dumps, feed_periods, raw_array
+from . import MAX_EVENTS, FragmentMemo, Horizon, dumps, feed_periods, raw_array, within_cap
 
 WZDX_VERSION = "4.2"
 CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
@@ -38,19 +40,20 @@ Line = list[list[float]]
 
 def work_zone_feed(entries: Iterable[Entry], now: datetime, horizon: Horizon, *, publisher: str,
                    contact: str | None, update_frequency: int = 60, updated: datetime | None = None,
-                   memo: FragmentMemo | None = None, crs: str = WGS84) -> dict:
+                   memo: FragmentMemo | None = None, crs: str = WGS84, max_events: int | None = MAX_EVENTS) -> dict:
     """The WorkZoneFeed for `entries` as seen at `now` over `horizon` (drafts not yet published left out).
 
     `updated` is when the data last changed (default `now`): the feed's bytes, and so its ETag, then
     stay the same between changes. With a `memo` (`entries` being in `crs`), each closure's events are
     serialised once per version and horizon, and `features` is `Raw`: write the feed with `encode`.
+    No closure puts more than `max_events` events in (FEED_MAX_EVENTS_PER_CLOSURE; None: no cap).
     """
     shown = [e for e in entries if e.published_at is None or e.published_at <= now]
     if memo is None:
-        features = [f for entry in shown for f in closure_events(entry, now, horizon)]
+        features = [f for entry in shown for f in closure_events(entry, now, horizon, max_events)]
     else:
-        bounds = horizon.bounds(now)
-        features = raw_array([memo.get("wzdx", e, crs, bounds, lambda e=e: _serialised(e, now, horizon))
+        extra = (horizon.bounds(now), max_events)
+        features = raw_array([memo.get("wzdx", e, crs, extra, lambda e=e: _serialised(e, now, horizon, max_events))
                               for e in shown])
     return {
         "feed_info": feed_info(shown, updated or now, publisher, contact, update_frequency),
@@ -83,19 +86,23 @@ def _contact(contact: str | None) -> dict:
     return {"contact_email": contact} if "@" in contact and " " not in contact else {"contact_name": contact}
 
 
-def _serialised(entry: Entry, now: datetime, horizon: Horizon) -> bytes:
+def _serialised(entry: Entry, now: datetime, horizon: Horizon, max_events: int | None) -> bytes:
     """One closure's events as JSON array items: they depend on `now` only through the horizon's bounds."""
-    return dumps(closure_events(entry, now, horizon))[1:-1]
+    return dumps(closure_events(entry, now, horizon, max_events))[1:-1]
 
 
-def closure_events(entry: Entry, now: datetime, horizon: Horizon) -> list[dict]:
-    """Every road event of one closure, in period, direction and part order."""
+def closure_events(entry: Entry, now: datetime, horizon: Horizon, max_events: int | None = MAX_EVENTS) -> list[dict]:
+    """Every road event of one closure, in period, direction and part order, at most `max_events` of them."""
     closure = entry.closure
-    periods = feed_periods(entry, now, horizon)
+    travels = TRAVEL[closure.direction]
     parts = _parts(closure.geometry)
+    periods, kept = within_cap(entry, feed_periods(entry, now, horizon), len(travels), len(parts), max_events,
+                               horizon.today(now))
+    # Cut parts keep the links valid: ids and next-in-sequence only ever name events that are listed.
+    parts = parts[:kept]
     events = []
     for i, period in enumerate(periods):
-        for travel in TRAVEL[closure.direction]:
+        for travel in travels:
             # Against the geometry, the parts are met in reverse order and each is run backwards.
             ordered = parts if travel == "forward" else [list(reversed(p)) for p in reversed(parts)]
             ids = _Ids(entry, periods, travel, len(ordered))

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Iterable, Iterator
 
 import sqlalchemy as sa
 
 from ..domain.errors import Unavailable
+from ..domain.schedule import start_instant, zone
 from .engine import unreachable
-from .tables import closures, counters, history, idempotency, projects, tokens
+from .tables import closures, counters, history, idempotency, projects, public_changes, tokens
 
 KINDS = {"project": projects, "closure": closures}
 
@@ -32,12 +33,21 @@ class Stored:
 
 
 @dataclass(frozen=True)
+class Writes:
+    """When the newest write was, and the newest one anyone may see (publications that came with time aside)."""
+
+    last: datetime | None
+    last_public: datetime | None
+
+
+@dataclass(frozen=True)
 class Changed:
     """What changed after a sequence number, up to at least `seq`."""
 
     seq: int
     projects: list[Stored]
     closures: list[Stored]
+    writes: Writes | None = None
 
 
 @dataclass(frozen=True)
@@ -126,12 +136,11 @@ class Store:
             if connection is not None:
                 connection.close()
 
-    def everything(self) -> tuple[int, list[Stored], datetime | None]:
-        """The sequence, every live project, and the time of the newest write; closures come by `each_closure`."""
+    def everything(self) -> tuple[int, list[Stored], "Writes"]:
+        """The sequence, every live project, and when the newest writes were; closures come by `each_closure`."""
         seq = self.sequence()
         with self.engine.connect() as conn:
-            last = conn.execute(sa.select(sa.func.max(history.c.at))).scalar_one()
-        return seq, self.projects(), last
+            return seq, self.projects(), _writes(conn)
 
     def each_closure(self, batch: int = 2000) -> Iterator[Stored]:
         """Every live closure, fetched a batch at a time so a large registry never sits in memory twice."""
@@ -148,15 +157,73 @@ class Store:
             found = {kind: [_stored(kind, r) for r in conn.execute(
                 sa.select(table).where(table.c.seq > seq).order_by(table.c.seq)).mappings()]
                 for kind, table in KINDS.items()}
-        return Changed(current, found["project"], found["closure"])
+            writes = _writes(conn)
+        return Changed(current, found["project"], found["closure"], writes)
 
     # ------------------------------------------------------------------ change feed
 
     def changes_since(self, seq: int, limit: int) -> list[dict[str, Any]]:
-        """History rows after `seq` in sequence order, which is commit order: the partners' change feed."""
+        """History rows after `seq` in sequence order, which is commit order: every change, drafts included."""
         query = sa.select(history).where(history.c.seq > seq).order_by(history.c.seq).limit(limit)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
+
+    def public_changes_since(self, pseq: int, limit: int) -> list[dict[str, Any]]:
+        """The public change feed after public number `pseq`: history rows as `pseq`, `action` and `at` show them.
+
+        Only what was numbered; call `publish_due` first so that publications whose time has come are.
+        """
+        shown = public_changes
+        query = (sa.select(history, shown.c.pseq, shown.c.action.label("shown_action"), shown.c.at.label("shown_at"))
+                 .join(shown, shown.c.seq == history.c.seq).where(shown.c.pseq > pseq)
+                 .order_by(shown.c.pseq).limit(limit))
+        with self.engine.connect() as conn:
+            return [dict(r, action=r["shown_action"], at=r["shown_at"], written_at=r["at"], written_action=r["action"])
+                    for r in conn.execute(query).mappings()]
+
+    def public_sequence(self, now: datetime | None = None) -> int:
+        """The last public change number; with `now`, counting publications due by then though not yet numbered.
+
+        The count is what the next writer or feed reader will number (`publish_due`), so it moves at each
+        publication's instant, not at the next write.
+        """
+        with self.engine.connect() as conn:
+            numbered = _last_public(conn)
+            if now is None:
+                return numbered
+            due = conn.execute(sa.select(sa.func.count()).select_from(history)
+                               .where(history.c.publishes_at <= now)).scalar_one()
+        return numbered + due
+
+    def public_position(self, seq: int, shown_until: datetime | None) -> int:
+        """The public number a cursor of the raw sequence maps to: the partner has every change before it.
+
+        The old feed handed out (last history seq examined, poll instant): it had shown the rows public at
+        commit up to `seq`, and publications of those rows up to `shown_until`. Mapped to just before the
+        first public change it had not shown; a few after that may come again, which a mirror absorbs.
+        """
+        shown = public_changes
+        seen = shown.c.seq <= seq
+        if shown_until is None:
+            seen = sa.and_(seen, shown.c.scheduled.is_(False))
+        else:
+            seen = sa.and_(seen, sa.or_(shown.c.scheduled.is_(False), shown.c.at <= shown_until))
+        with self.engine.connect() as conn:
+            first_unseen = conn.execute(sa.select(sa.func.min(shown.c.pseq)).where(sa.not_(seen))).scalar_one()
+            return _last_public(conn) if first_unseen is None else first_unseen - 1
+
+    def due_publications(self, now: datetime) -> bool:
+        """Whether some hidden version's publication time has come without its public number yet."""
+        query = sa.select(history.c.seq).where(history.c.publishes_at <= now).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def publish_due(self, now: datetime) -> int:
+        """Number every publication due by `now` (idempotent; a write transaction only when one is due)."""
+        if not self.due_publications(now):
+            return 0
+        with self._transaction() as conn:
+            return Publicity(conn).publish_due(now)
 
     def outline(self, resources: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
         """Every history row of these (kind, id) resources, without documents: their version timelines."""
@@ -238,6 +305,7 @@ class Writer:
 
     def __init__(self, conn: sa.Connection):
         self.conn = conn
+        self.publicity = Publicity(conn)
 
     def get(self, kind: str, id: str, *, include_deleted: bool = False) -> Stored | None:
         return _get(self.conn, kind, id, include_deleted)
@@ -246,6 +314,7 @@ class Writer:
              action: str, changes: dict) -> Stored:
         """Insert or replace a live document as its next version, with its history row."""
         table = KINDS[kind]
+        self.publicity.publish_due(now)  # publications that came before this write are numbered before it
         seq = self._next_seq()
         previous = self.get(kind, id, include_deleted=True)
         values = dict(columns, doc=doc, seq=seq, updated_at=now, deleted_at=None)
@@ -264,6 +333,7 @@ class Writer:
     def delete(self, kind: str, id: str, *, now: datetime, actor: str) -> Stored:
         """Leave a tombstone: the row stays, marked deleted, with a new version and sequence."""
         table = KINDS[kind]
+        self.publicity.publish_due(now)
         seq = self._next_seq()
         previous = self.get(kind, id)
         version = previous.version + 1
@@ -286,6 +356,106 @@ class Writer:
         self.conn.execute(history.insert().values(
             seq=seq, kind=kind, resource_id=id, version=version, action=action, at=now, actor=actor,
             changes=changes, snapshot=doc))
+        self.publicity.record(seq, kind, id, action, now, doc)
+
+
+class Publicity:
+    """Which changes anyone may see, numbered without gaps in the order they became visible (`public_changes`).
+
+    A change public when committed is numbered in its write's transaction. A hidden draft's version is
+    numbered when its publication comes due: by the next writer (before its own change) or the next feed
+    reader, under the same write lock, so numbers follow the public order of events and nothing a partner
+    can read shows that a draft exists. Used by every write and by the migration that fills the table.
+    """
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+
+    def publish_due(self, now: datetime) -> int:
+        """Number the publications due by `now`, oldest first; returns how many."""
+        due = self.conn.execute(
+            sa.select(history.c.seq, history.c.kind, history.c.resource_id, history.c.publishes_at)
+            .where(history.c.publishes_at <= now).order_by(history.c.publishes_at, history.c.seq)).all()
+        for row in due:
+            self._number(row.seq, row.kind, row.resource_id, "update", row.publishes_at, scheduled=True)
+        if due:
+            self.conn.execute(history.update().where(history.c.seq.in_([r.seq for r in due]))
+                              .values(publishes_at=None))
+        return len(due)
+
+    def record(self, seq: int, kind: str, id: str, action: str, at: datetime, doc: dict | None) -> None:
+        """Number a new history row if the public sees it now, else note when it will (if ever)."""
+        if kind == "project":
+            self._number(seq, kind, id, action, at)
+            if doc is not None:
+                self._rezone(id, at)  # a new zone moves a date publish_at of its closures
+            return
+        was_public = self._public(kind, id)
+        self.conn.execute(history.update().where(  # a version replaced before its publication never shows
+            history.c.kind == kind, history.c.resource_id == id, history.c.seq < seq,
+            history.c.publishes_at.is_not(None)).values(publishes_at=None))
+        shown = None if doc is None else publish_instant(doc, self._zone_of(doc))
+        if doc is not None and (shown is None or shown <= at):
+            self._number(seq, kind, id, action, at)
+            return
+        if shown is not None:
+            self.conn.execute(history.update().where(history.c.seq == seq).values(publishes_at=shown))
+        if was_public:  # the public held the version before: it is taken back
+            self._number(seq, kind, id, "delete", at)
+
+    def _public(self, kind: str, id: str) -> bool:
+        """Whether the public holds this resource now: its last public change was not a deletion."""
+        last = self.conn.execute(
+            sa.select(public_changes.c.action).where(public_changes.c.kind == kind,
+                                                     public_changes.c.resource_id == id)
+            .order_by(public_changes.c.pseq.desc()).limit(1)).scalar()
+        return last is not None and last != "delete"
+
+    def _zone_of(self, doc: dict) -> str | None:
+        project = (doc.get("properties") or {}).get("project")
+        found = self.conn.execute(sa.select(projects.c.doc).where(projects.c.id == project)).scalar()
+        return None if found is None else found.get("timezone")
+
+    def _rezone(self, project: str, at: datetime) -> None:
+        pending = self.conn.execute(
+            sa.select(history.c.seq, history.c.snapshot).join(closures, closures.c.id == history.c.resource_id)
+            .where(history.c.kind == "closure", history.c.publishes_at.is_not(None),
+                   closures.c.project_id == project)).all()
+        for row in pending:
+            self.conn.execute(history.update().where(history.c.seq == row.seq).values(
+                publishes_at=publish_instant(row.snapshot, self._zone_of(row.snapshot))))
+        if pending:
+            self.publish_due(at)
+
+    def _number(self, seq: int, kind: str, id: str, action: str, at: datetime, scheduled: bool = False) -> None:
+        # Callers hold the write lock (the change counter), so the next number is the largest plus one.
+        self.conn.execute(public_changes.insert().values(
+            pseq=_last_public(self.conn) + 1, seq=seq, kind=kind, resource_id=id, action=action, at=at,
+            scheduled=scheduled))
+
+
+def publish_instant(doc: dict, timezone_name: str | None) -> datetime | None:
+    """When a stored closure document becomes public (None: at once); a date means local midnight."""
+    value = (doc.get("properties") or {}).get("publish_at")
+    if not value:
+        return None
+    when = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+    return start_instant(when, zone(timezone_name or DEFAULT_ZONE))
+
+
+# A project document always names its zone; this only serves documents written without one.
+DEFAULT_ZONE = "Asia/Shanghai"
+
+
+def _last_public(conn: sa.Connection) -> int:
+    return conn.execute(sa.select(sa.func.coalesce(sa.func.max(public_changes.c.pseq), 0))).scalar_one()
+
+
+def _writes(conn: sa.Connection) -> Writes:
+    last = conn.execute(sa.select(sa.func.max(history.c.at))).scalar_one()
+    public = conn.execute(sa.select(sa.func.max(public_changes.c.at))
+                          .where(public_changes.c.scheduled.is_(False))).scalar_one()
+    return Writes(last, public)
 
 
 def _get(conn: sa.Connection, kind: str, id: str, include_deleted: bool) -> Stored | None:

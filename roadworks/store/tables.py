@@ -77,7 +77,27 @@ history = sa.Table(
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("changes", Document, nullable=False),
     sa.Column("snapshot", Document),
+    # A hidden closure version's publication instant, while it is still to come: cleared when the version
+    # goes public (and gets its public number) or is replaced first.
+    sa.Column("publishes_at", UTCDateTime),
     sa.Index("ix_history_resource", "kind", "resource_id", "version"),
+    sa.Index("ix_history_publishes_at", "publishes_at"),
+)
+
+# The change feed as the public sees it: every history row (or publication of one) in the order it became
+# visible to everyone, numbered without gaps. `seq` names the history row shown; one row can be shown twice
+# (a published closure sent back to draft is a public deletion when written, and an update when published).
+public_changes = sa.Table(
+    "public_changes", metadata,
+    sa.Column("pseq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("resource_id", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),  # when it became public: the write, or the publication
+    sa.Column("scheduled", sa.Boolean, nullable=False),  # a publication that came with time, not a write
+    sa.Index("ix_public_changes_resource", "kind", "resource_id", "pseq"),
+    sa.Index("ix_public_changes_written", "scheduled", "at"),
 )
 
 tokens = sa.Table(
