@@ -198,7 +198,7 @@ def test_after_a_write_only_the_changed_closure_is_rendered_again(demo, client, 
     def counted(name, real):
         return lambda entry, *args: rendered.append((name, entry.id)) or real(entry, *args)
 
-    for module, name in ((wzdx, "closure_events"), (waze, "_candidates")):
+    for module, name in ((wzdx, "_serialised"), (waze, "_by_period")):
         monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
     paths = [WZDX, WAZE_JSON, WAZE_XML, WZDX + "?crs=gcj02", WAZE_XML + "?crs=gcj02"]
     for path in paths:
@@ -212,6 +212,40 @@ def test_after_a_write_only_the_changed_closure_is_rendered_again(demo, client, 
     memoised = {path: client.get(path).data for path in paths}
     assert {id for _, id in rendered} == {GONGHE} and len(rendered) == len(paths)
     assert "经南小街绕行".encode() in memoised[WZDX]
+    _assert_rendered_afresh_alike(client, monkeypatch, memoised)
+
+
+def test_a_new_utc_day_renders_again_only_the_closures_whose_shown_periods_moved(demo, client, clock,
+                                                                                 add_closure, monkeypatch):
+    from roadworks.api.feeds import horizon
+    from roadworks.feeds import feed_periods, ical, waze, wzdx
+
+    # Nights in September, over before the horizon's end: nothing about it moves when a new day begins.
+    add_closure("nights", schedule={"windows": [{"start": "2024-09-02", "end": "2024-09-20", "label": "夜间"}],
+                                    "hours": [{"days": ["mon", "tue", "wed"], "start": "22:00", "end": "06:00"}]})
+    rendered = []
+
+    def counted(name, real):
+        return lambda entry, *args: rendered.append((name, entry.id)) or real(entry, *args)
+
+    for module, name in ((wzdx, "_serialised"), (waze, "_by_period"), (ical, "closure_part")):
+        monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
+    paths = [WZDX, ICS, WAZE_JSON, WAZE_XML, WZDX + "?crs=gcj02", WAZE_XML + "?crs=gcj02"]
+    clock.now = datetime(2024, 8, 20, 23, 59, 59, tzinfo=timezone.utc)
+    for path in paths:
+        assert client.get(path).status_code == 200
+    assert {id for _, id in rendered} == {GONGHE, NANXIAO, YANGJIA, "nights"}
+    rendered.clear()
+    entries = list(demo.index.snapshot().entries())
+    with client.application.test_request_context():
+        before = {e.id: feed_periods(e, clock.now, horizon()) for e in entries}
+        clock.now += timedelta(seconds=1)  # midnight: the horizon slides a day
+        moved = {e.id for e in entries if feed_periods(e, clock.now, horizon()) != before[e.id]}
+    memoised = {path: client.get(path).data for path in paths}
+    # The closures open until further notice end at the horizon's end, which moved; the others are reused.
+    assert moved == {NANXIAO, YANGJIA} and {id for _, id in rendered} == moved
+    assert len(rendered) == len(moved) * len(paths)
+    assert b"nights" in memoised[ICS] and b"nights" in memoised[WAZE_XML]
     _assert_rendered_afresh_alike(client, monkeypatch, memoised)
 
 
@@ -266,8 +300,8 @@ def test_a_new_calendar_area_joins_kept_closure_parts(demo, client, monkeypatch)
     from roadworks.feeds import ical
 
     rendered = []
-    real = ical.closure_events
-    monkeypatch.setattr(ical, "closure_events",
+    real = ical.closure_part
+    monkeypatch.setattr(ical, "closure_part",
                         lambda entry, *a, **kw: rendered.append(entry.id) or real(entry, *a, **kw))
     whole = client.get(ICS + "?bbox=101.70,36.55,101.85,36.70")
     assert whole.status_code == 200 and sorted(rendered) == sorted([GONGHE, NANXIAO, YANGJIA])

@@ -222,3 +222,110 @@ def test_the_horizon_bounds_what_is_listed(demo, clock, back, ahead):
         assert len(names) == 3
         assert all(e.decoded("dtend") == horizon.bounds(clock())[1] for e in cal.walk("VEVENT")
                    if "gonghe" not in str(e["uid"]))
+
+
+# -- events written line by line, read back as the icalendar library's own rendering is
+
+def library_events(entry, periods) -> bytes:
+    """The oracle: the same closure's VEVENTs built and serialised by the icalendar library."""
+    from icalendar import Event, vGeo
+
+    from roadworks.feeds import ical
+
+    closure, texts = entry.view.closure, ical._texts(entry)
+    point = entry.shape.representative_point()
+    out = []
+    for period in periods:
+        event = Event()
+        event.add("uid", ical.event_uid(closure.id, period))
+        event.add("sequence", closure.version)
+        stamp = (closure.updated_at or period.start).astimezone(timezone.utc)
+        event.add("dtstamp", stamp)
+        event.add("last-modified", stamp)
+        if closure.created_at is not None:
+            event.add("created", closure.created_at.astimezone(timezone.utc))
+        event.add("dtstart", period.start)
+        event.add("dtend", period.end)
+        event.add("summary", texts["summary"])
+        event.add("location", texts["location"])
+        event.add("description", f"{period.label}\n{texts['description']}" if period.label else texts["description"])
+        event.add("url", ical._map_link(MAP, closure.id))
+        event.add("status", "CONFIRMED")
+        event.add("transp", "TRANSPARENT")
+        event.add("geo", vGeo((round(point.y, 6), round(point.x, 6))))
+        out.append(event.to_ical())
+    return b"".join(out)
+
+
+def read_events(vevents: bytes) -> list[dict]:
+    """Each event as a client reads it: every property's decoded value and parameters."""
+    calendar = Calendar.from_ical(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t\r\n" + vevents
+                                  + b"END:VCALENDAR\r\n")
+    return [{name: (event.decoded(name), dict(event[name].params)) for name in event}
+            for event in calendar.walk("VEVENT")]
+
+
+def assert_like_the_library(entry, periods) -> None:
+    from roadworks.feeds import ical
+
+    part = ical.closure_part(entry, tuple(periods), MAP)
+    assert read_events(part.events) == read_events(library_events(entry, periods))
+    lines = part.events.split(b"\r\n")
+    assert lines[-1] == b"" and all(len(line) <= 75 and b"\n" not in line and b"\r" not in line for line in lines)
+    part.events.decode("utf-8")  # raises if a fold split a character
+    if periods:
+        assert part.first == min(p.start for p in periods) and part.last == max(p.end for p in periods)
+
+
+def test_demo_events_read_back_as_the_library_writes_them(demo, clock):
+    from roadworks.feeds import feed_periods
+
+    for now in (clock(), datetime(2024, 8, 20, 4, tzinfo=timezone.utc)):
+        for entry in demo.index.snapshot().entries():
+            assert_like_the_library(entry, feed_periods(entry, now, Horizon()))
+
+
+def test_synthetic_events_with_awkward_texts_read_back_as_the_library_writes_them():
+    import random
+    from dataclasses import replace
+
+    from bench.synthetic import PROJECTS, closures
+    from roadworks.feeds import feed_periods
+    from roadworks.index import make_entry
+
+    rng = random.Random(5545)
+    # Every character TEXT escapes, line breaks of each kind, and 2-, 3- and 4-octet characters to fold across.
+    pieces = ["a", "b c", ",", ";", "\\", "\\n", "\\N", "\n", "\r\n", "\r", ":", '"', "é", "东关大街", "施工", "🚧", "^"]
+    projects = {p.id: p for p in PROJECTS}
+    zones = ("Asia/Shanghai", "Europe/Berlin", "America/New_York", "UTC")
+
+    def text(longest: int) -> str:
+        return "".join(rng.choice(pieces) for _ in range(rng.randint(1, longest)))
+
+    checked = 0
+    for closure in closures(300, seed=11):
+        project = replace(projects[closure.project], timezone=rng.choice(zones), agency=text(20),
+                          contact=rng.choice((None, text(10))), name=text(30))
+        stamps = {"created_at": datetime(2024, 3, 1, 8, 30, 15, tzinfo=XINING), "version": rng.randint(1, 9),
+                  "updated_at": datetime(2024, 3, 2, 23, 59, 59, tzinfo=timezone.utc)} if rng.random() < 0.5 else {}
+        closure = replace(closure, description=rng.choice((None, text(80))), detour=rng.choice((None, text(40))),
+                          from_=rng.choice((None, text(8))), to=rng.choice((None, text(8))), road=text(12),
+                          id=closure.id + rng.choice(("", ",x", ";y", "\\z")), **stamps)
+        entry = make_entry(closure, project)
+        now = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(days=rng.randint(0, 1000))
+        periods = feed_periods(entry, now, Horizon())
+        assert_like_the_library(entry, periods)
+        checked += bool(periods)
+    assert checked > 50
+
+
+def test_events_in_zones_without_a_key_read_back_as_the_library_writes_them(demo, clock):
+    from dataclasses import replace
+
+    from roadworks.feeds import feed_periods
+
+    for zone in (timezone(timedelta(hours=8)), timezone(timedelta(hours=-3, minutes=-30), "X"), timezone.utc):
+        for entry in demo.index.snapshot().entries():
+            periods = feed_periods(entry, datetime(2024, 8, 20, 4, tzinfo=timezone.utc), Horizon())
+            assert_like_the_library(entry, [replace(p, start=p.start.astimezone(zone), end=p.end.astimezone(zone))
+                                            for p in periods])

@@ -23,7 +23,9 @@ MAY_20 = datetime(2024, 5, 20, 4, 0, tzinfo=UTC)
 AUG_20 = datetime(2024, 8, 20, 4, 0, tzinfo=UTC)
 LEDU, MOSQUE, GONGHE = [101.7905, 36.6116], [101.7947, 36.6114], [101.7975, 36.6113]
 GONGHE_ID = "dongguan-ledu-gonghe"
+NANXIAO_ID, YANGJIA_ID = "dongguan-ledu-nanxiao", "dongguan-yangjia-jianguo"
 FEED_CAP = DEFAULTS["FEED_MAX_EVENTS_PER_CLOSURE"]
+MAX_EVENTS_DEFAULT = FEED_CAP
 
 
 @pytest.fixture(scope="module")
@@ -282,14 +284,17 @@ def test_memoised_feed_is_byte_identical_at_every_instant_and_across_midnight(de
     from roadworks.feeds import wzdx
 
     memo, rendered = FragmentMemo(), []
-    real = wzdx.closure_events
-    monkeypatch.setattr(wzdx, "closure_events", lambda e, *a: rendered.append(e.id) or real(e, *a))
+    real = wzdx._serialised
+    monkeypatch.setattr(wzdx, "_serialised", lambda e, *a: rendered.append(e.id) or real(e, *a))
     before_midnight = datetime(2024, 8, 20, 23, 59, 59, tzinfo=UTC)
-    for now in (MAY_20, MAY_20 + timedelta(hours=1), before_midnight, before_midnight + timedelta(seconds=1)):
+    every = {GONGHE_ID, NANXIAO_ID, YANGJIA_ID}
+    for now, again in ((MAY_20, every), (MAY_20 + timedelta(hours=1), set()),
+                       # Gonghe left the horizon; the two open until further notice end at its end.
+                       (before_midnight, every), (before_midnight + timedelta(seconds=1), every - {GONGHE_ID})):
         rendered.clear()
         assert memoised(entries(demo), now, memo) == fresh(entries(demo), now)
-        assert len(rendered) == (3 if now == MAY_20 + timedelta(hours=1) else 6)  # fresh 3, memo 3 or none
-    assert len(memo) == 3  # the horizon moved: the parts of the day before were dropped
+        assert sorted(rendered) == sorted(again)
+    assert len(memo) == 3  # one version per closure: the parts of other periods were dropped
 
 
 def test_memoised_feed_is_byte_identical_in_gcj02(demo):
@@ -354,3 +359,48 @@ def test_a_line_with_more_parts_than_the_cap_keeps_its_first_parts(demo, validat
 def test_the_default_cap_bounds_the_400_part_attack(demo):
     inject(demo, "flood", 400, Schedule((Span(date(2024, 1, 1), date(2199, 12, 31)),), (), NIGHTS))
     assert len(events_of(feed(demo, MAY_20), "flood")) == FEED_CAP // 800 * 800 <= FEED_CAP
+
+
+def test_parts_put_together_from_members_are_what_dumps_writes_for_random_closures():
+    import random
+    from dataclasses import replace
+
+    from bench.synthetic import PROJECTS, closures
+    from roadworks.feeds import wzdx
+    from roadworks.index import make_entry
+
+    rng = random.Random(42)
+    pieces = ["a", " ", '"', "\\", "\n", "\t", "\x01", "/", "é", "东关", "🚧", "\u2028"]
+    projects = {p.id: p for p in PROJECTS}
+
+    def text(longest: int) -> str | None:
+        return rng.choice((None, "".join(rng.choice(pieces) for _ in range(rng.randint(1, longest)))))
+
+    checked = 0
+    for closure in closures(400, seed=3):
+        line = closure.geometry["coordinates"]
+        if rng.random() < 0.4 and len(line) >= 4:  # a MultiLineString of two or three parts
+            spots = range(2, len(line) - 1, 2)
+            cuts = sorted(rng.sample(spots, min(rng.randint(1, 2), len(spots))))
+            line = [line[a:b] for a, b in zip([0, *cuts], [*cuts, len(line)])]
+            closure = replace(closure, geometry={"type": "MultiLineString", "coordinates": line})
+        windows = closure.schedule.windows
+        actuals = {}
+        if rng.random() < 0.3:
+            actuals["actual_start"] = windows[0].start
+        if rng.random() < 0.3 and windows[-1].end is not None:
+            actuals["actual_end"] = windows[-1].end
+        stamps = {"created_at": datetime(2024, 3, 1, 8, 30, 15, tzinfo=UTC),
+                  "updated_at": datetime(2024, 3, 2, 23, 59, 59, tzinfo=UTC)} if rng.random() < 0.5 else {}
+        closure = replace(closure, id=closure.id + rng.choice(("", '"q"', "\\", "东")),
+                          direction=rng.choice(("both", "forward", "backward")), road=text(10) or "r",
+                          from_=text(6), to=text(6), description=text(30), detour=text(20),
+                          impact=rng.choice(("closed", "lanes-closed", "alternating", "restricted")),
+                          **actuals, **stamps)
+        entry = make_entry(closure, replace(projects[closure.project], id=text(5) or "p", agency=text(5) or "a"))
+        now = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=rng.randint(0, 1000))
+        for cap in (MAX_EVENTS_DEFAULT, 7):
+            key = wzdx._shown(entry, now, Horizon(), cap)
+            assert wzdx._serialised(entry, *key) == dumps(wzdx.closure_events(entry, now, Horizon(), cap))[1:-1]
+            checked += bool(key[0])
+    assert checked > 100

@@ -96,6 +96,22 @@ def feed_periods(entry: Entry, now: datetime, horizon: Horizon) -> list[Period]:
             for p in periods]
 
 
+def shown_periods(entry: Entry, now: datetime, horizon: Horizon, ways: int, parts: int,
+                  cap: int | None) -> tuple[tuple[Period, ...], int]:
+    """`within_cap` of `feed_periods`, as a key: all a closure's part depends on beyond its version.
+
+    A part keyed by it (not by the horizon's bounds) survives the daily slide of the horizon unless
+    a period enters or leaves it, or an open end moves with the horizon's end.
+    """
+    periods, kept = within_cap(entry, feed_periods(entry, now, horizon), ways, parts, cap, horizon.today(now))
+    return tuple(periods), kept
+
+
+def part_count(entry: Entry) -> int:
+    """How many LineStrings the entry's line is, as the formats split it, without building them."""
+    return 1 if entry.shape.geom_type == "LineString" else len(entry.shape.geoms)
+
+
 def within_cap(entry: Entry, periods: list[Period], ways: int, parts: int, cap: int | None,
                today: datetime) -> tuple[list[Period], int]:
     """The periods, and parts of the line per way of travel, one closure may publish under `cap` events.
@@ -191,10 +207,10 @@ class FragmentMemo:
 
     An entry is known by its closure's id and change sequence, and by its view object (a project edit
     gives the closure a new view without a new sequence); the caller adds everything else the part
-    depends on (the crs, the horizon's bounds). A closure keeps one version per kind and crs: a newer
-    version or a moved horizon drops the older one. Thread-safe; at most `budget` bytes of parts (as
-    `part_bytes` estimates them), the least recently used going first; a part larger than the whole
-    budget is returned but not kept.
+    depends on (the crs, the periods shown, as `shown_periods` gives them). A closure keeps one version
+    per kind and crs: a newer version or other periods shown drop the older one. Thread-safe; at most
+    `budget` bytes of parts and their keys (as `part_bytes` estimates them), the least recently used
+    going first; a part larger than the whole budget is returned but not kept.
     """
 
     def __init__(self, budget: int = 128 * 1024 * 1024, limit: int | None = None):
@@ -220,7 +236,9 @@ class FragmentMemo:
             old = self._current.pop(slot, None)
             if old is not None:
                 self._parts.pop(slot + old)
-            if self._parts.put(slot + version, (entry.view, value), part_bytes(value) + PART_OVERHEAD):
+            # The key's periods are kept with the part: a night-works closure may show hundreds.
+            cost = part_bytes(value) + part_bytes(extra) + PART_OVERHEAD
+            if self._parts.put(slot + version, (entry.view, value), cost):
                 self._current[slot] = version
         return value
 
@@ -234,7 +252,7 @@ class FragmentMemo:
         return len(self._parts)
 
 
-# What one kept part costs beyond itself: its key (kind, id, crs, sequence, horizon bounds) and slots.
+# What one kept part costs beyond itself and its `extra`: the rest of its key (kind, id, crs, sequence) and slots.
 PART_OVERHEAD = 400
 # Sizes of the small values parts hold: an instant, a period, a shapely coordinate.
 _INSTANT, _PERIOD, _COORDINATE = 48, 200, 16
@@ -244,8 +262,19 @@ def part_bytes(value: Any, depth: int = 0) -> int:
     """An estimate of the memory a feed part holds: exact for bytes and text, close for the rest.
 
     Parts are serialised bytes (WZDx), (period, bytes) lists (Waze), instants, and entries moved into
-    another crs, whose only new memory is their shape (the view and the timeline stay shared).
+    another crs, whose only new memory is their shape (the view and the timeline stay shared); keys
+    hold tuples of periods. Called for every part kept, so the common types are told apart first.
     """
+    kind = type(value)
+    if kind is Period:
+        return _PERIOD
+    if kind is tuple or kind is list:
+        if depth >= 4:
+            return sys.getsizeof(value)
+        total = 56 + 8 * len(value)
+        for item in value:
+            total += _PERIOD if type(item) is Period else part_bytes(item, depth + 1)
+        return total
     if isinstance(value, (bytes, bytearray, str)):
         return len(value) + 40
     if isinstance(value, datetime) or value is None:

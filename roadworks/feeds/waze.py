@@ -26,7 +26,7 @@ from lxml import etree
 from ..domain.crs import WGS84
 from ..domain.schedule import Hours, Period, zone
 from ..index import Entry
-from . import MAX_EVENTS, FragmentMemo, Horizon, dumps, feed_periods, raw_array, within_cap
+from . import MAX_EVENTS, FragmentMemo, Horizon, dumps, feed_periods, part_count, raw_array, shown_periods
 
 # How long a reopened closure's last incident stays in the feed after the real reopening.
 REOPENED_GRACE = timedelta(days=1)
@@ -77,7 +77,7 @@ def waze_json(entries: Iterable[Entry], now: datetime, horizon: Horizon, *,
     """The CIFS JSON form: {"incidents": [...]}.
 
     With a `memo` (`entries` being in `crs`), each closure's incidents are serialised once per version
-    and horizon, and `incidents` is `Raw`: write the feed with `encode`.
+    and periods over the horizon, and `incidents` is `Raw`: write the feed with `encode`.
     """
     if memo is None:
         return {"incidents": incidents(entries, now, horizon, max_events)}
@@ -109,21 +109,21 @@ def _kept(entries: Iterable[Entry], now: datetime, horizon: Horizon, memo: Fragm
           form, max_events: int | None) -> list[bytes]:
     """Every listed closure's incidents shown at `now`, in `form`, each period's taken from the memo.
 
-    What a period's incidents say depends on `now` only through the horizon's bounds; whether they are
-    shown at all is decided here, at every request, so the answer is exact at every instant.
+    What a period's incidents say depends on `now` only through the periods over the horizon (their key);
+    whether they are shown at all is decided here, at every request, so the answer is exact at every instant.
     """
-    out, bounds = [], horizon.bounds(now)
+    out = []
     for entry in _listed(entries, now):
-        reopened, periods = memo.get(kind, entry, crs, (bounds, max_events),
-                                     lambda entry=entry: _by_period(entry, now, horizon, form, max_events))
+        key = _periods(entry, now, horizon, max_events)
+        reopened, periods = memo.get(kind, entry, crs, key,
+                                     lambda entry=entry, key=key: _by_period(entry, *key, form))
         out.extend(part for period, part in periods if _shown(period, now, reopened))
     return out
 
 
-def _by_period(entry: Entry, now: datetime, horizon: Horizon, form,
-               max_events: int | None) -> tuple[datetime | None, list]:
-    reopened, periods = _candidates(entry, now, horizon, max_events)
-    return reopened, [(period, form(items)) for period, items in periods]
+def _by_period(entry: Entry, periods: tuple[Period, ...], kept: int, form) -> tuple[datetime | None, list]:
+    reopened, found = _incidents_by_period(entry, periods, kept)
+    return reopened, [(period, form(items)) for period, items in found]
 
 
 def to_xml(items: list[dict]) -> bytes:
@@ -157,15 +157,25 @@ def closure_incidents(entry: Entry, now: datetime, horizon: Horizon,
 def _candidates(entry: Entry, now: datetime, horizon: Horizon,
                 max_events: int | None) -> tuple[datetime | None, list]:
     """The real reopening, and each period over the horizon with its incidents, ended ones included."""
+    return _incidents_by_period(entry, *_periods(entry, now, horizon, max_events))
+
+
+def _periods(entry: Entry, now: datetime, horizon: Horizon, max_events: int | None) -> tuple[tuple[Period, ...], int]:
+    """The periods over the horizon (hours left out) and how many parts of the line, under the cap."""
+    return shown_periods(_without_hours(entry), now, horizon, 1, part_count(entry), max_events)
+
+
+def _incidents_by_period(entry: Entry, periods: tuple[Period, ...], kept: int) -> tuple[datetime | None, list]:
+    """The real reopening, and each of `periods` with its incidents over the first `kept` parts."""
     closure, project = entry.view.closure, entry.view.project
     tz = zone(project.timezone)
     _, reopened = closure.resolved_actuals(tz)
+    if not periods:
+        return reopened, []
     parts = _parts(entry.closure.geometry)
     if closure.direction == "backward":
         # Against the geometry, the parts are met in reverse order and each is run backwards.
         parts = [list(reversed(p)) for p in reversed(parts)]
-    periods, kept = within_cap(entry, feed_periods(_without_hours(entry), now, horizon), 1, len(parts), max_events,
-                               horizon.today(now))
     # Ids number the parts of the whole line, so a cut leaves the ids of the parts kept as they were.
     numbered = len(parts) > 1
     return reopened, [(period, [_incident(entry, period, line, _id(entry, period, k if numbered else None), tz)
@@ -205,8 +215,19 @@ def _without_hours(entry: Entry) -> Entry:
     timeline = entry.timeline
     if not timeline.schedule.hours:
         return entry
-    bare = replace(timeline, schedule=replace(timeline.schedule, hours=()))
-    return replace(entry, timeline=bare, _status=None)
+    found = _bare.get(id(timeline))
+    if found is None or found[0] is not timeline:
+        # Building a timeline resolves its windows again: kept per timeline, as feeds ask for it twice a render.
+        if len(_bare) >= _BARE_LIMIT:
+            _bare.clear()
+        found = _bare[id(timeline)] = (timeline, replace(timeline, schedule=replace(timeline.schedule, hours=())))
+    return replace(entry, timeline=found[1], _status=None)
+
+
+# Timelines without hours by the id of the timeline they come from (kept with it, so the id stays its own).
+# About 3 KB a pair, old versions included: bounded, and cleared when full (then merely rebuilt).
+_bare: dict[int, tuple] = {}
+_BARE_LIMIT = 4096
 
 
 def _shown(period: Period, now: datetime, reopened: datetime | None) -> bool:

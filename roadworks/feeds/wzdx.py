@@ -12,14 +12,16 @@ stored past it is cut at it, whole periods from today on (see `within_cap`), its
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 
 from ..domain.crs import WGS84
 from ..domain.schedule import Period, zone
 from ..index import Entry
-from . import MAX_EVENTS, FragmentMemo, Horizon, dumps, feed_periods, raw_array, within_cap
+from . import MAX_EVENTS, FragmentMemo, Horizon, dumps, part_count, raw_array, shown_periods
 
 WZDX_VERSION = "4.2"
 CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
@@ -45,16 +47,18 @@ def work_zone_feed(entries: Iterable[Entry], now: datetime, horizon: Horizon, *,
 
     `updated` is when the data last changed (default `now`): the feed's bytes, and so its ETag, then
     stay the same between changes. With a `memo` (`entries` being in `crs`), each closure's events are
-    serialised once per version and horizon, and `features` is `Raw`: write the feed with `encode`.
+    serialised once per version and periods shown, and `features` is `Raw`: write the feed with `encode`.
     No closure puts more than `max_events` events in (FEED_MAX_EVENTS_PER_CLOSURE; None: no cap).
     """
     shown = [e for e in entries if e.published_at is None or e.published_at <= now]
     if memo is None:
         features = [f for entry in shown for f in closure_events(entry, now, horizon, max_events)]
     else:
-        extra = (horizon.bounds(now), max_events)
-        features = raw_array([memo.get("wzdx", e, crs, extra, lambda e=e: _serialised(e, now, horizon, max_events))
-                              for e in shown])
+        items = []
+        for e in shown:
+            key = _shown(e, now, horizon, max_events)
+            items.append(memo.get("wzdx", e, crs, key, lambda e=e, key=key: _serialised(e, *key)))
+        features = raw_array(items)
     return {
         "feed_info": feed_info(shown, updated or now, publisher, contact, update_frequency),
         "type": "FeatureCollection",
@@ -86,20 +90,95 @@ def _contact(contact: str | None) -> dict:
     return {"contact_email": contact} if "@" in contact and " " not in contact else {"contact_name": contact}
 
 
-def _serialised(entry: Entry, now: datetime, horizon: Horizon, max_events: int | None) -> bytes:
-    """One closure's events as JSON array items: they depend on `now` only through the horizon's bounds."""
-    return dumps(closure_events(entry, now, horizon, max_events))[1:-1]
+def _serialised(entry: Entry, periods: tuple[Period, ...], kept: int) -> bytes:
+    """`dumps(_events(entry, periods, kept))[1:-1]`, byte for byte, from members serialised once each.
+
+    Most of an event is the same in every event of its closure, and its line the same in every period:
+    those are serialised once and the events put together from them, in the order `_event` builds them.
+    """
+    if not periods:
+        return b""
+    closure, project = entry.view.closure, entry.view.project
+    began, reopened = closure.resolved_actuals(zone(project.timezone))
+    travels = TRAVEL[closure.direction]
+    parts = _parts(entry.closure.geometry)[:kept]
+    head = '{"core_details":{' + _members({"data_source_id": project.id, "event_type": "work-zone",
+                                          "road_names": [closure.road]})
+    text = "," + _members({"name": _name(closure), **_text(closure), **_dates(closure)})
+    rest = "," + _members({"is_start_position_verified": False, "is_end_position_verified": False,
+                           "vehicle_impact": VEHICLE_IMPACT.get(closure.impact, "unknown"),
+                           "location_method": "other", "work_zone_type": "static"})
+    lines = {}  # (travel, k) -> (direction member, cross streets, geometry and bbox), as in `_event`
+    for travel in travels:
+        ordered = parts if travel == "forward" else [list(reversed(p)) for p in reversed(parts)]
+        begin, end = (closure.from_, closure.to) if travel == "forward" else (closure.to, closure.from_)
+        for k, line in enumerate(ordered):
+            cross = {}
+            if k == 0 and begin:
+                cross["beginning_cross_street"] = begin
+            if k == len(ordered) - 1 and end:
+                cross["ending_cross_street"] = end
+            lines[travel, k] = (f',"direction":{encode_basestring(cardinal(line))}',
+                                "," + _members(cross) if cross else "",
+                                f'}},"geometry":{{"type":"LineString","coordinates":{_json(line)}}},'
+                                f'"bbox":{_json(_bbox(line))}}}')
+    bases = [encode_basestring(f"{entry.id}:{p.window}:{int(p.start.timestamp())}:")[:-1] for p in periods]
+    events = []
+    for i, period in enumerate(periods):
+        # What `_members` writes for these, spelt out: the dates are ASCII digits, so nothing is escaped.
+        dates = (f'}},"start_date":"{utc(period.start)}","end_date":"{utc(period.end)}",'
+                 f'"is_start_date_verified":{_TRUE[began is not None and period.start == began]},'
+                 f'"is_end_date_verified":{_TRUE[reopened is not None and period.end == reopened]}')
+        for travel in travels:
+            def of(i: int, k: int, travel=travel) -> str:
+                return f'{bases[i]}{travel}:{k}"'
+            for k in range(len(parts)):
+                related = []
+                if i > 0:
+                    related.append('{"type":"first-occurrence","id":' + of(0, k) + "}")
+                if i + 1 < len(periods):
+                    related.append('{"type":"next-occurrence","id":' + of(i + 1, k) + "}")
+                if k > 0:
+                    related.append('{"type":"first-in-sequence","id":' + of(i, 0) + "}")
+                if k + 1 < len(parts):
+                    related.append('{"type":"next-in-sequence","id":' + of(i, k + 1) + "}")
+                direction, cross, shape = lines[travel, k]
+                links = ',"related_road_events":[' + ",".join(related) + "]" if related else ""
+                events.append(f'{{"id":{of(i, k)},"type":"Feature","properties":'
+                              f"{head}{direction}{text}{links}{dates}{rest}{cross}{shape}")
+    return ",".join(events).encode("utf-8")
+
+
+_TRUE = {True: "true", False: "false"}
+
+
+def _members(value: dict) -> str:
+    """A dict's members as `dumps` writes them, without the braces."""
+    return _json(value)[1:-1]
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _shown(entry: Entry, now: datetime, horizon: Horizon, max_events: int | None) -> tuple[tuple[Period, ...], int]:
+    """The periods one closure shows and how many parts of its line, under the cap: its part's key."""
+    return shown_periods(entry, now, horizon, len(TRAVEL[entry.view.closure.direction]), part_count(entry),
+                         max_events)
+
 
 
 def closure_events(entry: Entry, now: datetime, horizon: Horizon, max_events: int | None = MAX_EVENTS) -> list[dict]:
     """Every road event of one closure, in period, direction and part order, at most `max_events` of them."""
+    return _events(entry, *_shown(entry, now, horizon, max_events))
+
+
+def _events(entry: Entry, periods: tuple[Period, ...], kept: int) -> list[dict]:
+    """The road events of `periods`, each over the first `kept` parts of the line."""
     closure = entry.closure
     travels = TRAVEL[closure.direction]
-    parts = _parts(closure.geometry)
-    periods, kept = within_cap(entry, feed_periods(entry, now, horizon), len(travels), len(parts), max_events,
-                               horizon.today(now))
     # Cut parts keep the links valid: ids and next-in-sequence only ever name events that are listed.
-    parts = parts[:kept]
+    parts = _parts(closure.geometry)[:kept]
     events = []
     for i, period in enumerate(periods):
         for travel in travels:
