@@ -145,6 +145,7 @@ class ScanAll:
 
     def __init__(self, snapshot: Snapshot):
         self.entries = snapshot.base.order
+        self.bound = len(self.entries)
 
     def candidates_near(self, areas) -> list:
         return self.entries

@@ -187,6 +187,11 @@ class Snapshot:
     def __len__(self) -> int:
         return sum(1 for _ in self.entries())
 
+    @property
+    def bound(self) -> int:
+        """At least as many entries as there are, counted without a pass over them."""
+        return len(self.base.order) + len(self.overlay)
+
     def entries(self) -> Iterator[Entry]:
         """Every live entry, in id order."""
         fresh = sorted((e for e in self.overlay.values() if e is not None), key=lambda e: e.id)

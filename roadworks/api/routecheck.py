@@ -198,7 +198,7 @@ def affecting(snapshot: Snapshot, probe: RouteProbe, query: RouteQuery, who: Act
 
 def candidates(snapshot: Snapshot, zones) -> list[Entry]:
     """Closures whose boxes meet any of the route's zones, each once, in id order."""
-    step = max(1, ZONE_PAIRS // max(1, len(snapshot.base.order) + len(snapshot.overlay)))
+    step = max(1, ZONE_PAIRS // max(1, snapshot.bound))
     found: dict[int, Entry] = {}  # by identity: the snapshot hands out one Entry per closure
     for begin in range(0, len(zones), step):
         found.update((id(entry), entry) for entry in snapshot.candidates_near(zones[begin:begin + step]))
