@@ -39,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
     # ---- Bounded cost: every cap below is refused with a 400 problem that names it and its value.
     # Longest query string accepted, in bytes (as sent, percent escapes included), on every path.
     "MAX_QUERY_BYTES": 4096,
-    # Longest closed interval a read may ask about (OGC datetime, Open511 in_effect_on, schedule preview).
+    # Longest closed interval a read may ask about (OGC datetime, Open511 in_effect_on); open ends cost no more.
     "MAX_INTERVAL_DAYS": 1830,
     # Route check: vertices of the route and the longest window [from, to).
     "ROUTE_MAX_VERTICES": 5000,

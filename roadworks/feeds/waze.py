@@ -23,6 +23,7 @@ from datetime import datetime, time, timedelta
 
 from lxml import etree
 
+from ..budget import ByteLru
 from ..domain.crs import WGS84
 from ..domain.schedule import Hours, Period, zone
 from ..index import Entry
@@ -218,16 +219,15 @@ def _without_hours(entry: Entry) -> Entry:
     found = _bare.get(id(timeline))
     if found is None or found[0] is not timeline:
         # Building a timeline resolves its windows again: kept per timeline, as feeds ask for it twice a render.
-        if len(_bare) >= _BARE_LIMIT:
-            _bare.clear()
-        found = _bare[id(timeline)] = (timeline, replace(timeline, schedule=replace(timeline.schedule, hours=())))
+        found = (timeline, replace(timeline, schedule=replace(timeline.schedule, hours=())))
+        _bare.put(id(timeline), found, _BARE_BYTES)
     return replace(entry, timeline=found[1], _status=None)
 
 
-# Timelines without hours by the id of the timeline they come from (kept with it, so the id stays its own).
-# About 3 KB a pair, old versions included: bounded, and cleared when full (then merely rebuilt).
-_bare: dict[int, tuple] = {}
-_BARE_LIMIT = 4096
+# Timelines without hours by the id of the timeline they come from (kept with it, so the id stays its own):
+# about 3 KB a pair, old versions included, within 12 MiB.
+_BARE_BYTES = 3 * 1024
+_bare = ByteLru(4096 * _BARE_BYTES)
 
 
 def _shown(period: Period, now: datetime, reopened: datetime | None) -> bool:
