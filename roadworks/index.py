@@ -18,9 +18,8 @@ from .auth import Actor
 from .documents import closure_doc, closure_from, geometry_of, project_from
 from .domain.errors import Unavailable
 from .domain.geometry import to_shape
-from .domain.model import Closure, Project
+from .domain.model import Closure, ClosureView, Project
 from .domain.schedule import Timeline
-from .registry import ClosureView
 from .store.repository import Store, Stored
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
@@ -15,7 +15,7 @@ from .auth import Actor
 from .budget import ByteLru
 from .domain import geometry
 from .domain.errors import Conflict, NotFound, ValidationFailed
-from .domain.model import Closure, FeedCap, Project
+from .domain.model import Closure, ClosureView, FeedCap, Project
 from .domain.schedule import When, zone
 from .documents import closure_doc, closure_from, closure_of, project_doc, project_from
 from .store.repository import Store, Stored, Writer
@@ -32,14 +32,6 @@ PARSED_OVERHEAD = 2048
 
 class StaleVersion(Conflict):
     """The caller's If-Match names a version that is no longer current."""
-
-
-@dataclass(frozen=True)
-class ClosureView:
-    """A closure with the project that gives its schedule meaning."""
-
-    closure: Closure
-    project: Project
 
 
 class Registry:

@@ -331,6 +331,7 @@ def serving(db_url):
         process.wait(timeout=10)
 
 
+@pytest.mark.system
 def test_serve_links_to_where_it_listens_and_names_no_software(serving):
     port = serving()
     status, headers, body = live.call(port, "GET", "/ogc/", headers={"Host": "evil.example"})
@@ -340,6 +341,7 @@ def test_serve_links_to_where_it_listens_and_names_no_software(serving):
     assert "waitress" not in str(headers).lower() and "evil.example" not in str(headers)
 
 
+@pytest.mark.system
 def test_serve_links_to_the_public_url_when_it_is_set(serving):
     port = serving(ROADWORKS_PUBLIC_URL="https://roads.example.org/")
     status, _, body = live.call(port, "GET", "/ogc/")

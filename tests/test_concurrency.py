@@ -16,7 +16,8 @@ import pytest
 from roadworks.auth import Actor, create_token
 from live import Gunicorn, call
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("gunicorn") is None, reason="gunicorn is not installed")
+pytestmark = [pytest.mark.system,
+              pytest.mark.skipif(importlib.util.find_spec("gunicorn") is None, reason="gunicorn is not installed")]
 
 AGENCY = "西宁市城乡建设局"
 CLOSURE = "dongguan-ledu"

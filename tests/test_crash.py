@@ -24,7 +24,8 @@ from roadworks.auth import Actor, create_token
 from roadworks.store.engine import make_engine
 from live import Gunicorn
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("gunicorn") is None, reason="gunicorn is not installed")
+pytestmark = [pytest.mark.system,
+              pytest.mark.skipif(importlib.util.find_spec("gunicorn") is None, reason="gunicorn is not installed")]
 
 AGENCY = "西宁市城乡建设局"
 KILLS = 3

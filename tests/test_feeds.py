@@ -274,7 +274,7 @@ def test_fragment_memo_keeps_one_version_per_closure_within_its_limit(demo):
     from dataclasses import replace
 
     from roadworks.feeds import FragmentMemo
-    from roadworks.registry import ClosureView
+    from roadworks.domain.model import ClosureView
 
     memo, made = FragmentMemo(limit=2), []
     gonghe, nanxiao, yangjia = demo.index.snapshot().entries()

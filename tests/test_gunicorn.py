@@ -25,7 +25,8 @@ import live
 from roadworks import create_app
 from roadworks.auth import create_token
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("gunicorn") is None, reason="gunicorn is not installed")
+pytestmark = [pytest.mark.system,
+              pytest.mark.skipif(importlib.util.find_spec("gunicorn") is None, reason="gunicorn is not installed")]
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("ROADWORKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

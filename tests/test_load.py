@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.system, pytest.mark.skipif(
     importlib.util.find_spec("locust") is None or importlib.util.find_spec("gunicorn") is None,
-    reason="locust and gunicorn are needed")
+    reason="locust and gunicorn are needed")]
 
 ROOT = Path(__file__).resolve().parents[1]
 POLLED = ("closures?bbox", "wzdx", "waze", "changes")

@@ -16,6 +16,8 @@ import pytest
 from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
+pytestmark = pytest.mark.system
+
 CHROMIUM = "/usr/bin/chromium"
 # Never reached: each test answers or fails the tile requests itself, so no test touches the network.
 TILE_URL = "https://tiles.invalid/{z}/{x}/{y}.png"

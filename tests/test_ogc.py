@@ -332,6 +332,7 @@ def ogrinfo(*args: str) -> str:
     return done.stdout
 
 
+@pytest.mark.system
 def test_gdal_lists_the_layer_and_pages_through_a_box(demo, add_closure, client, live):
     base, requests = live
     # Twelve more short lines along a street north of Dongguan Street: more than GDAL's page of 10.

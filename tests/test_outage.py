@@ -120,6 +120,7 @@ def timed(call):
     return response, time.monotonic() - started
 
 
+@pytest.mark.system
 def test_postgresql_stopped_and_restarted(cluster, clock):
     app, client, write, etag = setup(cluster.url, clock)
     try:

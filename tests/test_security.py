@@ -153,6 +153,7 @@ def test_a_bad_public_url_stops_the_app_with_the_variable_named(app, database_ur
     assert phrase in " ".join(failure.value.errors["ROADWORKS_PUBLIC_URL"])
 
 
+@pytest.mark.system
 def test_gunicorn_names_the_service_not_itself(app, database_url, tmp_path):
     app.extensions["roadworks"].store.engine.dispose()
     server = live.Gunicorn(database_url, tmp_path / "gunicorn.log", workers=1).start()

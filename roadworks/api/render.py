@@ -8,7 +8,7 @@ from ..domain.model import Project
 from ..domain.schedule import zone
 from ..documents import closure_doc, project_doc
 from ..index import Entry, first_event
-from ..registry import ClosureView
+from ..domain.model import ClosureView
 
 
 def local_iso(instant: datetime | None, project: Project) -> str | None:

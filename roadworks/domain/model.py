@@ -175,6 +175,14 @@ def most_periods(closure: Closure, project: Project, days: int) -> int:
 
 
 @dataclass(frozen=True)
+class ClosureView:
+    """A closure with the project that gives its schedule meaning."""
+
+    closure: Closure
+    project: Project
+
+
+@dataclass(frozen=True)
 class FeedCap:
     """At most `events` road events from one closure in a feed covering `days` days (FEED_MAX_EVENTS_PER_CLOSURE)."""
 
