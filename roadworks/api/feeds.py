@@ -71,21 +71,21 @@ class FeedCache(RenderCache):
         super().__init__(RenderCache.share_of(DEFAULTS, "feeds") if budget is None else budget)
 
 
+@blp.record_once
+def _make_caches(state) -> None:
+    """The feed caches, sized from the settings once when the blueprint joins the app."""
+    settings = state.app.extensions["roadworks"].settings
+    state.app.extensions["roadworks_feeds"] = FeedCache(RenderCache.share_of(settings, "feeds"))
+    # Each closure's part of every feed, kept across writes: a write re-renders only what it changed.
+    state.app.extensions["roadworks_feed_parts"] = FragmentMemo(int(settings["FRAGMENT_CACHE_BYTES"]))
+
+
 def _cache() -> FeedCache:
-    found = current_app.extensions.get("roadworks_feeds")
-    if found is None:
-        found = current_app.extensions.setdefault(
-            "roadworks_feeds", FeedCache(RenderCache.share_of(services().settings, "feeds")))
-    return found
+    return current_app.extensions["roadworks_feeds"]
 
 
 def _memo() -> FragmentMemo:
-    """Each closure's part of every feed, kept across writes: a write re-renders only what it changed."""
-    found = current_app.extensions.get("roadworks_feed_parts")
-    if found is None:
-        budget = int(services().settings.get("FRAGMENT_CACHE_BYTES", DEFAULTS["FRAGMENT_CACHE_BYTES"]))
-        found = current_app.extensions.setdefault("roadworks_feed_parts", FragmentMemo(budget))
-    return found
+    return current_app.extensions["roadworks_feed_parts"]
 
 
 def _expiry(entries: list[Entry], at: datetime, more: datetime | None) -> datetime:

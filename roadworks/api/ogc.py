@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlencode
 
 from flask import request
@@ -16,7 +16,7 @@ from ..index import Entry, Snapshot, last_visible_change, next_visible_event
 from .http import actor, json_response, now, seconds_until, services
 from .listing import public, select
 from .problems import Problem
-from .queries import ApiBlueprint, BBox, Cursor, Instant, QuerySchema, crs_field, make_cursor
+from .queries import ApiBlueprint, BBox, Cursor, Instant, QuerySchema, check_interval_length, crs_field, make_cursor
 from .render import entry_feature
 from .urls import public_request_url, public_url_for
 
@@ -75,10 +75,7 @@ class Interval(fields.Field):
         if start is not None and end is not None:
             if start > end:
                 raise ValidationError("the interval's start is after its end")
-            cap = int(services().settings["MAX_INTERVAL_DAYS"])
-            if end - start > timedelta(days=cap):
-                raise ValidationError(f"the interval spans more than {cap} days (MAX_INTERVAL_DAYS={cap}); "
-                                      f"ask for a shorter one, or leave an end open with ..")
+            check_interval_length(end - start, services().settings, ", or leave an end open with ..")
         return start, end
 
     @staticmethod

@@ -27,7 +27,7 @@ from .urls import absolute, public_request_url
 from .http import actor, bytes_response, crs_mark, etag_for, json_response, now, seconds_until, services
 from .listing import public, select
 from .problems import Problem
-from .queries import ApiBlueprint, BBox, QuerySchema, crs_field
+from .queries import ApiBlueprint, BBox, QuerySchema, check_interval_length, crs_field
 
 blp = ApiBlueprint("open511", __name__, url_prefix="/open511", description="Open511 road events")
 
@@ -95,10 +95,7 @@ class InEffectOn(Moment):
             length = _rough(end, last=True) - _rough(start)
             if length <= timedelta(0):
                 raise ValidationError("the range ends before it starts")
-            cap = int(services().settings["MAX_INTERVAL_DAYS"])
-            if length > timedelta(days=cap):
-                raise ValidationError(f"the range spans more than {cap} days (MAX_INTERVAL_DAYS={cap}); "
-                                      f"ask for a shorter one")
+            check_interval_length(length, services().settings)
         return start, end
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import timedelta
 
 
 from flask_smorest import Blueprint
@@ -19,6 +20,14 @@ from ..domain.schedule import STATUSES
 from .bodies import ID_PATTERN, parse_instant
 
 DEFAULT_STATUSES = ("active", "paused", "upcoming")
+
+
+def check_interval_length(length: timedelta, settings: dict, hint: str = "") -> None:
+    """Refuse a closed interval longer than MAX_INTERVAL_DAYS, naming the setting and its value."""
+    cap = int(settings["MAX_INTERVAL_DAYS"])
+    if length > timedelta(days=cap):
+        raise ValidationError(f"the interval spans more than {cap} days (MAX_INTERVAL_DAYS={cap}); "
+                              f"ask for a shorter one{hint}")
 
 
 class Instant(fields.DateTime):
