@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from roadworks import create_app  # noqa: E402
+from roadworks.api.bodies import load_features, load_project  # noqa: E402
 from roadworks.auth import create_token  # noqa: E402
 from roadworks.demo import AGENCY, CLOSURES, DEMO_ACTOR, PROJECT  # noqa: E402
 
@@ -135,8 +136,9 @@ def prepare(database_url: str, closures: int) -> str:
         populate(database_url, closures)
     app = create_app({"DATABASE_URL": database_url})
     services = app.extensions["roadworks"]
-    services.registry.create_project(PROJECT, DEMO_ACTOR)
-    services.registry.import_features({"type": "FeatureCollection", "features": CLOSURES}, DEMO_ACTOR)
+    services.registry.create_project(load_project(PROJECT), DEMO_ACTOR)
+    demo = load_features({"type": "FeatureCollection", "features": CLOSURES})
+    services.registry.import_features(demo, DEMO_ACTOR)
     token, _ = create_token(services.store, role="editor", name="Load bureau", agency=AGENCY, now=services.clock())
     services.store.engine.dispose()
     return token

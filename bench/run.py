@@ -197,8 +197,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(app: str, port: int, env: dict, cwd: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "300",
+def start_gunicorn(app: str, port: int, env: dict, cwd: Path, workers: int = 2,
+                   python: str = sys.executable) -> subprocess.Popen:
+    command = [python, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "300",
                "--log-level", "warning", "--preload", app]
     return subprocess.Popen(command, cwd=cwd, env={**os.environ, **env})
 

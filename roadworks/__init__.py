@@ -13,8 +13,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from flask_smorest import Api
 
     from . import observability, services
-    from .api import bureau, changes, fastpath, feeds, limits, ogc, open511, ops, problems, public, routecheck, site
-    from .api import urls
+    from .api import answering, bureau, changes, feeds, limits, ogc, open511, ops, problems, public, routecheck, site
+    from .api import headers, urls
     from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
     from .config import from_environment
 
@@ -41,10 +41,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     problems.document(api)  # after the last API blueprint: every error documented as problem+json
     app.register_blueprint(site.blp)
     app.register_blueprint(ops.blp)
-    fastpath.install(app, app.extensions["roadworks"], lambda: app.extensions.get("roadworks_limiter"))
-    limits.compress(app)  # after_request hooks run last-registered first: compress, then keep the bytes
-    limits.register(app, settings)
-    urls.install(app, settings)  # absolute URLs on ROADWORKS_PUBLIC_URL, never on the Host header
-    problems.register(app)
-    observability.install(app, app.extensions["roadworks"], settings["LOG_LEVEL"])  # outermost WSGI layer
+    found = app.extensions["roadworks"]
+    # How a request is handled, in one list, innermost first. Each entry wraps what comes before it: WSGI
+    # layers wrap the app, before_request hooks run in this order and after_request hooks in the reverse.
+    # So a request meets observability (ids, logs, metrics), then the security headers, then ProxyFix and
+    # the rate limit, then the replay of kept answers; inside Flask the query-size refusal runs first and
+    # the rate count next; on the way out rate headers are added, then compression, then the headers.
+    layers = (
+        lambda: answering.install(app, found, lambda: app.extensions.get("roadworks_limiter")),  # replay, query cap
+        lambda: limits.compress(app),  # gzip/br/zstd for answers that did not compress themselves
+        lambda: limits.register(app, settings),  # rate limits (and ProxyFix in front of the replay)
+        lambda: urls.install(app, settings),  # absolute URLs on ROADWORKS_PUBLIC_URL, never on the Host header
+        lambda: problems.register(app),  # every error as problem+json
+        lambda: headers.install(app),  # security headers and CORS
+        lambda: observability.install(app, found, settings["LOG_LEVEL"]),  # outermost: ids, logs, metrics
+    )
+    for install in layers:
+        install()
     return app

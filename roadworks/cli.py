@@ -103,9 +103,11 @@ def tokens_revoke(token_id: int) -> None:
 @click.argument("source", type=click.File("rb"))
 def import_file(source) -> None:
     """Import a GeoJSON FeatureCollection of closures, all or nothing."""
+    from .api.bodies import load_features
+
     registry = create_app().extensions["roadworks"].registry
     try:
-        saved = registry.import_features(json.load(source), CLI_ACTOR)
+        saved = registry.import_features(load_features(json.load(source)), CLI_ACTOR)
     except ValueError as error:
         raise click.ClickException(f"not JSON: {error}") from None
     except ValidationFailed as failure:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 DEFAULTS: dict[str, Any] = {
@@ -53,9 +53,9 @@ DEFAULTS: dict[str, Any] = {
     # on a 30-part street both ways meets at most 213 nights of the default 211-day horizon: 12,780 events
     # (~13 MB of WZDx). Lengthen the horizon to a year and it needs 367 x 60 = 22,020: raise this with it.
     "FEED_MAX_EVENTS_PER_CLOSURE": 15000,
-    # Byte budgets of this process's caches (least recently used dropped first). Whole answers: half for
-    # rendered feeds, a quarter for closure listings, a quarter for the replayed final answers (compressed
-    # copies). Feed parts: each closure's rendered part of each feed, kept across writes.
+    # Byte budgets of this process's caches (least recently used dropped first). Answers: every public
+    # answer with its compressed copies (answers.AnswerCache). Fragments: each closure's part of every page
+    # and feed, kept across writes (feeds.FragmentMemo).
     "ANSWER_CACHE_BYTES": 64 * 1024 * 1024,
     "FRAGMENT_CACHE_BYTES": 128 * 1024 * 1024,
     # Redis (rate-limit counts): connect and read timeouts in milliseconds, and the pause before retrying it
@@ -79,6 +79,12 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
         if raw is not None and raw != "":
             settings[name] = int(raw) if name in _INTEGERS else raw
     return settings
+
+
+def feed_horizon(settings: Mapping[str, Any]) -> tuple[timedelta, timedelta]:
+    """The partner feeds' rolling horizon (back, ahead) from FEED_DAYS_BACK and FEED_DAYS_AHEAD, else DEFAULTS."""
+    return (timedelta(days=int(settings.get("FEED_DAYS_BACK", DEFAULTS["FEED_DAYS_BACK"]))),
+            timedelta(days=int(settings.get("FEED_DAYS_AHEAD", DEFAULTS["FEED_DAYS_AHEAD"]))))
 
 
 def system_clock() -> datetime:

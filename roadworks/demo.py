@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .api.bodies import load_features, load_project
 from .auth import Actor
 from .registry import Registry
 
@@ -54,6 +55,6 @@ def load_demo(registry: Registry) -> bool:
     """Load the founding case into an empty database; leave a database with projects alone."""
     if registry.projects():
         return False
-    registry.create_project(PROJECT, DEMO_ACTOR)
-    registry.import_features({"type": "FeatureCollection", "features": CLOSURES}, DEMO_ACTOR)
+    registry.create_project(load_project(PROJECT), DEMO_ACTOR)
+    registry.import_features(load_features({"type": "FeatureCollection", "features": CLOSURES}), DEMO_ACTOR)
     return True

@@ -1,9 +1,10 @@
-"""Operations: JSON request and audit logs with a request id, Prometheus metrics, security headers, read-only CORS.
+"""Operations: JSON request and audit logs with a request id, and Prometheus metrics.
 
-Everything here runs in one WSGI middleware wrapped around the whole app (outside the cached-read path of
-api/fastpath.py, which answers repeated polls without entering Flask), so replays, 304s and errors get the
-same headers, metrics and log line as any other answer. A small Flask hook passes in what only Flask knows:
-the route template, the actor and, for HTML pages, the hashes of their inline scripts.
+Everything here runs in one WSGI middleware wrapped around the whole app (outside the replay of kept answers in
+api/answering.py, which answers repeated polls without entering Flask, and outside api/headers.py), so replays,
+304s, preflights and errors get the same request id, metrics and log line as any other answer. A small Flask
+hook passes in what only Flask knows: the route template and the actor. What a write was, the API says
+(audit(), called by the bureau's blueprint).
 
 Metrics live in a CollectorRegistry of the app's own. Under gunicorn each worker process counts alone, so a
 scrape sees one worker's numbers, unless PROMETHEUS_MULTIPROC_DIR names an empty directory, writable by all
@@ -13,26 +14,22 @@ adds them up (prometheus_client's multiprocess mode).
 
 from __future__ import annotations
 
-import base64
 import contextvars
-import hashlib
-import json
 import logging
 import os
 import re
 import sys
 import time
 from functools import lru_cache
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from flask import Flask, Response, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 from werkzeug.exceptions import HTTPException
 
-from .api.problems import PROBLEMS
 from .auth import ANONYMOUS
 from .domain.errors import ValidationFailed
 from .domain.schedule import STATUSES
@@ -46,37 +43,9 @@ WELL_FORMED_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
 ROUTE_KEY, ACTOR_KEY = "roadworks.route", "roadworks.actor"
 UNMATCHED = "<unmatched>"
 
-API_POLICY = "default-src 'none'; frame-ancestors 'none'"
-# Pages (the map, the API docs) load their own scripts and styles; tiles may come from any HTTPS server.
-PAGE_POLICY = ("default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
-               "img-src 'self' data: https:; connect-src 'self'; font-src 'self' data:; object-src 'none'; "
-               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.S | re.I)
-
-READ_METHODS = frozenset({"GET", "HEAD"})
-# POSTs that only read: a route is too long for a query string, but checking it changes nothing.
-READ_POSTS = frozenset({"/api/v1/route-check"})
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-CORS_ALLOWED_HEADERS = "Accept, Accept-Language, Authorization, If-None-Match, If-Modified-Since, X-Request-Id"
-CORS_EXPOSED_HEADERS = ("ETag, Link, Location, Content-Location, Retry-After, RateLimit, RateLimit-Policy, "
-                        "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id")
 LATENCY_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-_ETAG_VERSION = re.compile(r'^(?:W/)?"(\d+)\.')
-
-
-def _headers(*pairs: tuple[str, str]) -> tuple[tuple[str, str, str], ...]:
-    return tuple((name.lower(), name, value) for name, value in pairs)
-
-
-_COMMON = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"))
-_API_HEADERS = _headers(*_COMMON, ("Content-Security-Policy", API_POLICY), ("Referrer-Policy", "no-referrer"))
-# Tile servers (OpenStreetMap's among them) ask browsers for the page's origin as Referer.
-_PAGE_HEADERS = _headers(*_COMMON, ("Content-Security-Policy", PAGE_POLICY.format(hashes="")),
-                         ("Referrer-Policy", "strict-origin-when-cross-origin"))
-_READ_HEADERS = _headers(("Access-Control-Allow-Origin", "*"),
-                         ("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS))
-_HTTPS_HEADERS = _headers(("Strict-Transport-Security", "max-age=31536000"))
 
 
 def install(app: Flask, services, level: str = "INFO") -> "Metrics":
@@ -114,9 +83,9 @@ class RequestIdFilter(logging.Filter):
 def json_handler(stream=None) -> logging.Handler:
     """A handler writing one JSON object per line, with a UTC timestamp and the request id."""
     handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderr()
-    handler.setFormatter(JsonFormatter("%(levelname)s %(name)s %(message)s", timestamp=True,
-                                       rename_fields={"levelname": "level", "name": "logger"},
-                                       json_ensure_ascii=False))
+    # orjson: every poll writes a line, and python-json-logger's default encoder made it a fifth of a replay.
+    handler.setFormatter(OrjsonFormatter("%(levelname)s %(name)s %(message)s", timestamp=True,
+                                         rename_fields={"levelname": "level", "name": "logger"}))
     handler.addFilter(RequestIdFilter())
     return handler
 
@@ -218,22 +187,17 @@ class ClosureCollector:
 # ---------------------------------------------------------------------- the Flask side
 
 def _note(response: Response) -> Response:
-    """Tell the middleware the route and the actor; audit accepted writes; give pages their policy."""
+    """Tell the middleware the route and the actor."""
     environ = request.environ
     environ[ROUTE_KEY] = request.url_rule.rule if request.url_rule is not None else UNMATCHED
     who = g.get("_roadworks_actor")  # set by api.http.actor() when a token was resolved; never resolved here
     if who is not None:
         environ[ACTOR_KEY] = who
-    if request.blueprint == "bureau" and 200 <= response.status_code < 300:
-        _audit(who, response)
-    if response.mimetype == "text/html" and "Content-Security-Policy" not in response.headers:
-        _page_policy(response)
     return response
 
 
-def _audit(who, response: Response) -> None:
-    """One line per accepted write: who, what and which version it produced."""
-    ids, version = _written(response)
+def audit(who, response: Response, ids: list[Any], version: int | None) -> None:
+    """One line per accepted write: who, what (the ids written) and which version it produced."""
     audit_log.info("write", extra={
         "actor": getattr(who, "name", None), "token_id": getattr(who, "token_id", None),
         "agency": getattr(who, "agency", None), "method": request.method, "route": request.url_rule.rule,
@@ -241,30 +205,10 @@ def _audit(who, response: Response) -> None:
         "replayed": response.headers.get("Idempotent-Replayed") == "true"})
 
 
-def _written(response: Response) -> tuple[list, int | None]:
-    if request.endpoint == "bureau.import_closures":
-        features = (response.get_json(silent=True) or {}).get("features") or []
-        return [[f.get("id"), (f.get("properties") or {}).get("version")] for f in features], None
-    id = (request.view_args or {}).get("id")
-    if id is None and response.location:
-        id = response.location.rstrip("/").rsplit("/", 1)[-1]
-    match = _ETAG_VERSION.match(response.headers.get("ETag", ""))
-    return [id], int(match.group(1)) if match else None
-
-
-def _page_policy(response: Response) -> None:
-    """A page's CSP allows exactly the inline scripts it carries (Swagger UI's start-up script), by hash."""
-    hashes = ""
-    if not response.direct_passthrough and "Content-Encoding" not in response.headers:
-        digests = (hashlib.sha256(script).digest() for script in INLINE_SCRIPT.findall(response.get_data()))
-        hashes = "".join(f" 'sha256-{base64.b64encode(d).decode()}'" for d in digests)
-    response.headers["Content-Security-Policy"] = PAGE_POLICY.format(hashes=hashes)
-
-
 # ---------------------------------------------------------------------- the middleware
 
 class Observed:
-    """Outermost WSGI layer: request id, CORS, security headers, metrics and the request log line."""
+    """Outermost WSGI layer: request id, metrics and the request log line."""
 
     def __init__(self, flask_app: Flask, wsgi_app: Callable, metrics: Metrics):
         self.wsgi_app, self.metrics = wsgi_app, metrics
@@ -280,13 +224,11 @@ class Observed:
         def start(status: str, headers: list, exc_info=None):
             if not answered:
                 answered.append(status)
-                self._decorate(environ, headers, request_id)
+                headers.append(("X-Request-Id", request_id))
                 self._record(environ, int(status[:3]), headers, time.perf_counter() - started)
             return start_response(status, headers, exc_info)
 
         try:
-            if _preflight(environ):
-                return _answer_preflight(environ, start)
             return self.wsgi_app(environ, start)
         except Exception:
             if not answered:
@@ -295,22 +237,11 @@ class Observed:
         finally:
             REQUEST_ID.reset(context)
 
-    def _decorate(self, environ, headers: list, request_id: str) -> None:
-        present, html = set(), False
-        for name, value in headers:
-            lower = name.lower()
-            present.add(lower)
-            html = html or (lower == "content-type" and value.startswith("text/html"))
-        extra = [*(_PAGE_HEADERS if html else _API_HEADERS),
-                 *(_READ_HEADERS if _reads(environ, environ.get("REQUEST_METHOD", "")) else ()),
-                 *(_HTTPS_HEADERS if environ.get("wsgi.url_scheme") == "https" else ())]
-        headers.extend((name, value) for lower, name, value in extra if lower not in present)
-        headers.append(("X-Request-Id", request_id))
-
     def _record(self, environ, status: int, headers: list, seconds: float) -> None:
         method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
-        replayed = ROUTE_KEY not in environ and not _preflight(environ)  # answered without entering Flask
-        route = environ.get(ROUTE_KEY) or self.route_of(path, _routing_method(environ))
+        # Answered without entering Flask: a replay of the cached-read path, or (OPTIONS) a CORS preflight.
+        replayed = ROUTE_KEY not in environ and method != "OPTIONS"
+        route = environ.get(ROUTE_KEY) or self.route_of(path, method)
         self.metrics.observe(method, route, status, seconds, replayed)
         level = logging.ERROR if status >= 500 else logging.INFO
         if not log.isEnabledFor(level):
@@ -337,38 +268,3 @@ def _request_id(incoming: str | None) -> str:
     if incoming and WELL_FORMED_ID.match(incoming):
         return incoming
     return os.urandom(16).hex()
-
-
-def _preflight(environ) -> bool:
-    return environ.get("REQUEST_METHOD") == "OPTIONS" and "HTTP_ORIGIN" in environ \
-        and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
-
-
-def _routing_method(environ) -> str:
-    if _preflight(environ):
-        return environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"].upper()
-    return environ.get("REQUEST_METHOD", "GET")
-
-
-def _reads(environ, method: str) -> bool:
-    return method.upper() in READ_METHODS or (method.upper() == "POST" and environ.get("PATH_INFO") in READ_POSTS)
-
-
-def _answer_preflight(environ, start_response) -> list[bytes]:
-    """Cross-origin reads are allowed from anywhere; cross-origin writes never (no allowance is sent)."""
-    if _reads(environ, environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"]):
-        posting = environ.get("PATH_INFO") in READ_POSTS
-        start_response("204 No Content", [
-            ("Access-Control-Allow-Origin", "*"),
-            ("Access-Control-Allow-Methods", "GET, HEAD, POST" if posting else "GET, HEAD"),
-            ("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS + (", Content-Type" if posting else "")),
-            ("Access-Control-Max-Age", "86400"),
-            ("Cache-Control", "public, max-age=86400"), ("Vary", "Access-Control-Request-Method")])
-        return [b""]
-    slug, title = PROBLEMS[403]
-    body = json.dumps({"type": f"/problems/{slug}", "title": title, "status": 403,
-                       "detail": "cross-origin writes are not allowed; reads (GET, HEAD) are open to any origin",
-                       "instance": environ.get("PATH_INFO", "")}).encode()
-    start_response("403 Forbidden", [("Content-Type", "application/problem+json"), ("Cache-Control", "no-store"),
-                                     ("Content-Length", str(len(body))), ("Vary", "Access-Control-Request-Method")])
-    return [body]

@@ -1,4 +1,4 @@
-"""The registry's use cases: validate, authorise and store projects and closures, used by the API and the CLI."""
+"""The registry's use cases: check, authorise and store projects and closures, given as parsed values."""
 
 from __future__ import annotations
 
@@ -6,21 +6,21 @@ import json
 import uuid
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
-from marshmallow import ValidationError
-
-from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
 from .auth import Actor
 from .budget import ByteLru
 from .domain import geometry
-from .domain.errors import Conflict, NotFound, ValidationFailed
+from .domain.errors import Conflict, NotFound, StaleVersion, ValidationFailed
 from .domain.model import Closure, ClosureView, FeedCap, Project
 from .domain.schedule import When, zone
 from .documents import closure_doc, closure_from, closure_of, project_doc, project_from
 from .store.repository import Store, Stored, Writer
 
 AfterWrite = Callable[[Writer, Any], None]
+# A new value made from the stored document, inside the write: JSON Merge Patch must see the document before
+# the result is parsed. Values are dicts as the API's schemas load them (roadworks/api/bodies.py).
+Edit = Callable[[dict], dict]
 
 
 # Parsed documents kept, by an estimate of their memory: a parsed closure holds its line as Python
@@ -28,10 +28,6 @@ AfterWrite = Callable[[Writer, Any], None]
 PARSED_BYTES = 64 * 1024 * 1024
 PARSED_PER_JSON_BYTE = 6
 PARSED_OVERHEAD = 2048
-
-
-class StaleVersion(Conflict):
-    """The caller's If-Match names a version that is no longer current."""
 
 
 class Registry:
@@ -60,30 +56,27 @@ class Registry:
     def projects(self) -> list[Project]:
         return [self._value(s) for s in self.store.projects()]
 
-    def create_project(self, body: Any, actor: Actor, after: AfterWrite | None = None) -> Project:
+    def create_project(self, data: dict, actor: Actor, after: AfterWrite | None = None) -> Project:
         actor.require_editor()
-        project = self._parse_project(body, actor, id=None)
+        project = self._project_of(data, actor, id=None)
         actor.require_write(project.agency)
         with self.store.writing() as w:
             if w.get("project", project.id) is not None:
                 raise Conflict(f"project {project.id!r} exists already; PUT to change it")
             return self._save_project(w, project, actor, "create", None, after)
 
-    def replace_project(self, id: str, body: Any, actor: Actor, version: int | None,
+    def replace_project(self, id: str, data: dict, actor: Actor, version: int | None,
                         after: AfterWrite | None = None) -> Project:
-        return self._rewrite_project(id, lambda doc: body, actor, version, after)
+        return self.edit_project(id, lambda doc: data, actor, version, after)
 
-    def patch_project(self, id: str, patch: Any, actor: Actor, version: int | None,
-                      after: AfterWrite | None = None) -> Project:
-        return self._rewrite_project(id, lambda doc: merge_patch(doc, patch), actor, version, after)
-
-    def _rewrite_project(self, id: str, rewrite: Callable[[dict], Any], actor: Actor, version: int | None,
-                         after: AfterWrite | None) -> Project:
+    def edit_project(self, id: str, edit: Edit, actor: Actor, version: int | None,
+                     after: AfterWrite | None = None) -> Project:
+        """Replace a project by `edit` of its stored document, in one transaction (a merge patch, say)."""
         actor.require_editor()
         with self.store.writing() as w:
             current = self._current(w, "project", id, version)
             actor.require_write(current.owner)
-            project = self._parse_project(rewrite(current.doc), actor, id=id, agency=current.owner)
+            project = self._project_of(edit(current.doc), actor, id=id, agency=current.owner)
             actor.require_write(project.agency)
             return self._save_project(w, project, actor, "update", current, after)
 
@@ -96,8 +89,7 @@ class Registry:
                 raise Conflict(f"project {id!r} still has closures; delete or move them first")
             w.delete("project", id, now=self.clock(), actor=actor.name)
 
-    def _parse_project(self, body: Any, actor: Actor, *, id: str | None, agency: str | None = None) -> Project:
-        data = _load(ProjectSchema(), body, "")
+    def _project_of(self, data: dict, actor: Actor, *, id: str | None, agency: str | None = None) -> Project:
         if id is not None and data.get("id", id) != id:
             raise ValidationFailed.one("id", f"does not match the resource id {id!r}")
         owner = data.get("agency") or agency or actor.agency
@@ -144,29 +136,40 @@ class Registry:
         """Drafts are shown only to those who may edit them."""
         return view.closure.is_published(view.project, now) or actor.may_write(view.project.agency)
 
-    def create_closure(self, body: Any, actor: Actor, after: AfterWrite | None = None) -> ClosureView:
+    def create_closure(self, data: dict, actor: Actor, after: AfterWrite | None = None) -> ClosureView:
         actor.require_editor()
         with self.store.writing() as w:
-            view = self._create_closure(w, body, actor, "")
+            view = self._create_closure(w, data, actor, "")
             if after:
                 after(w, view)
             return view
 
-    def replace_closure(self, id: str, body: Any, actor: Actor, version: int | None,
+    def replace_closure(self, id: str, data: dict, actor: Actor, version: int | None,
                         after: AfterWrite | None = None) -> ClosureView:
-        return self._rewrite_closure(id, lambda doc: body, actor, version, "update", after)
+        return self.edit_closure(id, lambda doc: data, actor, version, after)
 
-    def patch_closure(self, id: str, patch: Any, actor: Actor, version: int | None,
-                      after: AfterWrite | None = None) -> ClosureView:
-        return self._rewrite_closure(id, lambda doc: merge_patch(doc, patch), actor, version, "update", after)
+    def edit_closure(self, id: str, edit: Edit, actor: Actor, version: int | None,
+                     after: AfterWrite | None = None) -> ClosureView:
+        """Replace a closure by `edit` of its stored document, in one transaction (a merge patch, say)."""
+        def rewrite(w: Writer, current: Stored) -> ClosureView:
+            return self._closure_of(w, edit(current.doc), actor, "", id=id)
 
-    def reopen(self, id: str, body: Any, actor: Actor, version: int | None,
+        return self._rewrite_closure(id, rewrite, actor, version, "update", after)
+
+    def reopen(self, id: str, at: When | None, actor: Actor, version: int | None,
                after: AfterWrite | None = None) -> ClosureView:
         """Mark the road open again: sets actual_end (default now)."""
         actor.require_editor()
-        at: When = _load(ReopenSchema(), {} if body is None else body, "").get("at") or self.clock()
-        patch = {"properties": {"actual_end": at.isoformat()}}
-        return self._rewrite_closure(id, lambda doc: merge_patch(doc, patch), actor, version, "reopen", after)
+        at = at or self.clock()
+
+        def rewrite(w: Writer, current: Stored) -> ClosureView:
+            closure = replace(closure_from(current), actual_end=at)
+            project = self._writable_project(w, closure.project, actor, "")
+            # A reopening only cuts periods off: it must never be refused, not even for a closure stored
+            # before the feed cap existed.
+            return self._checked(closure, project, "", None)
+
+        return self._rewrite_closure(id, rewrite, actor, version, "reopen", after)
 
     def delete_closure(self, id: str, actor: Actor, version: int | None) -> None:
         actor.require_editor()
@@ -175,29 +178,33 @@ class Registry:
             self._require_closure_write(w, current, actor)
             w.delete("closure", id, now=self.clock(), actor=actor.name)
 
-    def _rewrite_closure(self, id: str, rewrite: Callable[[dict], Any], actor: Actor, version: int | None,
-                         action: str, after: AfterWrite | None) -> ClosureView:
-        """Replace a closure by a body made from its current document, inside one transaction."""
+    def _rewrite_closure(self, id: str, rewrite: Callable[[Writer, Stored], ClosureView], actor: Actor,
+                         version: int | None, action: str, after: AfterWrite | None) -> ClosureView:
+        """Replace a closure by a value made from its current version, inside one transaction."""
         actor.require_editor()
         with self.store.writing() as w:
             current = self._current(w, "closure", id, version)
             self._require_closure_write(w, current, actor)
-            # A reopening only cuts periods off: it must never be refused, not even for a closure stored
-            # before the feed cap existed.
-            view = self._parse_closure(w, rewrite(current.doc), actor, "", id=id, capped=action != "reopen")
+            view = rewrite(w, current)
             saved = self._save_closure(w, view, actor, action, current)
             if after:
                 after(w, saved)
             return saved
 
-    def import_features(self, body: Any, actor: Actor, after: AfterWrite | None = None) -> list[ClosureView]:
-        """All or nothing: every feature is checked, errors are reported by feature index."""
+    def import_features(self, features: Sequence[dict | ValidationFailed], actor: Actor,
+                        after: AfterWrite | None = None) -> list[ClosureView]:
+        """All or nothing: every feature is checked, errors are reported by feature index.
+
+        A feature the caller could not parse comes as the ValidationFailed it raised (its paths under
+        `features[i]`), so that one answer names every feature's faults, the caller's and the domain's.
+        """
         actor.require_editor()
-        envelope = _load(FeatureCollectionSchema(), body, "")
         with self.store.writing() as w:
             saved, errors = [], {}
-            for index, feature in enumerate(envelope["features"]):
+            for index, feature in enumerate(features):
                 try:
+                    if isinstance(feature, ValidationFailed):
+                        raise feature
                     saved.append(self._upsert_closure(w, feature, actor, f"features[{index}]"))
                 except ValidationFailed as failure:
                     errors.update(failure.errors)
@@ -231,24 +238,23 @@ class Registry:
 
     # -- closure helpers
 
-    def _upsert_closure(self, w: Writer, feature: Any, actor: Actor, path: str) -> ClosureView:
-        id = feature.get("id") if isinstance(feature, dict) else None
-        current = w.get("closure", id) if isinstance(id, str) else None
+    def _upsert_closure(self, w: Writer, data: dict, actor: Actor, path: str) -> ClosureView:
+        id = data.get("id")
+        current = w.get("closure", id) if id is not None else None
         if current is None:
-            return self._create_closure(w, feature, actor, path)
+            return self._create_closure(w, data, actor, path)
         self._require_closure_write(w, current, actor)
-        view = self._parse_closure(w, feature, actor, path, id=id)
+        view = self._closure_of(w, data, actor, path, id=id)
         return self._save_closure(w, view, actor, "update", current)
 
-    def _create_closure(self, w: Writer, body: Any, actor: Actor, path: str) -> ClosureView:
-        view = self._parse_closure(w, body, actor, path, id=None)
+    def _create_closure(self, w: Writer, data: dict, actor: Actor, path: str) -> ClosureView:
+        view = self._closure_of(w, data, actor, path, id=None)
         if w.get("closure", view.closure.id) is not None:
             raise Conflict(f"closure {view.closure.id!r} exists already; PUT to change it")
         return self._save_closure(w, view, actor, "create", None)
 
-    def _parse_closure(self, w: Writer, body: Any, actor: Actor, path: str, *, id: str | None,
-                       capped: bool = True) -> ClosureView:
-        data = _load(ClosureFeatureSchema(), body, path)
+    def _closure_of(self, w: Writer, data: dict, actor: Actor, path: str, *, id: str | None) -> ClosureView:
+        """The closure a parsed Feature describes, checked against its project and every domain rule."""
         if id is not None and data.get("id", id) != id:
             raise ValidationFailed.one(_at(path, "id"), f"does not match the resource id {id!r}")
         props = data["properties"]
@@ -258,8 +264,11 @@ class Registry:
         except ValidationFailed as failure:
             raise failure.prefixed(path) from None
         closure = closure_of(id or data.get("id") or _new_id(), props, geom)
+        return self._checked(closure, project, path, self.feed_cap)
+
+    def _checked(self, closure: Closure, project: Project, path: str, cap: FeedCap | None) -> ClosureView:
         try:
-            closure.check(project, self.feed_cap if capped else None)
+            closure.check(project, cap)
         except ValidationFailed as failure:
             raise failure.prefixed(path) from None
         return ClosureView(closure.in_zone(zone(project.timezone)), project)
@@ -315,20 +324,7 @@ class Registry:
         return stored
 
 
-# ---------------------------------------------------------------------- patches, diffs and errors
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON Merge Patch."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
-
+# ---------------------------------------------------------------------- diffs and ids
 
 def diff(old: dict, new: dict) -> dict:
     """What changed between two documents, by member path: {path: {"from": ..., "to": ...}}."""
@@ -346,38 +342,6 @@ def _pairs(old: dict, new: dict, prefix: str) -> Iterable[tuple[str, tuple[Any, 
             yield from _pairs(before or {}, after or {}, "properties.")
         else:
             yield prefix + key, (before, after)
-
-
-def _load(schema, body: Any, path: str) -> dict:
-    if not isinstance(body, dict):
-        raise ValidationFailed.one(path or "$", "must be a JSON object")
-    try:
-        return schema.load(body)
-    except ValidationError as error:
-        raise ValidationFailed(flatten_errors(error.messages, path)) from None
-
-
-def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as {'properties.schedule.windows[0].end': [...]}."""
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return {prefix or "$": [_plain(m) for m in messages]}
-    if isinstance(messages, list):
-        messages = dict(enumerate(messages))
-    out: dict[str, list[str]] = {}
-    for key, value in messages.items():
-        if key == "_schema":
-            child = prefix or "$"
-        elif isinstance(key, int):
-            child = f"{prefix}[{key}]"
-        else:
-            child = f"{prefix}.{key}" if prefix else str(key)
-        for path, msgs in flatten_errors(value, child).items():
-            out.setdefault(path, []).extend(msgs)
-    return out
-
-
-def _plain(message: str) -> str:
-    return "unknown field" if message == "Unknown field." else message
 
 
 def _at(path: str, member: str) -> str:

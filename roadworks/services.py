@@ -6,11 +6,12 @@ import gc
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .config import system_clock
+from .answers import AnswerCache
+from .config import DEFAULTS, feed_horizon, system_clock
 from .domain.geometry import parse_service_area
 from .domain.model import FeedCap
 from .domain.schedule import zone
-from .api.listing import ListingCache
+from .feeds import FragmentMemo
 from .index import ReadModel
 from .registry import Registry
 from .store.engine import make_engine, migrate, sqlite_url
@@ -26,7 +27,8 @@ class Services:
     registry: Registry
     clock: Callable
     index: ReadModel
-    listings: ListingCache
+    answers: AnswerCache    # every public answer, within ANSWER_CACHE_BYTES
+    fragments: FragmentMemo  # each closure's part of every page and feed, within FRAGMENT_CACHE_BYTES
 
 
 def build(settings: dict[str, Any], instance_path: str) -> Services:
@@ -49,10 +51,12 @@ def build(settings: dict[str, Any], instance_path: str) -> Services:
     # after a fork) its pages.
     gc.collect()
     gc.freeze()
-    return Services(settings, store, registry, clock, index, ListingCache.from_settings(settings))
+    return Services(settings, store, registry, clock, index, AnswerCache(int(settings["ANSWER_CACHE_BYTES"])),
+                    FragmentMemo(int(settings["FRAGMENT_CACHE_BYTES"])))
 
 
 def feed_cap(settings: dict[str, Any]) -> FeedCap:
     """FEED_MAX_EVENTS_PER_CLOSURE over the feeds' horizon: FEED_DAYS_BACK + FEED_DAYS_AHEAD and today."""
-    days = int(settings.get("FEED_DAYS_BACK", 30)) + int(settings.get("FEED_DAYS_AHEAD", 180)) + 1
-    return FeedCap(int(settings.get("FEED_MAX_EVENTS_PER_CLOSURE", 15_000)), days)
+    back, ahead = feed_horizon(settings)
+    cap = settings.get("FEED_MAX_EVENTS_PER_CLOSURE", DEFAULTS["FEED_MAX_EVENTS_PER_CLOSURE"])
+    return FeedCap(int(cap), (back + ahead).days + 1)

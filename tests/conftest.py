@@ -225,13 +225,14 @@ def closure_body():
 @pytest.fixture
 def add_closure(services, closure_body):
     """Create a closure through the registry as an admin: add_closure(id, geometry=..., **properties)."""
+    from roadworks.api.bodies import load_closure
     from roadworks.auth import Actor
 
     def add(id: str, *, geometry: dict | None = None, **props) -> None:
         body = closure_body(id, **props)
         if geometry is not None:
             body["geometry"] = geometry
-        services.registry.create_closure(body, Actor(name="test admin", role="admin"))
+        services.registry.create_closure(load_closure(body), Actor(name="test admin", role="admin"))
 
     return add
 

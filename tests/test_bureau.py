@@ -634,6 +634,24 @@ def test_idempotency_keys_belong_to_one_token(client, auth, editor_token, admin_
     assert first.json["id"] != second.json["id"]
 
 
+def test_a_request_that_loses_the_race_for_its_key_answers_as_the_winner(client, auth, editor_token, project,
+                                                                         closure_body, services, monkeypatch, seq):
+    headers = auth(editor_token, Idempotency_Key="race-1")
+    first = client.post(CLOSURES, json=closure_body(), headers=headers)  # no id: a rerun would make a new one
+    after_first = seq()
+    looked, remembered = [], services.store.remembered
+
+    def before_the_winner_committed(token_id, key):
+        looked.append(key)  # the loser's first look finds nothing; the store refuses its own answer later
+        return None if len(looked) == 1 else remembered(token_id, key)
+
+    monkeypatch.setattr(services.store, "remembered", before_the_winner_committed)
+    second = client.post(CLOSURES, json=closure_body(), headers=headers)
+    assert (second.status_code, second.get_data()) == (201, first.get_data())
+    assert second.headers["Idempotent-Replayed"] == "true" and len(looked) == 2
+    assert seq() == after_first  # the loser's write was rolled back
+
+
 def test_idempotent_project_creation_replays(client, auth, editor_token, project_body, seq):
     headers = auth(editor_token, Idempotency_Key="p-1")
     first = client.post(PROJECTS, json=project_body, headers=headers)

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 import live
 from roadworks import create_app
+from roadworks.api.bodies import load_project
 from roadworks.auth import Actor
 from roadworks.cli import main, served_url
 from roadworks.store.tables import tokens as tokens_table
@@ -63,8 +64,8 @@ def with_project(url: str, *extra: str) -> None:
     """The project (and projects named `extra`, which shift the change sequence) in the database at `url`."""
     registry = app_on(url).extensions["roadworks"].registry
     for id in extra:
-        registry.create_project(dict(PROJECT, id=id), Actor(name="setup", role="admin"))
-    registry.create_project(PROJECT, Actor(name="setup", role="admin"))
+        registry.create_project(load_project(dict(PROJECT, id=id)), Actor(name="setup", role="admin"))
+    registry.create_project(load_project(PROJECT), Actor(name="setup", role="admin"))
 
 
 def write(tmp_path, name: str, data) -> str:

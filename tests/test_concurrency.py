@@ -13,6 +13,7 @@ from collections import Counter
 
 import pytest
 
+from roadworks.api.bodies import load_closure, load_project
 from roadworks.auth import Actor, create_token
 from live import Gunicorn, call
 
@@ -65,8 +66,9 @@ def server(app, database_url, tmp_path):
     tokens = [create_token(services.store, role="editor", name=name, agency=AGENCY, now=services.clock())[0]
               for name in ("Bureau desk A", "Bureau desk B")]
     admin = Actor(name="test admin", role="admin")
-    services.registry.create_project({"id": "dongguan-gas-2024", "name": "东关大街", "agency": AGENCY}, admin)
-    services.registry.create_closure(feature("initial"), admin)
+    project = {"id": "dongguan-gas-2024", "name": "东关大街", "agency": AGENCY}
+    services.registry.create_project(load_project(project), admin)
+    services.registry.create_closure(load_closure(feature("initial")), admin)
     services.store.engine.dispose()
     live = Gunicorn(database_url, tmp_path / "gunicorn.log").start()
     yield live, tokens

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
+from roadworks.api.bodies import load_project
 from roadworks.auth import Actor, create_token
 from roadworks.store.engine import make_engine
 from live import Gunicorn
@@ -78,8 +79,8 @@ def token(app):
     """The test database (emptied by `app`) with a project and an editor's token; the app lets go of it."""
     services = app.extensions["roadworks"]
     plain, _ = create_token(services.store, role="editor", name="Bureau desk", agency=AGENCY, now=services.clock())
-    services.registry.create_project({"id": "dongguan-gas-2024", "name": "东关大街", "agency": AGENCY},
-                                     Actor(name="test admin", role="admin"))
+    project = load_project({"id": "dongguan-gas-2024", "name": "东关大街", "agency": AGENCY})
+    services.registry.create_project(project, Actor(name="test admin", role="admin"))
     services.store.engine.dispose()
     return plain
 

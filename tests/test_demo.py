@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from roadworks.api.bodies import load_project
 from roadworks.auth import Actor
 from roadworks.demo import AGENCY, load_demo
 from roadworks.domain.schedule import start_instant, zone
@@ -45,7 +46,7 @@ def test_second_load_does_nothing(demo, snapshot):
 
 
 def test_database_with_another_project_is_left_alone(services, snapshot):
-    services.registry.create_project({"id": "other", "name": "其他工程", "agency": "某局"}, ADMIN)
+    services.registry.create_project(load_project({"id": "other", "name": "其他工程", "agency": "某局"}), ADMIN)
     before = snapshot()
     assert load_demo(services.registry) is False
     assert snapshot() == before

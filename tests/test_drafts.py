@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from roadworks import create_app
+from roadworks.api.bodies import load_closure, patched
 from roadworks.auth import Actor
 from roadworks.demo import load_demo
 from roadworks.store.engine import make_engine, migrate
@@ -48,14 +49,15 @@ CLOSURE_COUNTS = re.compile(r"^roadworks_closures\{.*$", re.M)
 
 
 def draft(id: str, publish: datetime, road: str = "草稿路") -> dict:
-    """A closure on its own street, active from today, hidden until `publish`."""
-    return {"type": "Feature", "id": id,
-            "geometry": {"type": "LineString", "coordinates": [[101.7700, 36.6200], [101.7750, 36.6205]]},
-            "properties": {"project": "dongguan-gas-2024", "road": road, "from": "甲路", "to": "乙路",
-                           "schedule": {"windows": [{"start": "2024-05-20T12:05:00+08:00", "end": "2024-06-30"}],
-                                        "hours": [{"days": ["mon", "tue", "wed", "thu", "fri"],
-                                                   "start": "22:00", "end": "06:00"}]},
-                           "publish_at": publish.astimezone(XINING).isoformat()}}
+    """A closure on its own street, active from today, hidden until `publish`, parsed for the registry."""
+    feature = {"type": "Feature", "id": id,
+               "geometry": {"type": "LineString", "coordinates": [[101.7700, 36.6200], [101.7750, 36.6205]]},
+               "properties": {"project": "dongguan-gas-2024", "road": road, "from": "甲路", "to": "乙路",
+                              "schedule": {"windows": [{"start": "2024-05-20T12:05:00+08:00", "end": "2024-06-30"}],
+                                           "hours": [{"days": ["mon", "tue", "wed", "thu", "fri"],
+                                                      "start": "22:00", "end": "06:00"}]},
+                              "publish_at": publish.astimezone(XINING).isoformat()}}
+    return load_closure(feature)
 
 
 class City:
@@ -119,7 +121,7 @@ def test_hidden_drafts_change_no_anonymous_answer_until_published(cities):
     assert first["/api/v1/closures"]["Last-Modified"] == "Mon, 20 May 2024 04:00:00 GMT"  # the last public write
 
     clock.advance(seconds=5)
-    registry.patch_closure("secret", {"properties": {"detour": "绕行南路"}}, ADMIN, None)
+    registry.edit_closure("secret", patched(load_closure, {"properties": {"detour": "绕行南路"}}), ADMIN, None)
     registry.create_closure(draft("gone", clock.now + timedelta(days=3), road="草场街"), ADMIN)
     registry.delete_closure("gone", ADMIN, None)  # a draft deleted unpublished: never public
     registry.create_closure(draft("later", clock.now + timedelta(days=2), road="草场街"), ADMIN)

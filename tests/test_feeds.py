@@ -260,12 +260,16 @@ def test_memoised_feeds_stay_exact_as_the_clock_moves(demo, client, clock, monke
 
 
 def _assert_rendered_afresh_alike(client, monkeypatch, memoised: dict[str, bytes]) -> None:
-    """The same feeds rendered whole, with no parts memoised and no cached feed: byte for byte the same."""
+    """The same feeds rendered whole, with no parts memoised and no kept answer: byte for byte the same."""
+    from roadworks.answers import AnswerCache
     from roadworks.api import feeds
+    from roadworks.feeds import FragmentMemo
 
+    services = client.application.extensions["roadworks"]
     with monkeypatch.context() as patch:
-        patch.setattr(feeds, "_memo", lambda: None)
-        patch.setitem(client.application.extensions, "roadworks_feeds", feeds.FeedCache())
+        patch.setattr(feeds, "_memo", lambda: None)  # the feeds render every closure's part afresh
+        patch.setattr(services, "answers", AnswerCache(services.answers.budget))  # nothing kept to replay
+        patch.setattr(services, "fragments", FragmentMemo())  # nor any page fragment
         for path, body in memoised.items():
             assert client.get(path).data == body, path
 

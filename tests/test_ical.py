@@ -9,6 +9,7 @@ import pytest
 import recurring_ical_events
 from icalendar import Calendar
 
+from roadworks.api.bodies import load_closure, load_project, patched
 from roadworks.auth import Actor
 from roadworks.feeds import Horizon
 from roadworks.feeds.ical import closure_calendar
@@ -36,7 +37,7 @@ def spans(events, closure_id: str | None = None) -> list[tuple[datetime, datetim
 
 
 def add_closure(services, closure_body, id: str, **props) -> None:
-    services.registry.create_closure(closure_body(id, **props), ADMIN)
+    services.registry.create_closure(load_closure(closure_body(id, **props)), ADMIN)
 
 
 def horizon_end(now: datetime) -> datetime:
@@ -121,7 +122,8 @@ def test_sequence_increases_after_a_patch(demo, clock):
     before = sequence()
     entry = next(e for e in demo.index.snapshot().entries() if e.id == "dongguan-ledu-nanxiao")
     clock.advance(hours=1)
-    demo.registry.patch_closure(entry.id, {"properties": {"description": "改期"}}, ADMIN, entry.view.closure.version)
+    edit = patched(load_closure, {"properties": {"description": "改期"}})
+    demo.registry.edit_closure(entry.id, edit, ADMIN, entry.view.closure.version)
     assert sequence() > before
     event = next(e for e in parse(demo, clock()).walk("VEVENT") if str(e["uid"]).startswith("dongguan-ledu-nanxiao-"))
     assert "改期" in str(event["description"])
@@ -141,8 +143,8 @@ def test_times_carry_the_project_zone_with_its_vtimezone(demo, clock):
 
 
 def test_a_second_zone_gets_its_own_vtimezone(demo, clock, closure_body):
-    demo.registry.create_project({"id": "berlin", "name": "Berlin", "agency": "西宁市城乡建设局",
-                                  "timezone": "Europe/Berlin"}, ADMIN)
+    demo.registry.create_project(load_project({"id": "berlin", "name": "Berlin", "agency": "西宁市城乡建设局",
+                                               "timezone": "Europe/Berlin"}), ADMIN)
     add_closure(demo, closure_body, "berlin-1", project="berlin",
                 schedule={"windows": [{"start": "2024-10-20", "end": "2024-10-30"}]})
     cal = parse(demo, clock())

@@ -15,6 +15,7 @@ from shapely.geometry import box
 
 from roadworks import create_app
 from roadworks import index as index_module
+from roadworks.api.bodies import load_closure, load_project, load_reopen, patched
 from roadworks.auth import ANONYMOUS, Actor
 from roadworks.index import ReadModel
 
@@ -33,10 +34,11 @@ BOXES = [(101.78, 36.60, 101.81, 36.62), (101.80, 36.60, 101.81, 36.62), (101.78
 
 
 def feature(id: str, coords=None, project: str = PROJECT, road: str = "东关大街", **props) -> dict:
+    """A closure Feature, parsed for the registry."""
     properties = {"project": project, "road": road,
                   "schedule": {"windows": [{"start": "2024-04-12", "end": "2024-06-04"}]}, **props}
-    return {"type": "Feature", "id": id, "properties": properties,
-            "geometry": {"type": "LineString", "coordinates": coords or [[101.7905, 36.6116], [101.7975, 36.6113]]}}
+    return load_closure({"type": "Feature", "id": id, "properties": properties, "geometry": {
+        "type": "LineString", "coordinates": coords or [[101.7905, 36.6116], [101.7975, 36.6113]]}})
 
 
 def current(services, id: str):
@@ -48,11 +50,12 @@ def patch_closure(services, id: str, properties: dict, geometry: dict | None = N
     body = {"properties": properties}
     if geometry is not None:
         body["geometry"] = geometry
-    return services.registry.patch_closure(id, body, ADMIN, current(services, id))
+    return services.registry.edit_closure(id, patched(load_closure, body), ADMIN, current(services, id))
 
 
 def patch_project(services, id: str, patch: dict):
-    return services.registry.patch_project(id, patch, ADMIN, services.store.get("project", id).version)
+    edit = patched(load_project, patch)
+    return services.registry.edit_project(id, edit, ADMIN, services.store.get("project", id).version)
 
 
 def describe(snapshot) -> dict:
@@ -139,8 +142,8 @@ def test_other_worker_listing_follows_writes(demo, worker_b, client, auth, edito
 
 @pytest.fixture
 def second_project(demo):
-    demo.registry.create_project({"id": "second", "name": "Second works", "agency": AGENCY,
-                                  "timezone": "America/New_York"}, ADMIN)
+    demo.registry.create_project(load_project({"id": "second", "name": "Second works", "agency": AGENCY,
+                                               "timezone": "America/New_York"}), ADMIN)
     return demo
 
 
@@ -154,7 +157,7 @@ def write_a_mix(services) -> None:
                        ADMIN)
     patch_closure(services, NANXIAO, {"road": "South LANE"},
                   {"type": "LineString", "coordinates": [[101.786, 36.6118], [101.7905, 36.6116]]})
-    reg.reopen(GONGHE, {"at": "2024-05-25"}, ADMIN, current(services, GONGHE))
+    reg.reopen(GONGHE, load_reopen({"at": "2024-05-25"}), ADMIN, current(services, GONGHE))
     reg.delete_closure(YANGJIA, ADMIN, current(services, YANGJIA))
     patch_project(services, PROJECT, {"pauses": [{"start": "2024-07-01", "end": "2024-07-31"}]})
     reg.create_closure(feature("m-draft", publish_at="2024-06-01T09:00:00+08:00"), ADMIN)

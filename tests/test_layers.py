@@ -1,4 +1,8 @@
-"""The layering contracts in .importlinter (domain pure; read side below HTTP), checked with import-linter."""
+"""The layering contracts in .importlinter, checked with import-linter.
+
+The domain is pure; the read side, the registry, storage and operations sit below HTTP; the registry takes
+parsed values; only store/ speaks to SQLAlchemy.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ def lint(config: Path) -> subprocess.CompletedProcess:
 def test_the_import_contracts_are_kept():
     result = lint(ROOT / ".importlinter")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 kept, 0 broken" in result.stdout
+    assert "5 kept, 0 broken" in result.stdout
 
 
 def test_a_broken_contract_is_caught(tmp_path):

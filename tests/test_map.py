@@ -434,3 +434,23 @@ def test_an_unchanged_poll_costs_a_304(open_page):
     assert answer.value.request.headers["if-none-match"]
     expect(page.locator("#notice-api")).to_be_hidden()
     assert set(lines(page)) == {GONGHE, NANXIAO, YANGJIA}
+
+
+def test_the_api_docs_run_under_the_page_policy_they_share_with_the_map(browser, live):
+    """Swagger UI at /docs calls the API from "Try it out" under the map's strict policy (no inline style either),
+    its one inline script allowed by hash, and the browser refuses it nothing."""
+    context = browser.new_context()
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: "Content Security Policy" in message.text and problems.append(message.text))
+    try:
+        page.goto(f"{live}/docs")
+        operation = page.locator(".opblock-get", has_text="/api/v1/projects").first
+        operation.locator(".opblock-summary").click()
+        operation.get_by_role("button", name="Try it out").click()
+        operation.get_by_role("button", name="Execute").click()
+        expect(operation.locator(".live-responses-table .response .response-col_status")).to_have_text("200")
+    finally:
+        context.close()
+    assert problems == []

@@ -163,6 +163,14 @@ def test_a_route_check_is_a_read_that_browsers_may_post_from_anywhere(client, de
     assert refused.status_code == 403  # creating a closure is still a write
 
 
+def test_a_preflight_is_logged_under_the_route_it_asks_about_and_not_as_a_replay(client, logs):
+    client.options(f"{CLOSURES}/{GONGHE}", headers={"Origin": "https://taxi.example",
+                                                   "Access-Control-Request-Method": "GET"})
+    (line,) = of(logs(), "roadworks.request")
+    assert (line["method"], line["route"], line["status"], line["replayed"]) == \
+        ("OPTIONS", "/api/v1/closures/<id>", 204, False)
+
+
 def test_a_plain_options_request_still_reaches_the_app(client):
     response = client.options(CLOSURES)
     assert response.status_code == 200 and "POST" in response.headers["Allow"]

@@ -100,19 +100,28 @@ def test_requests_are_counted_by_method_route_template_and_status(client, demo):
     assert samples[latency] == 3
 
 
-def test_304s_and_replays_of_the_cached_read_path_count_as_cache_hits(client, demo):
-    first = client.get(CLOSURES)  # through the app, kept by the fast path
+def test_304s_and_replays_of_every_public_read_count_as_cache_hits(client, demo, auth, editor_token):
+    first = client.get(CLOSURES)  # through the app, its answer kept
     client.get(CLOSURES)  # replayed
     client.get(CLOSURES, headers={"If-None-Match": first.headers["ETag"]})  # replayed as 304
-    single = client.get(f"{CLOSURES}/{GONGHE}")
+    single = client.get(f"{CLOSURES}/{GONGHE}")  # through the app
+    # Every public GET is replayed now, one closure as well as the list and the feeds.
     assert client.get(f"{CLOSURES}/{GONGHE}", headers={"If-None-Match": single.headers["ETag"]}).status_code == 304
+    client.get("/feeds/wzdx.geojson"), client.get("/feeds/wzdx.geojson")
+    # A token holder's request is never replayed: its 304 comes from the app.
+    editor = auth(editor_token, If_None_Match=single.headers["ETag"])
+    assert client.get(f"{CLOSURES}/{GONGHE}", headers=editor).status_code == 304
     samples = scrape(client)
-    assert cache_hits(samples, "replay", "200") == 1
-    assert cache_hits(samples, "replay", "304") == 1
+    assert cache_hits(samples, "replay", "200") == 2
+    assert cache_hits(samples, "replay", "304") == 2
     assert cache_hits(samples, "app", "304") == 1
+    assert cache_hits(samples, "app", "200") == 0  # a 200 from the app is no hit, kept answer or not
     # Replays bypass Flask, yet are counted under their route template like any other request.
     assert requests_of(samples, "/api/v1/closures", "200") == 2
     assert requests_of(samples, "/api/v1/closures", "304") == 1
+    assert requests_of(samples, "/api/v1/closures/<id>", "200") == 1
+    assert requests_of(samples, "/api/v1/closures/<id>", "304") == 2
+    assert requests_of(samples, "/feeds/wzdx.geojson", "200") == 2
 
 
 def statuses_listed(client) -> Tally:

@@ -1,7 +1,7 @@
-"""Tests of roadworks.registry used directly, without HTTP.
+"""Tests of roadworks.registry used directly, without HTTP, given values parsed as the bureau parses them.
 
-merge_patch against the examples of RFC 7386, diff(), and the registry's use cases with
-roadworks.auth.Actor values: Forbidden, Unauthenticated, StaleVersion, NotFound, Conflict and
+merge_patch (roadworks.api.bodies) against the examples of RFC 7386, diff(), and the registry's use cases
+with roadworks.auth.Actor values: Forbidden, Unauthenticated, StaleVersion, NotFound, Conflict and
 ValidationFailed, each leaving the store as it was; drafts' visibility; the after-write hook.
 """
 
@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from roadworks.api.bodies import load_closure, load_features, load_project, merge_patch, patched
 from roadworks.auth import ANONYMOUS, Actor, Forbidden, Unauthenticated
 from roadworks.domain.errors import Conflict, NotFound, ValidationFailed
-from roadworks.registry import StaleVersion, diff, merge_patch
+from roadworks.registry import StaleVersion, diff
 
 AGENCY = "西宁市城乡建设局"
 OTHER_AGENCY = "西宁市公安局交通警察支队"
@@ -31,6 +32,19 @@ def registry(services):
     return services.registry
 
 
+def closure_patch(patch):
+    """A PATCH body as the bureau hands it to the registry: merged into the stored document, then loaded."""
+    return patched(load_closure, patch)
+
+
+def project_patch(patch):
+    return patched(load_project, patch)
+
+
+def collection(*features) -> list:
+    return load_features({"type": "FeatureCollection", "features": list(features)})
+
+
 @pytest.fixture
 def seq(services):
     return services.store.sequence
@@ -38,12 +52,12 @@ def seq(services):
 
 @pytest.fixture
 def made_project(registry, project_body):
-    return registry.create_project(project_body, EDITOR)
+    return registry.create_project(load_project(project_body), EDITOR)
 
 
 @pytest.fixture
 def made_closure(registry, made_project, closure_body):
-    return registry.create_closure(closure_body("c1"), EDITOR)
+    return registry.create_closure(load_closure(closure_body("c1")), EDITOR)
 
 
 # ---------------------------------------------------------------------- merge_patch (RFC 7386)
@@ -132,7 +146,7 @@ def test_diff_compares_other_objects_and_lists_whole():
 
 def test_create_project_stores_version_one_with_history(registry, services, project_body, seq):
     before = seq()
-    project = registry.create_project(project_body, EDITOR)
+    project = registry.create_project(load_project(project_body), EDITOR)
     assert (project.id, project.agency, project.version) == (PROJECT, AGENCY, 1)
     assert project.created_at == datetime(2024, 5, 20, 4, 0, tzinfo=UTC)
     assert seq() == before + 1
@@ -145,7 +159,7 @@ def test_create_project_stores_version_one_with_history(registry, services, proj
 def test_create_project_for_another_agency_is_forbidden(registry, project_body, snapshot):
     before = snapshot()
     with pytest.raises(Forbidden):
-        registry.create_project(dict(project_body, agency=OTHER_AGENCY), EDITOR)
+        registry.create_project(load_project(dict(project_body, agency=OTHER_AGENCY)), EDITOR)
     assert snapshot() == before
 
 
@@ -153,18 +167,19 @@ def test_create_project_for_another_agency_is_forbidden(registry, project_body, 
 def test_writes_need_an_editor_or_admin(registry, project_body, snapshot, who):
     before = snapshot()
     with pytest.raises(Unauthenticated):
-        registry.create_project(project_body, who)
+        registry.create_project(load_project(project_body), who)
     assert snapshot() == before
 
 
 def test_admin_may_create_a_project_for_any_agency(registry, project_body):
-    assert registry.create_project(dict(project_body, agency=OTHER_AGENCY), ADMIN).agency == OTHER_AGENCY
+    created = registry.create_project(load_project(dict(project_body, agency=OTHER_AGENCY)), ADMIN)
+    assert created.agency == OTHER_AGENCY
 
 
 def test_create_project_twice_is_a_conflict_not_a_stale_version(registry, made_project, project_body, snapshot):
     before = snapshot()
     with pytest.raises(Conflict) as info:
-        registry.create_project(project_body, EDITOR)
+        registry.create_project(load_project(project_body), EDITOR)
     assert not isinstance(info.value, StaleVersion)
     assert snapshot() == before
 
@@ -176,32 +191,32 @@ def test_stale_version_is_a_conflict():
 def test_replace_project_with_stale_version_raises_stale_version(registry, made_project, project_body, snapshot):
     before = snapshot()
     with pytest.raises(StaleVersion):
-        registry.replace_project(PROJECT, dict(project_body, name="新名"), EDITOR, version=2)
+        registry.replace_project(PROJECT, load_project(dict(project_body, name="新名")), EDITOR, version=2)
     assert snapshot() == before
 
 
 def test_replace_project_with_current_or_no_version_succeeds(registry, made_project, project_body):
-    second = registry.replace_project(PROJECT, dict(project_body, name="二"), EDITOR, version=1)
-    third = registry.replace_project(PROJECT, dict(project_body, name="三"), EDITOR, version=None)
+    second = registry.replace_project(PROJECT, load_project(dict(project_body, name="二")), EDITOR, version=1)
+    third = registry.replace_project(PROJECT, load_project(dict(project_body, name="三")), EDITOR, version=None)
     assert (second.version, third.version, registry.project(PROJECT).name) == (2, 3, "三")
 
 
 def test_patch_project_applies_a_merge_patch(registry, made_project):
-    patched = registry.patch_project(PROJECT, {"contact": None, "description": "二期"}, EDITOR, version=1)
-    assert patched.contact is None and patched.description == "二期"
-    assert patched.name == made_project.name and patched.pauses == made_project.pauses
+    edited = registry.edit_project(PROJECT, project_patch({"contact": None, "description": "二期"}), EDITOR, version=1)
+    assert edited.contact is None and edited.description == "二期"
+    assert edited.name == made_project.name and edited.pauses == made_project.pauses
 
 
 def test_project_writes_by_another_agency_are_forbidden(registry, made_project, project_body, snapshot):
     before = snapshot()
     with pytest.raises(Forbidden):
-        registry.replace_project(PROJECT, project_body, OTHER, version=1)
+        registry.replace_project(PROJECT, load_project(project_body), OTHER, version=1)
     with pytest.raises(Forbidden):
-        registry.patch_project(PROJECT, {"name": "x"}, OTHER, version=1)
+        registry.edit_project(PROJECT, project_patch({"name": "x"}), OTHER, version=1)
     with pytest.raises(Forbidden):
         registry.delete_project(PROJECT, OTHER, version=1)
     with pytest.raises(Forbidden):
-        registry.patch_project(PROJECT, {"agency": OTHER_AGENCY}, EDITOR, version=1)
+        registry.edit_project(PROJECT, project_patch({"agency": OTHER_AGENCY}), EDITOR, version=1)
     assert snapshot() == before
 
 
@@ -209,20 +224,26 @@ def test_project_use_cases_raise_not_found_for_unknown_ids(registry, project_bod
     with pytest.raises(NotFound):
         registry.project("nope")
     with pytest.raises(NotFound):
-        registry.replace_project("nope", project_body, EDITOR, version=1)
+        registry.replace_project("nope", load_project(project_body), EDITOR, version=1)
     with pytest.raises(NotFound):
-        registry.patch_project("nope", {"name": "x"}, EDITOR, version=1)
+        registry.edit_project("nope", project_patch({"name": "x"}), EDITOR, version=1)
     with pytest.raises(NotFound):
         registry.delete_project("nope", EDITOR, version=1)
 
 
-def test_invalid_project_raises_validation_failed_by_path(registry, project_body, snapshot):
-    before = snapshot()
-    body = dict(project_body, timezone="Mars/Olympus", colour="red")
+def test_invalid_project_body_raises_validation_failed_by_path(project_body):
+    body = dict(project_body, colour="red")
     del body["name"]
     with pytest.raises(ValidationFailed) as info:
-        registry.create_project(body, EDITOR)
-    assert {"name", "colour"} <= set(info.value.errors)
+        load_project(body)
+    assert set(info.value.errors) == {"name", "colour"}
+
+
+def test_the_registry_itself_refuses_a_project_in_an_unknown_zone(registry, project_body, snapshot):
+    before = snapshot()
+    with pytest.raises(ValidationFailed) as info:
+        registry.create_project(load_project(dict(project_body, timezone="Mars/Olympus")), EDITOR)
+    assert list(info.value.errors) == ["timezone"]
     assert snapshot() == before
 
 
@@ -248,7 +269,7 @@ def test_delete_project_once_its_closures_are_deleted(registry, made_closure, se
 
 def test_create_closure_returns_a_view_with_its_project(registry, made_project, closure_body, seq):
     before = seq()
-    view = registry.create_closure(closure_body("c1", impact="alternating"), EDITOR)
+    view = registry.create_closure(load_closure(closure_body("c1", impact="alternating")), EDITOR)
     assert view.closure.id == "c1" and view.closure.version == 1
     assert view.closure.road == "东关大街" and view.closure.from_ == "乐都路"
     assert view.closure.impact == "alternating"
@@ -259,16 +280,16 @@ def test_create_closure_returns_a_view_with_its_project(registry, made_project, 
 def test_closure_of_another_agencys_project_is_forbidden(registry, made_project, closure_body, snapshot):
     before = snapshot()
     with pytest.raises(Forbidden):
-        registry.create_closure(closure_body("c1"), OTHER)
+        registry.create_closure(load_closure(closure_body("c1")), OTHER)
     assert snapshot() == before
 
 
 def test_closure_writes_by_another_agency_are_forbidden(registry, made_closure, closure_body, snapshot):
     before = snapshot()
     with pytest.raises(Forbidden):
-        registry.replace_closure("c1", closure_body("c1"), OTHER, version=1)
+        registry.replace_closure("c1", load_closure(closure_body("c1")), OTHER, version=1)
     with pytest.raises(Forbidden):
-        registry.patch_closure("c1", {"properties": {"road": "x"}}, OTHER, version=1)
+        registry.edit_closure("c1", closure_patch({"properties": {"road": "x"}}), OTHER, version=1)
     with pytest.raises(Forbidden):
         registry.delete_closure("c1", OTHER, version=1)
     with pytest.raises(Forbidden):
@@ -279,21 +300,21 @@ def test_closure_writes_by_another_agency_are_forbidden(registry, made_closure, 
 def test_anonymous_closure_writes_are_unauthenticated(registry, made_closure, closure_body, snapshot):
     before = snapshot()
     with pytest.raises(Unauthenticated):
-        registry.create_closure(closure_body("c2"), ANONYMOUS)
+        registry.create_closure(load_closure(closure_body("c2")), ANONYMOUS)
     with pytest.raises(Unauthenticated):
-        registry.patch_closure("c1", {"properties": {"road": "x"}}, ANONYMOUS, version=1)
+        registry.edit_closure("c1", closure_patch({"properties": {"road": "x"}}), ANONYMOUS, version=1)
     with pytest.raises(Unauthenticated):
         registry.delete_closure("c1", ANONYMOUS, version=1)
     assert snapshot() == before
 
 
 def test_closure_writes_with_stale_version_raise_stale_version(registry, made_closure, closure_body, snapshot):
-    registry.patch_closure("c1", {"properties": {"detour": "a"}}, EDITOR, version=1)
+    registry.edit_closure("c1", closure_patch({"properties": {"detour": "a"}}), EDITOR, version=1)
     before = snapshot()
     with pytest.raises(StaleVersion):
-        registry.replace_closure("c1", closure_body("c1"), EDITOR, version=1)
+        registry.replace_closure("c1", load_closure(closure_body("c1")), EDITOR, version=1)
     with pytest.raises(StaleVersion):
-        registry.patch_closure("c1", {"properties": {"road": "x"}}, EDITOR, version=1)
+        registry.edit_closure("c1", closure_patch({"properties": {"road": "x"}}), EDITOR, version=1)
     with pytest.raises(StaleVersion):
         registry.delete_closure("c1", EDITOR, version=1)
     with pytest.raises(StaleVersion):
@@ -305,9 +326,9 @@ def test_closure_use_cases_raise_not_found_for_unknown_ids(registry, made_projec
     with pytest.raises(NotFound):
         registry.closure("nope", EDITOR)
     with pytest.raises(NotFound):
-        registry.replace_closure("nope", closure_body("nope"), EDITOR, version=1)
+        registry.replace_closure("nope", load_closure(closure_body("nope")), EDITOR, version=1)
     with pytest.raises(NotFound):
-        registry.patch_closure("nope", {"properties": {"road": "x"}}, EDITOR, version=1)
+        registry.edit_closure("nope", closure_patch({"properties": {"road": "x"}}), EDITOR, version=1)
     with pytest.raises(NotFound):
         registry.delete_closure("nope", EDITOR, version=1)
     with pytest.raises(NotFound):
@@ -317,12 +338,13 @@ def test_closure_use_cases_raise_not_found_for_unknown_ids(registry, made_projec
 def test_create_closure_with_existing_id_is_a_conflict(registry, made_closure, closure_body, snapshot):
     before = snapshot()
     with pytest.raises(Conflict):
-        registry.create_closure(closure_body("c1"), EDITOR)
+        registry.create_closure(load_closure(closure_body("c1")), EDITOR)
     assert snapshot() == before
 
 
 def test_patch_closure_removes_null_members_and_keeps_the_rest(registry, made_closure):
-    view = registry.patch_closure("c1", {"properties": {"from": None, "detour": "走南关街"}}, EDITOR, version=1)
+    patch = {"properties": {"from": None, "detour": "走南关街"}}
+    view = registry.edit_closure("c1", closure_patch(patch), EDITOR, version=1)
     assert view.closure.from_ is None and view.closure.detour == "走南关街"
     assert view.closure.to == "共和路" and view.closure.version == 2
     assert registry.closure("c1", ANONYMOUS).closure.detour == "走南关街"
@@ -345,7 +367,7 @@ def test_delete_closure_hides_it_and_keeps_a_tombstone(registry, services, made_
 
 def test_history_lists_every_version_with_actor_and_changes(registry, made_closure, clock):
     clock.advance(hours=1)
-    registry.patch_closure("c1", {"properties": {"road": "东关大街南段"}}, ADMIN, version=1)
+    registry.edit_closure("c1", closure_patch({"properties": {"road": "东关大街南段"}}), ADMIN, version=1)
     entries, project = registry.history("closure", "c1", ANONYMOUS)
     assert project.id == PROJECT
     assert [(e["version"], e["action"], e["by"]) for e in entries] == [(1, "create", EDITOR.name),
@@ -358,7 +380,7 @@ def test_history_lists_every_version_with_actor_and_changes(registry, made_closu
 
 @pytest.fixture
 def made_draft(registry, made_project, closure_body):
-    return registry.create_closure(closure_body("d1", publish_at="2024-05-21"), EDITOR)
+    return registry.create_closure(load_closure(closure_body("d1", publish_at="2024-05-21")), EDITOR)
 
 
 def test_draft_is_visible_only_to_those_who_may_edit_it(registry, made_draft):
@@ -388,15 +410,38 @@ def test_import_reports_every_bad_feature_and_stores_nothing(registry, made_clos
             "features": [closure_body("c1", road="新路"), no_road, closure_body("c4", direction="sideways")]}
     before = snapshot()
     with pytest.raises(ValidationFailed) as info:
-        registry.import_features(body, EDITOR)
+        registry.import_features(load_features(body), EDITOR)
     assert set(info.value.errors) == {"features[1].properties.road", "features[2].properties.direction"}
+    assert snapshot() == before
+
+
+def test_import_names_the_callers_parse_failures_and_the_domains_faults_together(registry, made_project,
+                                                                                closure_body, snapshot):
+    no_road = closure_body("c1")
+    del no_road["properties"]["road"]
+    point = closure_body("c3")
+    point["geometry"] = {"type": "Point", "coordinates": [101.79, 36.61]}
+    before = snapshot()
+    with pytest.raises(ValidationFailed) as info:
+        registry.import_features(collection(no_road, closure_body("c2", project="no-such-project"), point), EDITOR)
+    assert set(info.value.errors) == {"features[0].properties.road", "features[1].properties.project",
+                                      "features[2].geometry.type"}
+    assert snapshot() == before
+
+
+def test_a_forbidden_feature_refuses_the_import_even_after_one_that_did_not_parse(registry, made_project,
+                                                                                  closure_body, snapshot):
+    no_road = closure_body("c1")
+    del no_road["properties"]["road"]
+    before = snapshot()
+    with pytest.raises(Forbidden):
+        registry.import_features(collection(no_road, closure_body("c2")), OTHER)
     assert snapshot() == before
 
 
 def test_import_creates_new_and_updates_existing(registry, services, made_closure, closure_body, seq):
     before = seq()
-    views = registry.import_features({"type": "FeatureCollection",
-                                      "features": [closure_body("c1", road="新路"), closure_body("c2")]}, EDITOR)
+    views = registry.import_features(collection(closure_body("c1", road="新路"), closure_body("c2")), EDITOR)
     assert [(v.closure.id, v.closure.version) for v in views] == [("c1", 2), ("c2", 1)]
     assert seq() == before + 2
     assert [r["action"] for r in services.store.history("closure", "c1")] == ["create", "update"]
@@ -406,7 +451,7 @@ def test_import_creates_new_and_updates_existing(registry, services, made_closur
 
 def test_after_hook_runs_inside_the_write_with_the_result(registry, project_body):
     seen = []
-    project = registry.create_project(project_body, EDITOR, after=lambda writer, result: seen.append(
+    project = registry.create_project(load_project(project_body), EDITOR, after=lambda writer, result: seen.append(
         (writer.get("project", PROJECT).version, result)))
     assert seen == [(1, project)]
 
@@ -417,7 +462,7 @@ def test_failing_after_hook_rolls_the_write_back(registry, made_project, closure
 
     before = snapshot()
     with pytest.raises(RuntimeError):
-        registry.create_closure(closure_body("c1"), EDITOR, after=fail)
+        registry.create_closure(load_closure(closure_body("c1")), EDITOR, after=fail)
     assert snapshot() == before
     with pytest.raises(NotFound):
         registry.closure("c1", EDITOR)
@@ -428,8 +473,8 @@ def test_rolled_back_write_leaves_no_trace_in_later_reads(registry, made_project
         raise RuntimeError("rolled back")
 
     with pytest.raises(RuntimeError):
-        registry.create_closure(closure_body("c1", road="旧路"), EDITOR, after=fail)
-    created = registry.create_closure(closure_body("c1", road="新路"), EDITOR)
+        registry.create_closure(load_closure(closure_body("c1", road="旧路")), EDITOR, after=fail)
+    created = registry.create_closure(load_closure(closure_body("c1", road="新路")), EDITOR)
     assert created.closure.road == "新路"
     assert registry.closure("c1", ANONYMOUS).closure.road == "新路"
 
@@ -450,7 +495,7 @@ def test_a_closure_that_could_flood_a_feed_is_refused_naming_the_cap(registry, m
     body = closure_body("flood", direction="both", schedule=A_YEAR)
     body["geometry"] = parts(400)
     with pytest.raises(ValidationFailed) as failure:
-        registry.create_closure(body, EDITOR)
+        registry.create_closure(load_closure(body), EDITOR)
     (path, [message]), = failure.value.errors.items()
     assert path == "properties.schedule.hours" and "FEED_MAX_EVENTS_PER_CLOSURE is 15000" in message
     assert snapshot() == before
@@ -459,17 +504,18 @@ def test_a_closure_that_could_flood_a_feed_is_refused_naming_the_cap(registry, m
 def test_a_year_of_night_works_on_a_30_part_street_is_accepted(registry, made_project, closure_body):
     body = closure_body("nights", direction="both", schedule=A_YEAR)
     body["geometry"] = parts(30)
-    assert registry.create_closure(body, EDITOR).closure.schedule.hours
+    assert registry.create_closure(load_closure(body), EDITOR).closure.schedule.hours
 
 
 def test_patch_and_import_past_the_cap_are_refused_too(registry, made_closure, closure_body, snapshot):
     before = snapshot()
     with pytest.raises(ValidationFailed, match="FEED_MAX_EVENTS_PER_CLOSURE"):
-        registry.patch_closure("c1", {"geometry": parts(400), "properties": {"schedule": A_YEAR}}, EDITOR, None)
+        registry.edit_closure("c1", closure_patch({"geometry": parts(400), "properties": {"schedule": A_YEAR}}),
+                              EDITOR, None)
     feature = closure_body("c2", schedule=A_YEAR)
     feature["geometry"] = parts(400)
     with pytest.raises(ValidationFailed) as failure:
-        registry.import_features({"type": "FeatureCollection", "features": [feature]}, EDITOR)
+        registry.import_features(collection(feature), EDITOR)
     assert list(failure.value.errors) == ["features[0].properties.schedule.hours"]
     assert snapshot() == before
 
@@ -489,8 +535,9 @@ def test_reopening_a_closure_stored_past_the_cap_is_never_refused(registry, made
     body = closure_body("old", direction="both", schedule=A_YEAR)
     body["geometry"] = parts(400)
     registry.feed_cap, cap = None, registry.feed_cap  # as if stored before the cap existed
-    registry.create_closure(body, EDITOR)
+    registry.create_closure(load_closure(body), EDITOR)
     registry.feed_cap = cap
-    assert registry.reopen("old", {"at": "2025-02-01T00:00:00+08:00"}, EDITOR, None).closure.actual_end
+    reopened = registry.reopen("old", datetime.fromisoformat("2025-02-01T00:00:00+08:00"), EDITOR, None)
+    assert reopened.closure.actual_end == datetime(2025, 1, 31, 16, tzinfo=UTC)
     with pytest.raises(ValidationFailed, match="FEED_MAX_EVENTS_PER_CLOSURE"):
-        registry.patch_closure("old", {"properties": {"detour": "经南小街"}}, EDITOR, None)
+        registry.edit_closure("old", closure_patch({"properties": {"detour": "经南小街"}}), EDITOR, None)

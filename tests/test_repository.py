@@ -8,7 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
+from roadworks.domain.errors import Conflict
 from roadworks.store.engine import make_engine, migrate
+from roadworks.store.errors import AlreadyRemembered
+from roadworks.store.repository import Remembered
 from roadworks.store.tables import UTCDateTime, history
 
 T0 = datetime(2024, 4, 1, tzinfo=timezone.utc)
@@ -79,6 +82,19 @@ def test_a_failed_transaction_leaves_no_row_no_history_and_no_sequence(services)
     assert store.get("project", "p1", include_deleted=True) is None
     assert store.history("project", "p1") == []
     assert store.sequence() == 0
+
+
+def test_a_second_answer_for_one_idempotency_key_is_a_typed_conflict_and_the_first_stays(services):
+    store = services.store
+    token = store.add_token(name="desk", role="editor", agency="A", token_hash="0" * 64, now=T0)
+    with store.writing() as w:
+        w.remember(token.id, "k1", Remembered("first", 201, b"one", {}), T0)
+    with pytest.raises(AlreadyRemembered) as raised:
+        with store.writing() as w:
+            w.remember(token.id, "k1", Remembered("second", 201, b"two", {}), T0)
+    # Callers above store/ catch a domain Conflict, never the database library's own error class.
+    assert isinstance(raised.value, Conflict) and not isinstance(raised.value, sa.exc.SQLAlchemyError)
+    assert store.remembered(token.id, "k1").body == b"one"
 
 
 def test_closures_query_by_project_and_bounding_box(services):

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 from openapi_spec_validator import validate
 
+from roadworks.api.headers import page_policy
+
 CONTRACT_PATHS = ("/api/v1/closures", "/api/v1/closures/{id}", "/api/v1/projects", "/api/v1/import",
                   "/api/v1/closures/{id}/reopen", "/api/v1/closures/{id}/history")
 
@@ -200,6 +202,18 @@ def test_docs_point_at_the_local_spec(client, docs):
 
 def test_unknown_docs_asset_is_404(client):
     assert client.get("/docs/assets/nope.js").status_code == 404
+
+
+def test_the_docs_and_the_map_share_one_policy_differing_only_in_what_each_page_needs(client, docs):
+    (script,) = re.findall(r"<script>(.*?)</script>", docs, re.S)  # Swagger UI's start-up configuration
+    docs_policy = client.get("/docs").headers["Content-Security-Policy"]
+    map_policy = client.get("/map/").headers["Content-Security-Policy"]
+    assert docs_policy == page_policy(scripts=[script.encode()])
+    assert map_policy == page_policy(images=["https://tile.openstreetmap.org"])
+    docs_rules = dict(d.strip().split(" ", 1) for d in docs_policy.split(";"))
+    map_rules = dict(d.strip().split(" ", 1) for d in map_policy.split(";"))
+    assert {k for k in docs_rules if docs_rules[k] != map_rules[k]} == {"script-src", "img-src"}
+    assert docs_rules["default-src"] == map_rules["default-src"] == "'none'"
 
 
 def test_docs_do_not_call_the_online_validator(docs):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lxml import etree
 
+from roadworks.api.bodies import load_project
 from roadworks.auth import Actor
 from roadworks.domain.schedule import Hours
 from roadworks.feeds import FragmentMemo, Horizon, dumps, encode, in_crs
@@ -159,7 +160,7 @@ def test_reopened_closure_stays_a_day_with_its_real_end(demo):
 
 
 def test_a_closure_that_ended_as_planned_leaves_the_feed(services, project_body, closure_body, add_closure):
-    services.registry.create_project(project_body, ADMIN)
+    services.registry.create_project(load_project(project_body), ADMIN)
     add_closure("short", schedule={"windows": [{"start": "2024-05-01", "end": "2024-05-10"}]})
     assert incidents(entries(services), MAY_20, Horizon()) == []
 
@@ -174,7 +175,7 @@ def test_ids_are_stable_across_requests_and_the_moving_horizon(demo):
 
 
 def test_direction_and_polyline_order(services, project_body, closure_body, add_closure):
-    services.registry.create_project(project_body, ADMIN)
+    services.registry.create_project(load_project(project_body), ADMIN)
     add_closure("fwd", direction="forward")
     add_closure("bwd", direction="backward")
     add_closure("two", direction="both")
@@ -191,7 +192,7 @@ def test_direction_and_polyline_order(services, project_body, closure_body, add_
     ("alternating", "HAZARD", "HAZARD_ON_ROAD_LANE_CLOSED", True),
     ("restricted", "HAZARD", "HAZARD_ON_ROAD_CONSTRUCTION", False)])
 def test_impact_gives_type_and_subtype(services, xsd, project_body, closure_body, impact, type_, subtype, lanes, add_closure):
-    services.registry.create_project(project_body, ADMIN)
+    services.registry.create_project(load_project(project_body), ADMIN)
     add_closure("c1", impact=impact, direction="forward")
     (item,) = check_feed(services, xsd, MAY_20)
     assert (item["type"], item["subtype"]) == (type_, subtype)

@@ -9,6 +9,7 @@ import pytest
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
+from roadworks.api.bodies import load_project
 from roadworks.auth import Actor
 from roadworks.feeds import FragmentMemo, Horizon, dumps, encode
 from roadworks.config import DEFAULTS
@@ -187,7 +188,7 @@ def test_both_directions_give_two_events_with_reversed_geometry(demo):
 
 
 def test_forward_and_backward_give_one_event_each(services, project_body, closure_body, add_closure):
-    services.registry.create_project(project_body, ADMIN)
+    services.registry.create_project(load_project(project_body), ADMIN)
     add_closure("fwd", direction="forward")
     add_closure("bwd", direction="backward")
     doc = feed(services, MAY_20)
@@ -252,7 +253,7 @@ def test_ids_are_stable_across_requests_and_the_moving_horizon(demo):
                                               ("alternating", "alternating-one-way"),
                                               ("restricted", "all-lanes-open")])
 def test_impact_maps_to_vehicle_impact(services, project_body, closure_body, impact, expected, add_closure):
-    services.registry.create_project(project_body, ADMIN)
+    services.registry.create_project(load_project(project_body), ADMIN)
     add_closure("c1", impact=impact, direction="forward")
     (event,) = feed(services, MAY_20)["features"]
     assert event["properties"]["vehicle_impact"] == expected

@@ -1,12 +1,14 @@
-"""Marshmallow schemas for request and response bodies: JSON in, domain values out, and back."""
+"""Marshmallow schemas for request and response bodies: JSON in, the registry's parsed values out, and back."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timezone
+from typing import Any, Callable
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
+from ..domain.errors import ValidationFailed
 from ..domain.model import DIRECTIONS, IMPACTS
 from ..domain.schedule import DAY_NAMES, Hours, Schedule, Span
 
@@ -243,6 +245,87 @@ class ProjectSchema(StrictSchema):
 
 class ReopenSchema(StrictSchema):
     at = When(metadata={"description": "when traffic flowed again; default now"})
+
+
+# Bodies as the registry takes them: every load raises ValidationFailed with flat field paths.
+
+def load_project(body: Any) -> dict:
+    """A project body (POST or PUT) as ProjectSchema loads it."""
+    return _load(ProjectSchema(), body, "")
+
+
+def load_closure(body: Any, path: str = "") -> dict:
+    """A closure Feature as ClosureFeatureSchema loads it; error paths placed under `path`."""
+    return _load(ClosureFeatureSchema(), body, path)
+
+
+def load_reopen(body: Any) -> date | datetime | None:
+    """When the road reopened, if the body says (no body: the registry takes now)."""
+    return _load(ReopenSchema(), {} if body is None else body, "").get("at")
+
+
+def load_features(body: Any) -> list[dict | ValidationFailed]:
+    """An import: each feature loaded, or the ValidationFailed naming it by index; a bad envelope raises."""
+    envelope = _load(FeatureCollectionSchema(), body, "")
+    return [_attempt(load_closure, feature, f"features[{index}]")
+            for index, feature in enumerate(envelope["features"])]
+
+
+def patched(load: Callable[[Any], dict], patch: Any) -> Callable[[dict], dict]:
+    """A JSON Merge Patch as the registry's edit: the stored document merged with `patch`, then loaded whole."""
+    return lambda doc: load(merge_patch(doc, patch))
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON Merge Patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {'properties.schedule.windows[0].end': [...]}."""
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix or "$": [_plain(m) for m in messages]}
+    if isinstance(messages, list):
+        messages = dict(enumerate(messages))
+    out: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        if key == "_schema":
+            child = prefix or "$"
+        elif isinstance(key, int):
+            child = f"{prefix}[{key}]"
+        else:
+            child = f"{prefix}.{key}" if prefix else str(key)
+        for path, msgs in flatten_errors(value, child).items():
+            out.setdefault(path, []).extend(msgs)
+    return out
+
+
+def _load(schema: Schema, body: Any, path: str) -> dict:
+    if not isinstance(body, dict):
+        raise ValidationFailed.one(path or "$", "must be a JSON object")
+    try:
+        return schema.load(body)
+    except ValidationError as error:
+        raise ValidationFailed(flatten_errors(error.messages, path)) from None
+
+
+def _attempt(load: Callable[[Any, str], dict], body: Any, path: str) -> dict | ValidationFailed:
+    try:
+        return load(body, path)
+    except ValidationFailed as failure:
+        return failure
+
+
+def _plain(message: str) -> str:
+    return "unknown field" if message == "Unknown field." else message
 
 
 # Response shapes, for the OpenAPI document only: responses are rendered in api/render.py.

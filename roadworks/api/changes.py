@@ -11,18 +11,22 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import request
 from marshmallow import RAISE, ValidationError, fields, validate
 
+from ..answers import Answer, lifetime, make_answer
 from ..documents import closure_doc, closure_from, project_from
+from ..feeds import dumps
+from ..index import Snapshot
 from ..domain.model import Closure, Project
 from ..store.repository import Store, Stored
 from .bodies import EARLIEST, LATEST
-from .http import actor, json_response, now, services
+from .answering import respond
+from .http import services
 from .problems import Problem
 from .queries import ApiBlueprint, QuerySchema
 from .render import local_iso, project_json
@@ -106,18 +110,24 @@ def list_changes(limit, since=None):
     Drafts are left out until published; a publication comes as an `update` numbered after every change
     made public before it. Everyone, editors included, reads the same public feed.
     """
-    actor()  # a bad token is refused as on every read
-    store, at = services().store, now()
-    store.publish_due(at)  # number the publications whose time has come (idempotent; writes only if some did)
-    start = _start(store, since)
-    rows = store.public_changes_since(start.pseq, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    # An empty answer keeps its cursor, so the body and its ETag stay the same and idle polls get 304.
-    following = Position(rows[-1]["pseq"]) if rows else start
-    headers = {"Link": f'<{_next_url(following)}>; rel="next"'} if more else {}
-    return json_response({"changes": Feed(store).entries(rows), "next": following.encode(), "more": more},
-                         headers=headers, max_age=MAX_AGE)
+    store = services().store
+    next_url = _next_url
+
+    def build(snapshot: Snapshot, who, at: datetime) -> Answer:
+        store.publish_due(at)  # number the publications whose time has come (idempotent; writes only if some did)
+        start = _start(store, since)
+        rows = store.public_changes_since(start.pseq, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        # An empty answer keeps its cursor, so the body and its ETag stay the same and idle polls get 304.
+        following = Position(rows[-1]["pseq"]) if rows else start
+        headers = {"Link": f'<{next_url(following)}>; rel="next"'} if more else {}
+        body = dumps({"changes": Feed(store).entries(rows), "next": following.encode(), "more": more})
+        # It changes with the next write (a new sequence, so a new key) or the next draft's publication.
+        upcoming = snapshot.published_between(at, LATEST)[:1]
+        life = lifetime(snapshot, upcoming, who, at, at=at, also=(at + timedelta(seconds=MAX_AGE),))
+        return make_answer(body, "application/json", life, headers=headers)
+    return respond(build, {"limit": limit, "since": since})
 
 
 def _start(store: Store, since: Position | OldPosition | None) -> Position:

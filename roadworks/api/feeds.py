@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable
 
-from flask import current_app, request
+from flask import current_app
 from marshmallow import RAISE, fields, validate
 
-from ..config import DEFAULTS
+from ..config import feed_horizon
 from ..domain.crs import WGS84
-from ..feeds import MAX_EVENTS, FragmentMemo, Horizon, encode, in_crs
+from ..feeds import FragmentMemo, Horizon, encode, in_crs
 from ..feeds.ical import closure_calendar
 from ..feeds import waze
 from ..feeds.waze import waze_json, waze_xml
 from ..feeds.wzdx import work_zone_feed
 from ..auth import ANONYMOUS
-from ..index import Entry, Snapshot, last_visible_change, next_event_among
+from ..answers import Answer, lifetime, make_answer
+from ..index import Entry, Snapshot, last_visible_change
+from ..pages import crs_note, public, select
+from .answering import respond
 from .bodies import ID_PATTERN
-from .http import actor, bytes_response, crs_mark, etag_for, now, seconds_until, services
-from .listing import RenderCache, public, query_key, select
+from .http import now, services
 from .queries import ApiBlueprint, BBox, QuerySchema, crs_field
 from .urls import absolute
 
@@ -30,14 +31,12 @@ blp = ApiBlueprint("feeds", __name__, url_prefix="/feeds",
 
 def max_events() -> int:
     """FEED_MAX_EVENTS_PER_CLOSURE: no closure puts more road events into one feed, whatever is stored."""
-    return int(services().settings.get("FEED_MAX_EVENTS_PER_CLOSURE", MAX_EVENTS))
+    return int(services().settings["FEED_MAX_EVENTS_PER_CLOSURE"])
 
 
 def horizon() -> Horizon:
     """The rolling horizon the feeds cover, from ROADWORKS_FEED_DAYS_BACK and _AHEAD."""
-    settings = services().settings
-    return Horizon(timedelta(days=int(settings.get("FEED_DAYS_BACK", 30))),
-                   timedelta(days=int(settings.get("FEED_DAYS_AHEAD", 180))))
+    return Horizon(*feed_horizon(services().settings))
 
 
 class FeedQuerySchema(QuerySchema):
@@ -49,76 +48,29 @@ class FeedQuerySchema(QuerySchema):
     crs = crs_field()
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """One feed's bytes and until when they stay true."""
-
-    body: bytes
-    etag: str
-    headers: dict | None
-    computed_at: datetime
-    expires_at: datetime | None
-    max_age_until: datetime | None = None  # what clients are told: the next change among published closures
-
-
-class FeedCache(RenderCache):
-    """Rendered feeds by (feed, change sequence, query), within its share of ANSWER_CACHE_BYTES.
-
-    A city's WZDx feed takes seconds and tens of megabytes to build; partners poll it all day.
-    """
-
-    def __init__(self, budget: int | None = None):
-        super().__init__(RenderCache.share_of(DEFAULTS, "feeds") if budget is None else budget)
-
-
-@blp.record_once
-def _make_caches(state) -> None:
-    """The feed caches, sized from the settings once when the blueprint joins the app."""
-    settings = state.app.extensions["roadworks"].settings
-    state.app.extensions["roadworks_feeds"] = FeedCache(RenderCache.share_of(settings, "feeds"))
-    # Each closure's part of every feed, kept across writes: a write re-renders only what it changed.
-    state.app.extensions["roadworks_feed_parts"] = FragmentMemo(int(settings["FRAGMENT_CACHE_BYTES"]))
-
-
-def _cache() -> FeedCache:
-    return current_app.extensions["roadworks_feeds"]
-
-
 def _memo() -> FragmentMemo:
-    return current_app.extensions["roadworks_feed_parts"]
+    return current_app.extensions["roadworks"].fragments
 
 
-def _expiry(entries: list[Entry], at: datetime, more: datetime | None) -> datetime:
-    """The first change among these closures, a format's own (`more`), or the horizon sliding, whichever first.
-
-    Over every matching closure, drafts included, it is when our cache must drop the feed (a draft appears at
-    its publish_at); over the published ones only, it is what clients may be told (max-age).
-    """
-    return min(c for c in (next_event_among(entries, at), horizon().next_move(at), more) if c is not None)
-
-
-def _render(query: dict, render, at: datetime, snapshot: Snapshot, next_change) -> Rendered:
-    crs = query.get("crs", WGS84)
-    matching = select(snapshot, query)  # drafts among them bound the expiry: they go public by themselves
-    entries = in_crs(public(matching, at), crs, _memo())
-    body = render(entries, at, crs)
-    headers = crs_mark(crs, body)
-    if isinstance(body, dict):
-        body = encode(body)
-    more = next_change(entries, at, crs) if next_change else None
-    # Our cache keeps it until a draft among the matches goes public; clients hear only of what they see.
-    return Rendered(body, etag_for(body), headers, at, _expiry(matching, at, more), _expiry(entries, at, more))
-
-
-def _answer(query: dict, render, mimetype: str, *, extra_key: str = "",
+def _answer(query: dict, render, media_type: str, *, extra: tuple = (),
             next_change: Callable[[list[Entry], datetime, str], datetime | None] | None = None):
-    """A feed over the published closures matching `query`, built once per change and kept until the next."""
-    actor()  # a bad token is refused on every read
-    at, snapshot = now(), services().index.snapshot()
-    key = (request.endpoint, snapshot.seq, query_key(query), extra_key)
-    rendered = _cache().get(key, at, lambda: _render(query, render, at, snapshot, next_change))
-    return bytes_response(rendered.body, rendered.etag, mimetype=mimetype,
-                          max_age=seconds_until(rendered.max_age_until, at), headers=rendered.headers)
+    """A feed over the published closures matching `query`, built once per change and kept until the next.
+
+    Built from the published closures, it holds until a status among them changes, a draft among the
+    matches goes public, the horizon slides, or the format's own next change (`next_change`) comes.
+    """
+    def build(snapshot: Snapshot, who, at: datetime) -> Answer:
+        crs = query.get("crs", WGS84)
+        matching = select(snapshot, query)
+        entries = in_crs(public(matching, at), crs, _memo())
+        body = render(entries, at, crs)
+        note, headers = crs_note(crs)
+        if isinstance(body, dict):
+            body = encode({**body, **note})
+        more = next_change(entries, at, crs) if next_change else None
+        life = lifetime(snapshot, matching, ANONYMOUS, at, also=(horizon().next_move(at), more))
+        return make_answer(body, media_type, life, headers=headers)
+    return respond(build, query, extra=extra)
 
 
 @blp.route("/wzdx.geojson", methods=["GET"])
@@ -144,7 +96,7 @@ def calendar(**query):
     map_url = absolute("map/")  # the public base, never the Host header: this answer is cached
     return _answer(query, lambda entries, at, crs: closure_calendar(entries, at, horizon(), map_url=map_url,
                                                                    memo=_memo(), crs=crs, max_events=max_events()),
-                   "text/calendar", extra_key=map_url)
+                   "text/calendar", extra=(map_url,))
 
 
 @blp.route("/waze.json", methods=["GET"])

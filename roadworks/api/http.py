@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from flask import Response, current_app, g, request
-from sqlalchemy.exc import IntegrityError
 from werkzeug.http import parse_date
 
+from ..answers import etag_for
 from ..auth import Actor, resolve
-from ..domain.crs import LABELS, URIS, WGS84
+from ..store.errors import AlreadyRemembered
 from ..store.repository import Remembered
 from .problems import Problem
 
@@ -91,12 +91,6 @@ def _check_structure(value: Any) -> None:
 
 
 # ---------------------------------------------------------------------- ETags and preconditions
-
-def etag_for(body: bytes, version: int | None = None) -> str:
-    """A strong ETag: the resource version (for If-Match) and a digest of these exact bytes."""
-    digest = hashlib.sha256(body).hexdigest()[:16]
-    return f'"{version}.{digest}"' if version is not None else f'"{digest}"'
-
 
 def required_version() -> int:
     """The version an If-Match names; PUT/PATCH/DELETE must send one."""
@@ -237,7 +231,7 @@ def idempotent(operation: Callable[[Callable | None], Any], render: Callable[[An
 
     try:
         operation(remember)
-    except IntegrityError:
+    except AlreadyRemembered:
         # Another request with the same key committed first; answer as it did.
         replay = _replay(who, key, fingerprint)
         if replay is None:
@@ -257,12 +251,3 @@ def _replay(who: Actor, key: str, fingerprint: str) -> Response | None:
     response.headers.update(kept.headers)
     response.headers["Idempotent-Replayed"] = "true"
     return response
-
-
-def crs_mark(crs: str, body) -> dict | None:
-    """An answer not in WGS 84 says so: a Content-Crs header, and a member in JSON bodies."""
-    if crs == WGS84:
-        return None
-    if isinstance(body, dict):
-        body["coordinate_system"] = {"name": LABELS[crs], "uri": URIS[crs]}
-    return {"Content-Crs": f"<{URIS[crs]}>"}

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from urllib.parse import urlencode
 
-from flask import request
+from flask import Response, current_app, request
 from marshmallow import RAISE, ValidationError, fields, post_load, validate
 
+from ..answers import Answer, lifetime, make_answer
 from ..auth import ANONYMOUS
-from ..domain.crs import NAMES, URIS, WGS84, geometry_to
-from ..feeds import in_effect
+from ..domain.crs import NAMES, URIS, WGS84
+from ..feeds import dumps, in_effect
 from ..feeds.ogc import extent, utc
-from ..index import Entry, Snapshot, last_visible_change, next_visible_event
-from .http import actor, json_response, now, seconds_until, services
-from .listing import public, select
+from ..index import Entry, Snapshot
+from ..pages import collection as collection_bytes, feature_bytes, features, public, select
+from .answering import respond
+from .http import services
 from .problems import Problem
 from .queries import ApiBlueprint, BBox, Cursor, Instant, QuerySchema, check_interval_length, crs_field, make_cursor
-from .render import entry_feature
 from .urls import public_request_url, public_url_for
 
 blp = ApiBlueprint("ogc", __name__, url_prefix="/ogc", description="OGC API - Features (Part 1: Core)")
@@ -125,15 +127,14 @@ def _answers(*media_types: str):
 @blp.arguments(FormatQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def landing(**query):
     """Landing page: links to the API definition, the conformance classes and the collections."""
-    actor()  # a bad token is refused on every read
     links = [_link(public_url_for("ogc.landing"), "self", JSON, "this document"),
              _link(public_url_for("api-docs.openapi_json"), "service-desc", OPENAPI, "API definition"),
              _link(public_url_for("api-docs.openapi_swagger_ui"), "service-doc", "text/html",
                    "API documentation"),
              _link(public_url_for("ogc.conformance"), "conformance", JSON, "conformance classes"),
              _link(public_url_for("ogc.collections"), "data", JSON, "collections")]
-    return json_response({"title": "Roadworks", "description": "Road-construction closures as OGC API - Features",
-                          "links": links})
+    return _fixed({"title": "Roadworks", "description": "Road-construction closures as OGC API - Features",
+                   "links": links}, query)
 
 
 @blp.route("/conformance", methods=["GET"])
@@ -141,8 +142,7 @@ def landing(**query):
 @blp.arguments(FormatQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def conformance(**query):
     """The conformance classes implemented: Core, GeoJSON and OpenAPI 3.0."""
-    actor()
-    return json_response({"conformsTo": CONFORMANCE})
+    return _fixed({"conformsTo": CONFORMANCE}, query)
 
 
 @blp.route("/collections", methods=["GET"])
@@ -150,11 +150,8 @@ def conformance(**query):
 @blp.arguments(FormatQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def collections(**query):
     """The one collection: every published closure."""
-    actor()
-    found, max_age = _the_collection()
-    body = {"links": [_link(public_url_for("ogc.collections"), "self", JSON, "this document")],
-            "collections": [found]}
-    return json_response(body, max_age=max_age)
+    here = _link(public_url_for("ogc.collections"), "self", JSON, "this document")
+    return _the_collection(query, lambda found: {"links": [here], "collections": [found]})
 
 
 @blp.route("/collections/<collectionId>", methods=["GET"])
@@ -162,10 +159,8 @@ def collections(**query):
 @blp.arguments(FormatQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def collection(collectionId, **query):
     """The closures collection: its extent in space and time, and where its items are."""
-    actor()
     _check_collection(collectionId)
-    found, max_age = _the_collection()
-    return json_response(found, max_age=max_age)
+    return _the_collection(query, lambda found: found)
 
 
 @blp.route("/collections/<collectionId>/items", methods=["GET"])
@@ -173,26 +168,27 @@ def collection(collectionId, **query):
 @blp.arguments(ItemsQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def items(collectionId, **query):
     """Published closures as a GeoJSON FeatureCollection, by area and time in effect, a page at a time."""
-    actor()
     _check_collection(collectionId)
-    at, crs, snapshot = now(), query["crs"], services().index.snapshot()
-    candidates = _filtered(snapshot, query)
-    matched = public(candidates, at)
-    after = query.get("cursor")
-    remaining = [e for e in matched if after is None or e.id > after]
-    page = remaining[:query["limit"]]
-    body = {"type": "FeatureCollection", "features": [_feature(e, at, crs) for e in page],
-            "numberMatched": len(matched), "numberReturned": len(page)}
-    stamp = _changed_at(snapshot, page, at)
-    if stamp is not None:
-        body["timeStamp"] = stamp
-    body["links"] = _items_links(page[-1].id if len(remaining) > len(page) else None)
-    # The page changes with its closures' statuses, and the whole answer when a draft among the matches goes public.
-    # The page changes with its closures' statuses; a draft among the matches joins it at its publication,
-    # which max-age may not tell (HTTP caches turn over each whole minute instead, see http.next_turnover).
-    expires = next_visible_event(page, ANONYMOUS, at, at)
-    return json_response(body, mimetype=_geojson_type(query), max_age=seconds_until(expires, at),
-                         headers=_crs_header(crs))
+    memo = current_app.extensions["roadworks"].fragments
+    links = partial(_items_links, request.args.to_dict())
+
+    def build(snapshot: Snapshot, who, at: datetime) -> Answer:
+        candidates = _filtered(snapshot, query)
+        matched = public(candidates, at)
+        after = query.get("cursor")
+        remaining = [e for e in matched if after is None or e.id > after]
+        page = remaining[:query["limit"]]
+        # The page changes with its closures' statuses, and the whole answer when a draft among the matches
+        # goes public (which max-age may not tell: HTTP caches turn over each whole minute instead).
+        life = lifetime(snapshot, candidates, ANONYMOUS, at)
+        members = {"type": "FeatureCollection", "features": features(page, at, query["crs"], memo),
+                   "numberMatched": len(matched), "numberReturned": len(page),
+                   # The last public write, publication or status change among the matches: it keeps the
+                   # ETag while nothing moves, and never moves with a hidden draft.
+                   "timeStamp": utc(life.changed_at),
+                   "links": links(page[-1].id if len(remaining) > len(page) else None)}
+        return make_answer(collection_bytes(members), _geojson_type(query), life, headers=_crs_header(query["crs"]))
+    return respond(build, query)
 
 
 @blp.route("/collections/<collectionId>/items/<featureId>", methods=["GET"])
@@ -200,18 +196,19 @@ def items(collectionId, **query):
 @blp.arguments(ItemQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def item(collectionId, featureId, **query):
     """One published closure as a GeoJSON Feature."""
-    actor()
     _check_collection(collectionId)
-    at, crs = now(), query["crs"]
-    entry = services().index.snapshot().get(featureId)
-    if entry is None or not entry.visible(ANONYMOUS, at):
-        raise Problem(404, f"no published closure {featureId!r} in collection {COLLECTION}")
-    feature = _feature(entry, at, crs)
-    feature["links"] = [_link(public_request_url(), "self", GEOJSON, "this closure"),
-                        _link(public_url_for("ogc.collection", collectionId=COLLECTION), "collection",
-                              JSON, "the collection")]
-    return json_response(feature, version=entry.view.closure.version, mimetype=_geojson_type(query),
-                         max_age=seconds_until(entry.next_event(at), at), headers=_crs_header(crs))
+    memo = current_app.extensions["roadworks"].fragments
+    links = [_link(public_request_url(), "self", GEOJSON, "this closure"),
+             _link(public_url_for("ogc.collection", collectionId=COLLECTION), "collection", JSON, "the collection")]
+
+    def build(snapshot: Snapshot, who, at: datetime) -> Answer:
+        entry = snapshot.get(featureId)
+        if entry is None or not entry.visible(ANONYMOUS, at):
+            raise Problem(404, f"no published closure {featureId!r} in collection {COLLECTION}")
+        body = feature_bytes(entry, at, query["crs"], memo)[:-1] + b',"links":' + dumps(links) + b"}"
+        return make_answer(body, _geojson_type(query), lifetime(snapshot, [entry], ANONYMOUS, at),
+                           version=entry.view.closure.version, headers=_crs_header(query["crs"]))
+    return respond(build, query, extra=(featureId,))
 
 
 # ---------------------------------------------------------------------- helpers
@@ -230,24 +227,19 @@ def _filtered(snapshot: Snapshot, query: dict) -> list[Entry]:
     return [e for e in entries if in_effect(e.timeline, start, end)]
 
 
-def _changed_at(snapshot: Snapshot, page: list[Entry], at: datetime) -> str | None:
-    """The last public write, publication or status change behind this page: a timeStamp that keeps the ETag
-    while nothing moves, and never moves with a hidden draft."""
-    return utc(last_visible_change(snapshot, page, ANONYMOUS, at, at))
+def _the_collection(query: dict, shape) -> "Response":
+    """The collection as published now (shaped by `shape`): its extent moves only when a draft goes public."""
+    def build(snapshot: Snapshot, who, at: datetime) -> Answer:
+        entries = snapshot.select()
+        body = dumps(shape(_collection(public(entries, at))))
+        return make_answer(body, JSON, lifetime(snapshot, entries, ANONYMOUS, at, at=at))
+    return respond(build, query)
 
 
-def _feature(entry: Entry, at: datetime, crs: str) -> dict:
-    feature = entry_feature(entry, at)
-    feature["geometry"] = geometry_to(feature["geometry"], crs)
-    return feature
-
-
-def _the_collection() -> tuple[dict, int | None]:
-    """The collection as published now, and how long that holds: its extent moves only when a draft goes public,
-    which max-age may not tell (it ends at the clock's next whole minute instead, see http.next_turnover)."""
-    at = now()
-    entries = services().index.snapshot().select()
-    return _collection(public(entries, at)), None
+def _fixed(document: dict, query: dict):
+    """A document that never changes by itself (links are built on the public base URL)."""
+    return respond(lambda snapshot, who, at: make_answer(dumps(document), JSON, lifetime(snapshot, (), who, at)),
+                   query)
 
 
 def _collection(entries: list[Entry]) -> dict:
@@ -265,8 +257,7 @@ def _collection(entries: list[Entry]) -> dict:
     return out
 
 
-def _items_links(next_after: str | None) -> list[dict]:
-    args = request.args.to_dict()
+def _items_links(args: dict, next_after: str | None) -> list[dict]:
     base = public_url_for("ogc.items", collectionId=COLLECTION)
     other = "geojson" if args.get("f") == "json" else "json"
     links = [_link(public_request_url(), "self", _geojson_type(args), "this page"),

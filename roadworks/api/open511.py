@@ -11,21 +11,25 @@ from __future__ import annotations
 import operator
 import re
 from datetime import date, datetime, time, timedelta, timezone
+from functools import partial
+from typing import Callable
 from urllib.parse import urlencode
 
 from flask import request
 from marshmallow import RAISE, ValidationError, fields, validate
 from shapely.geometry import box, mapping
 
+from ..answers import Answer, lifetime, make_answer
 from ..auth import ANONYMOUS
 from ..domain.crs import WGS84
-from ..feeds import open511 as o5
+from ..feeds import dumps, open511 as o5
 from ..feeds.wzdx import CC0
-from ..index import Entry, next_visible_event
+from ..index import Entry, Snapshot
+from ..pages import crs_note, public, select
+from .answering import respond
 from .bodies import EARLIEST, LATEST, parse_instant
 from .urls import absolute, public_request_url
-from .http import actor, bytes_response, crs_mark, etag_for, json_response, now, seconds_until, services
-from .listing import public, select
+from .http import services
 from .problems import Problem
 from .queries import ApiBlueprint, BBox, QuerySchema, check_interval_length, crs_field
 
@@ -165,16 +169,19 @@ def negotiated(query: dict) -> str:
     return FORMATS[best]
 
 
-def answer(document: dict, fmt: str, *, max_age: int | None = None, crs: str = WGS84):
-    """The document in `fmt`, tagged and cached like every read; it varies with the negotiating headers."""
-    headers = crs_mark(crs, None)
-    if fmt == "json":
-        response = json_response(document, mimetype=MIMETYPES[fmt], max_age=max_age, headers=headers)
-    else:
-        body = o5.to_xml(document)
-        response = bytes_response(body, etag_for(body), mimetype=MIMETYPES[fmt], max_age=max_age, headers=headers)
-    response.headers["Vary"] = ", ".join(v for v in (response.headers.get("Vary"), "Accept, Open511-Version") if v)
-    return response
+def answer(query: dict, fmt: str, document: Callable[[Snapshot, datetime], tuple[dict, list[Entry]]], *,
+           crs: str = WGS84, extra: tuple = ()):
+    """`document` (the Open511 document and the closures it was built from) in `fmt`, kept like every read.
+
+    It varies with the negotiating headers. It holds until a status among its closures changes or a draft
+    among them goes public; clients are told only of the published ones (see answers.lifetime).
+    """
+    def build(snapshot: Snapshot, who, at: datetime) -> Answer:
+        made, entries = document(snapshot, at)
+        body = dumps(made) if fmt == "json" else o5.to_xml(made)
+        return make_answer(body, MIMETYPES[fmt], lifetime(snapshot, entries, ANONYMOUS, at),
+                           headers=crs_note(crs)[1], vary=("Accept", "Open511-Version"))
+    return respond(build, query, extra=(fmt, *extra))
 
 
 def links() -> o5.Links:
@@ -196,9 +203,9 @@ def _answers():
 def discovery(**query):
     """Open511 discovery: the jurisdiction and the services this server offers."""
     fmt = negotiated(query)
-    actor()
     name = services().settings.get("PUBLISHER") or "Roadworks"
-    return answer(o5.discovery_document(links(), name, public_request_url()), fmt)
+    made = o5.discovery_document(links(), name, public_request_url())
+    return answer(query, fmt, lambda snapshot, at: (made, []))
 
 
 @blp.route("/jurisdictions", methods=["GET"])
@@ -219,7 +226,6 @@ def one_jurisdiction(jurisdiction_id, **query):
 
 def _jurisdictions(query: dict, wanted: str | None = None):
     fmt = negotiated(query)
-    actor()
     here = links()
     _check_jurisdiction(here, wanted)
     settings = services().settings
@@ -227,7 +233,8 @@ def _jurisdictions(query: dict, wanted: str | None = None):
     found = o5.jurisdiction_resource(here, name=settings.get("PUBLISHER") or "Roadworks",
                                      email=contact if "@" in contact and " " not in contact else None,
                                      zone=settings["TIMEZONE"], license_url=CC0)
-    return answer({"jurisdictions": [found], "meta": {"version": o5.VERSION, "url": public_request_url()}}, fmt)
+    made = {"jurisdictions": [found], "meta": {"version": o5.VERSION, "url": public_request_url()}}
+    return answer(query, fmt, lambda snapshot, at: (made, []), extra=(wanted,))
 
 
 @blp.route("/jurisdictions/<jurisdiction_id>/geography", methods=["GET"])
@@ -236,11 +243,11 @@ def _jurisdictions(query: dict, wanted: str | None = None):
 def jurisdiction_geography(jurisdiction_id, **query):
     """The area the jurisdiction covers: the service area (ROADWORKS_SERVICE_AREA) as a polygon."""
     fmt = negotiated(query)
-    actor()
     _check_jurisdiction(links(), jurisdiction_id)
     area = services().registry.service_area or WHOLE_WORLD
     polygon = {"type": "Polygon", "coordinates": [[list(p) for p in mapping(box(*area))["coordinates"][0]]]}
-    return answer({"geographies": [polygon], "meta": {"version": o5.VERSION, "url": public_request_url()}}, fmt)
+    made = {"geographies": [polygon], "meta": {"version": o5.VERSION, "url": public_request_url()}}
+    return answer(query, fmt, lambda snapshot, at: (made, []), extra=(jurisdiction_id,))
 
 
 def _check_jurisdiction(here: o5.Links, wanted: str | None) -> None:
@@ -254,15 +261,17 @@ def _check_jurisdiction(here: o5.Links, wanted: str | None) -> None:
 def events(**query):
     """Open511 events: every published closure as a CONSTRUCTION event, filtered and paged as Open511 says."""
     fmt = negotiated(query)
-    actor()  # a bad token is refused on every read
-    at, here, crs = now(), links(), query["crs"]
-    candidates = _candidates(query, here)
-    chosen = [e for e in public(candidates, at) if _wanted(e, query, at)]
+    here, crs, url = links(), query["crs"], public_request_url()
     offset, limit = query["offset"], query["limit"]
-    shown = [o5.event(e, at, here, crs) for e in chosen[offset:offset + limit]]
-    pagination = o5.paged(lambda start: _page_url(start, limit), offset, limit, len(chosen))
-    document = o5.events_document(shown, public_request_url(), here, pagination)
-    return answer(document, fmt, max_age=_max_age(candidates, at), crs=crs)
+    page_url = partial(_page_url, request.args.to_dict(flat=False), limit)
+
+    def document(snapshot: Snapshot, at: datetime) -> tuple[dict, list[Entry]]:
+        candidates = _candidates(snapshot, query, here)
+        chosen = [e for e in public(candidates, at) if _wanted(e, query, at)]
+        shown = [o5.event(e, at, here, crs) for e in chosen[offset:offset + limit]]
+        pagination = o5.paged(page_url, offset, limit, len(chosen))
+        return o5.events_document(shown, url, here, pagination), candidates
+    return answer(query, fmt, document, crs=crs)
 
 
 @blp.route("/events/<jurisdiction_id>/<closure_id>", methods=["GET"])
@@ -271,23 +280,24 @@ def events(**query):
 def one_event(jurisdiction_id, closure_id, **query):
     """One event, whatever its status (drafts stay hidden until published)."""
     fmt = negotiated(query)
-    actor()
-    at, here = now(), links()
+    here, url = links(), public_request_url()
     _check_jurisdiction(here, jurisdiction_id)
-    entry = services().index.snapshot().get(closure_id)
-    if entry is None or not entry.visible(ANONYMOUS, at):
-        raise Problem(404, f"no event {jurisdiction_id}/{closure_id}")
-    document = o5.events_document([o5.event(entry, at, here, query["crs"])], public_request_url(), here)
-    return answer(document, fmt, max_age=_max_age([entry], at), crs=query["crs"])
+
+    def document(snapshot: Snapshot, at: datetime) -> tuple[dict, list[Entry]]:
+        entry = snapshot.get(closure_id)
+        if entry is None or not entry.visible(ANONYMOUS, at):
+            raise Problem(404, f"no event {jurisdiction_id}/{closure_id}")
+        return o5.events_document([o5.event(entry, at, here, query["crs"])], url, here), [entry]
+    return answer(query, fmt, document, crs=query["crs"], extra=(jurisdiction_id, closure_id))
 
 
 # ---------------------------------------------------------------------------- filters
 
-def _candidates(query: dict, here: o5.Links) -> list[Entry]:
+def _candidates(snapshot: Snapshot, query: dict, here: o5.Links) -> list[Entry]:
     """Closures in the area, on the roads and in the jurisdictions asked for, drafts included (for max-age)."""
     if "jurisdiction" in query and not _names_us(query["jurisdiction"], here):
         return []
-    entries = select(services().index.snapshot(), query)
+    entries = select(snapshot, query)
     if "road_name" in query:
         roads = {r.strip().casefold() for r in query["road_name"].split(",") if r.strip()}
         entries = [e for e in entries if e.road in roads]
@@ -323,17 +333,8 @@ def _compare(condition: tuple[str, datetime], value: datetime) -> bool:
     return COMPARISONS[op](value.replace(microsecond=0), limit)
 
 
-def _page_url(offset: int, limit: int) -> str:
+def _page_url(args: dict, limit: int, offset: int) -> str:
     """This request's URL, every other parameter kept, at another offset."""
-    args = request.args.to_dict(flat=False)
+    args = dict(args)
     args["offset"], args["limit"] = [str(offset)], [str(limit)]
     return f"{public_request_url(query=False)}?{urlencode(args, doseq=True)}"
-
-
-def _max_age(entries: list[Entry], at: datetime) -> int | None:
-    """Until the first status change among the published closures the answer could hold.
-
-    A draft's publication is not counted: max-age would tell it exists. HTTP caches turn over each whole
-    minute instead (http.next_turnover), so it still shows everywhere within the minute.
-    """
-    return seconds_until(next_visible_event(entries, ANONYMOUS, at, at), at)

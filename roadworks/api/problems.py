@@ -8,9 +8,8 @@ from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
 from ..auth import Forbidden, Unauthenticated
-from ..domain.errors import Conflict, NotFound, Unavailable, ValidationFailed
-from ..registry import StaleVersion, flatten_errors
-from .bodies import ProblemSchema
+from ..domain.errors import Conflict, NotFound, StaleVersion, Unavailable, ValidationFailed
+from .bodies import ProblemSchema, flatten_errors
 
 log = logging.getLogger(__name__)
 

@@ -1,19 +1,12 @@
-"""JSON representations of projects and closures, with the status-dependent members at an instant."""
+"""JSON representations of projects and closures for the bureau's write answers (reads go through pages.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from ..domain.model import Project
-from ..domain.schedule import zone
 from ..documents import closure_doc, project_doc
-from ..index import Entry, first_event
-from ..domain.model import ClosureView
-
-
-def local_iso(instant: datetime | None, project: Project) -> str | None:
-    """An instant as RFC 3339 with the project's offset."""
-    return None if instant is None else instant.astimezone(zone(project.timezone)).isoformat()
+from ..domain.model import ClosureView, Project
+from ..pages import feature_of, local_iso
 
 
 def project_json(project: Project) -> dict:
@@ -26,24 +19,4 @@ def project_json(project: Project) -> dict:
 def closure_feature(view: ClosureView, at: datetime) -> dict:
     """One closure as a GeoJSON Feature, with `status` and `next_change` at instant `at`."""
     timeline = view.closure.timeline(view.project)
-    return _feature(closure_doc(view.closure), view, timeline.status_at(at), timeline.next_change(at))
-
-
-def entry_feature(entry: Entry, at: datetime) -> dict:
-    """A read-model entry as a GeoJSON Feature, reusing its cached status."""
-    return _feature(entry.doc, entry.view, *entry.status(at))
-
-
-def _feature(doc: dict, view: ClosureView, status: str, change: datetime | None) -> dict:
-    closure, project = view.closure, view.project
-    doc["properties"] = dict(doc["properties"], status=status, next_change=local_iso(change, project),
-                             length_m=closure.length_m, version=closure.version,
-                             created_at=local_iso(closure.created_at, project),
-                             updated_at=local_iso(closure.updated_at, project))
-    return doc
-
-
-def next_changes(view: ClosureView, at: datetime) -> datetime | None:
-    """The earliest instant after `at` at which this closure's representation changes by itself."""
-    closure, project = view.closure, view.project
-    return first_event(closure.timeline(project).next_change(at), closure.published_at(project), at)
+    return feature_of(closure_doc(view.closure), view, timeline.status_at(at), timeline.next_change(at))

@@ -22,8 +22,7 @@ from ..domain.errors import ValidationFailed
 from ..domain.route import RouteProbe, TooMuchWork, route_line
 from ..domain.schedule import zone
 from ..index import Entry, Snapshot
-from ..registry import flatten_errors
-from .bodies import StrictSchema
+from .bodies import StrictSchema, flatten_errors
 from .http import actor, json_body, json_response, now, services
 from .problems import Problem
 from .queries import Instant

@@ -9,6 +9,7 @@ import swagger_ui_bundle
 import xstatic.pkg.leaflet
 from flask import Blueprint, abort, jsonify, redirect, request, send_from_directory
 
+from .headers import page_policy
 from .http import json_response, services
 from .problems import PROBLEMS
 
@@ -54,17 +55,12 @@ def map_config():
 def map_security_headers(response):
     """No inline script or style on the map; images only from here and the tile server.
 
-    The headers every answer carries (nosniff, a page's Referrer-Policy) come from roadworks/observability.py.
+    The headers every answer carries (nosniff, a page's Referrer-Policy) come from roadworks/api/headers.py.
     """
     if request.path.startswith("/map/"):
-        response.headers["Content-Security-Policy"] = content_security_policy(services().settings["TILE_URL"])
+        tiles = tile_source(services().settings["TILE_URL"])
+        response.headers["Content-Security-Policy"] = page_policy(images=[tiles] if tiles else [])
     return response
-
-
-def content_security_policy(tile_url: str) -> str:
-    images = " ".join(["'self'", "data:", *filter(None, [tile_source(tile_url)])])
-    return ("default-src 'none'; script-src 'self'; style-src 'self'; "
-            f"img-src {images}; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 def tile_source(tile_url: str) -> str | None:

@@ -29,6 +29,10 @@ class Conflict(DomainError):
     """The write contradicts the stored state (duplicate id, stale version...)."""
 
 
+class StaleVersion(Conflict):
+    """The caller's If-Match names a version that is no longer current."""
+
+
 class Unavailable(DomainError):
     """The storage cannot be reached or is busy right now; the same request may succeed later."""
 

@@ -14,6 +14,7 @@ from typing import Any
 import shapely
 
 from ..budget import ByteLru
+from ..config import DEFAULTS
 from ..domain.crs import WGS84, shapes_to
 from ..domain.schedule import Period, Timeline
 from ..index import Entry
@@ -68,8 +69,8 @@ def final_period(timeline: Timeline) -> Period | None:
 class Horizon:
     """The stretch of time a feed covers: `back` before now to `ahead` after it."""
 
-    back: timedelta = timedelta(days=30)
-    ahead: timedelta = timedelta(days=180)
+    back: timedelta = timedelta(days=DEFAULTS["FEED_DAYS_BACK"])
+    ahead: timedelta = timedelta(days=DEFAULTS["FEED_DAYS_AHEAD"])
 
     def bounds(self, now: datetime) -> tuple[datetime, datetime]:
         """Whole UTC days, so a feed's bytes (and ETag) hold for a day instead of changing every second."""

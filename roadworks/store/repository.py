@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from ..domain.errors import Unavailable
 from ..domain.schedule import start_instant, zone
 from .engine import unreachable
+from .errors import AlreadyRemembered
 from .tables import closures, counters, history, idempotency, projects, public_changes, tokens
 
 KINDS = {"project": projects, "closure": closures}
@@ -343,9 +344,14 @@ class Writer:
         return Stored(kind, id, previous.doc, version, seq, previous.created_at, now, now, previous.owner)
 
     def remember(self, token_id: int, key: str, answer: Remembered, now: datetime) -> None:
-        self.conn.execute(idempotency.insert().values(
-            token_id=token_id, key=key, fingerprint=answer.fingerprint, status=answer.status,
-            body=answer.body, headers=answer.headers, created_at=now))
+        """Keep the answer to an Idempotency-Key; AlreadyRemembered if a concurrent request kept one first."""
+        try:
+            self.conn.execute(idempotency.insert().values(
+                token_id=token_id, key=key, fingerprint=answer.fingerprint, status=answer.status,
+                body=answer.body, headers=answer.headers, created_at=now))
+        except sa.exc.IntegrityError as error:
+            # (token, key) is the primary key: the one rule a well-formed answer can break.
+            raise AlreadyRemembered(f"an answer is already kept for Idempotency-Key {key!r}") from error
 
     def _next_seq(self) -> int:
         # The counter row is the write lock: writers queue here, so sequence order is commit order.
