@@ -74,7 +74,9 @@ def _parsed(entry: "Entry", held: _Deferred) -> ClosureView:
 
 
 def _resolved(entry: "Entry", held: None) -> Timeline:
-    view = entry.view
+    view = entry.__dict__["_view"]
+    if isinstance(view, tuple):  # still packed: a status needs no more, so the parsed closure is not kept
+        return view[0].closure().timeline(view[1])
     return view.closure.timeline(view.project)
 
 

@@ -622,3 +622,23 @@ def test_entries_made_the_old_way_still_work(demo):
     assert moved.view is view and moved.timeline == entry.timeline and moved.bounds == entry.bounds
     other = replace(entry, timeline=made.timeline, _status=None)
     assert other.timeline is made.timeline
+
+
+def test_statuses_asked_first_match_and_keep_the_closure_packed(second_project, monkeypatch):
+    from roadworks.documents import Packed
+
+    services = second_project
+    every_kind(services)
+    built = services.index.rebuild()
+    parsed = []
+    real = Packed.closure
+    monkeypatch.setattr(Packed, "closure", lambda self: parsed.append(self.id) or real(self))
+    reference = one_by_one(services)
+    published = [id for id in reference if not id.startswith("every-draft")]
+    for id, slow in reference.items():
+        fast = built.get(id)
+        assert [fast.status(t) for t in INSTANTS] == [slow.status(t) for t in INSTANTS], id
+        assert fast.timeline == slow.timeline and fast.timeline is fast.timeline, id
+    assert sorted(parsed) == sorted(published), "each timeline made from the packed closure, once"
+    assert [built.get(id).view.closure for id in published] == [reference[id].view.closure for id in published]
+    assert sorted(parsed) == sorted(published * 2), "the closure parsed for a timeline is not kept"
