@@ -528,3 +528,120 @@ def test_next_visible_event_ignores_what_the_asker_cannot_see(demo, clock):
     assert index_module.last_visible_change(snapshot, entries, anonymous, later, later, statuses=False) == publish
     assert index_module.last_visible_change(snapshot, entries, anonymous, clock.now, clock.now,
                                             statuses=False) == snapshot.last_public_write_at
+
+
+# ---------------------------------------------------------------------------- the full build's fast path (issue 11)
+
+def every_kind(services) -> None:
+    """Closures using every part of the stored form: parts, hours, pauses, actual dates, drafts, cancellation."""
+    reg = services.registry
+    two_parts = {"type": "MultiLineString", "coordinates": [[[101.7801234, 36.6012345], [101.7823456, 36.6034567]],
+                                                            [[101.79, 36.61], [101.791, 36.611], [101.7925, 36.61]]]}
+    reg.create_closure({**feature("every-multi", project="second", description="两段 · two parts", detour="via 共和路",
+                                  direction="forward", impact="lanes-closed", to="共和路",
+                                  schedule=SCHEDULES["weekends"]), "geometry": two_parts}, ADMIN)
+    for name, schedule in SCHEDULES.items():
+        reg.create_closure(feature(f"every-{name}", [[101.78 + len(name) / 1000, 36.6], [101.79, 36.61]],
+                                   schedule=schedule, **{"from": "乐都路"}), ADMIN)
+    reg.create_closure(feature("every-reopened", actual_start="2024-04-10",
+                               actual_end="2024-05-02T10:30:00+08:00"), ADMIN)
+    reg.create_closure(feature("every-cancelled", project="second", cancelled=True), ADMIN)
+    reg.create_closure(feature("every-draft-day", publish_at="2024-06-01"), ADMIN)
+    reg.create_closure(feature("every-draft-instant", project="second", publish_at="2024-05-21T08:00:00+08:00"),
+                       ADMIN)
+    reg.create_closure(feature("every-open", schedule={"windows": [{"start": "2024-05-01T06:30:00+08:00",
+                                                                    "end": None, "label": "第一期"}]}), ADMIN)
+
+
+def one_by_one(services) -> dict:
+    """Entries as `make_entry` makes them from each stored row, the way every build did before issue 11."""
+    from roadworks.documents import closure_from, project_from
+
+    projects = {s.id: project_from(s) for s in services.store.projects()}
+    return {s.id: index_module.make_entry(closure_from(s), projects[s.owner], s.seq)
+            for s in services.store.closures()}
+
+
+def same_entry(fast, slow) -> list[str]:
+    """What differs between two entries of one closure, over everything the Entry API answers."""
+    import shapely
+
+    checks = {
+        "id": (fast.id, slow.id), "seq": (fast.seq, slow.seq), "road": (fast.road, slow.road),
+        "bounds": (fast.bounds, slow.bounds), "published_at": (fast.published_at, slow.published_at),
+        "geom_type": (fast.shape.geom_type, slow.shape.geom_type),
+        "coordinates": (shapely.get_coordinates(fast.shape).tolist(), shapely.get_coordinates(slow.shape).tolist()),
+        "parts": (shapely.get_num_geometries(fast.shape), shapely.get_num_geometries(slow.shape)),
+        "doc": (fast.doc, slow.doc), "closure": (fast.closure, slow.closure), "view": (fast.view, slow.view),
+        "project_id": (fast.project_id, slow.view.closure.project), "timeline": (fast.timeline, slow.timeline),
+        "statuses": ([fast.status(t) for t in INSTANTS], [slow.status(t) for t in INSTANTS]),
+        "last_events": ([fast.last_event(t, t) for t in INSTANTS], [slow.last_event(t, t) for t in INSTANTS]),
+        "next_events": ([fast.next_event(t) for t in INSTANTS], [slow.next_event(t) for t in INSTANTS]),
+    }
+    return [name for name, (a, b) in checks.items() if a != b]
+
+
+def test_a_full_build_answers_like_entries_made_one_by_one(second_project):
+    services = second_project
+    every_kind(services)
+    built = services.index.rebuild()
+    reference = one_by_one(services)
+    assert sorted(reference) == [e.id for e in built.entries()]
+    differ = {id: same_entry(built.get(id), entry) for id, entry in reference.items()}
+    assert not {id: names for id, names in differ.items() if names}
+    assert {e.id for e in built.select(project="second")} == {"every-multi", "every-cancelled", "every-draft-instant"}
+
+
+def test_a_full_build_parses_no_published_closure_until_asked(second_project, monkeypatch):
+    from roadworks.documents import Packed
+
+    every_kind(second_project)
+    parsed = []
+    real = Packed.closure
+    monkeypatch.setattr(Packed, "closure", lambda self: parsed.append(self.id) or real(self))
+    snapshot = second_project.index.rebuild()
+    assert sorted(parsed) == ["every-draft-day", "every-draft-instant"], "drafts: for their publication instant"
+    found = [e.id for e in snapshot.select(area=box(101.78, 36.60, 101.80, 36.62), project=PROJECT, road="东关")]
+    assert found and len(parsed) == 2, "selecting by area, project and road reads no closure"
+    entry = snapshot.get("every-nights")
+    view = entry.view
+    assert parsed[-1] == "every-nights" and entry.view is view, "parsed once, then kept"
+    assert entry.status(INSTANTS[0]) == (entry.timeline.status_at(INSTANTS[0]), entry.timeline.next_change(INSTANTS[0]))
+    assert entry.timeline is entry.timeline and len(parsed) == 3
+
+
+def test_entries_made_the_old_way_still_work(demo):
+    from dataclasses import replace
+
+    from roadworks.domain.geometry import to_shape
+
+    entry = demo.index.snapshot().get(GONGHE)
+    view = entry.view
+    made = index_module.Entry(view, entry.shape, entry.bounds, entry.road, view.closure.timeline(view.project),
+                              entry.published_at, entry.seq)
+    assert made.id == GONGHE and made.project_id == PROJECT and made.doc == entry.doc
+    assert made.status(INSTANTS[1]) == entry.status(INSTANTS[1])
+    moved = replace(entry, shape=to_shape({"type": "LineString", "coordinates": [[1.0, 2.0], [3.0, 4.0]]}))
+    assert moved.view is view and moved.timeline == entry.timeline and moved.bounds == entry.bounds
+    other = replace(entry, timeline=made.timeline, _status=None)
+    assert other.timeline is made.timeline
+
+
+def test_statuses_asked_first_match_and_keep_the_closure_packed(second_project, monkeypatch):
+    from roadworks.documents import Packed
+
+    services = second_project
+    every_kind(services)
+    built = services.index.rebuild()
+    parsed = []
+    real = Packed.closure
+    monkeypatch.setattr(Packed, "closure", lambda self: parsed.append(self.id) or real(self))
+    reference = one_by_one(services)
+    published = [id for id in reference if not id.startswith("every-draft")]
+    for id, slow in reference.items():
+        fast = built.get(id)
+        assert [fast.status(t) for t in INSTANTS] == [slow.status(t) for t in INSTANTS], id
+        assert fast.timeline == slow.timeline and fast.timeline is fast.timeline, id
+    assert sorted(parsed) == sorted(published), "each timeline made from the packed closure, once"
+    assert [built.get(id).view.closure for id in published] == [reference[id].view.closure for id in published]
+    assert sorted(parsed) == sorted(published * 2), "the closure parsed for a timeline is not kept"

@@ -111,6 +111,36 @@ def test_closures_query_by_project_and_bounding_box(services):
     assert store.live_closure_count("p1") == 2
 
 
+def test_each_closure_reads_every_live_closure_as_get_does_with_its_stored_length(services):
+    store = services.store
+    save_project(store)
+    docs = {"plain": {"id": "plain", "properties": {"road": "东关大街", "n": 2 ** 53 + 1, "x": 0.1 + 0.2}},
+            "gone": {"id": "gone"}, "nested": {"id": "nested", "a": [{"b": [1.5e-7, None, True, "\u00e9\n"]}]}}
+    with store.writing() as w:
+        for i, (id, doc) in enumerate(docs.items()):
+            w.save("closure", id, doc, now=T0, actor="t", action="create", changes={},
+                   columns={"project_id": "p1", "road": "r", "length_m": 10.5 + i, "min_lon": 1.0, "max_lon": 1.0,
+                            "min_lat": 2.0, "max_lat": 2.0})
+        w.delete("closure", "gone", now=T0 + timedelta(hours=1), actor="t")
+    read = {s.id: s for s in store.each_closure(batch=1)}
+    assert sorted(read) == ["nested", "plain"]
+    for id, stored in read.items():
+        got = store.get("closure", id)
+        assert stored.doc == got.doc == docs[id]
+        assert (stored.version, stored.seq, stored.created_at, stored.updated_at, stored.owner, stored.deleted_at) == \
+            (got.version, got.seq, got.created_at, got.updated_at, "p1", None)
+    assert (read["plain"].length_m, read["nested"].length_m) == (10.5, 12.5)
+    assert store.get("closure", "plain").length_m is None, "other reads leave it out"
+
+
+def test_decode_takes_what_orjson_refuses():  # NaN: Python's json writes it
+    from roadworks.store.repository import decode
+
+    assert decode('{"a": [1, 2.5, "东"]}') == {"a": [1, 2.5, "东"]}
+    nan = decode('{"x": NaN}')["x"]
+    assert nan != nan
+
+
 def test_naive_datetimes_are_refused():
     with pytest.raises(ValueError):
         UTCDateTime().process_bind_param(datetime(2024, 1, 1), None)

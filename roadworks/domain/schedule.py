@@ -112,7 +112,9 @@ def end_instant(value: When | None, tz: tzinfo) -> datetime | None:
     return _local_midnight(value + timedelta(days=1), tz)
 
 
+@lru_cache(maxsize=8192)
 def _local_midnight(day: date, tz: tzinfo) -> datetime:
+    # Schedules share their days: the snapshot resolves thousands of timelines over a few years of dates.
     return _local(day, time(0), tz)
 
 
@@ -224,7 +226,7 @@ class Timeline:
             "_active_end": max(active_ends, default=None),
             # A run of sessions is at most two of the week's runs joined by a clock change: look back that far.
             "_margin": min(2 * run + _DAY, _HOURS_MARGIN),
-            "_by_weekday": tuple(tuple(h for h in self.schedule.hours if d in h.days) for d in range(7)),
+            "_by_weekday": _by_weekday(tuple(self.schedule.hours)),
         }
         for name, value in fields.items():
             object.__setattr__(self, name, value)
@@ -533,6 +535,12 @@ def _occurrence(entry: Hours, day: date, tz: tzinfo) -> tuple[datetime, datetime
     crosses = entry.ends_at_midnight or entry.end <= entry.start
     end = _local(day + timedelta(days=1) if crosses else day, entry.end, tz)
     return start, end
+
+
+@lru_cache(maxsize=1024)
+def _by_weekday(hours: tuple[Hours, ...]) -> tuple[tuple[Hours, ...], ...]:
+    """The hours entries starting on each weekday, Monday first."""
+    return tuple(tuple(h for h in hours if d in h.days) for d in range(7))
 
 
 @lru_cache(maxsize=1024)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterable, Iterator
 
+import orjson
 import sqlalchemy as sa
 
 from ..domain.errors import Unavailable
@@ -31,6 +33,7 @@ class Stored:
     updated_at: datetime
     deleted_at: datetime | None
     owner: str  # the agency for a project, the project id for a closure
+    length_m: float | None = None  # a closure's stored length, where the read fetched it
 
 
 @dataclass(frozen=True)
@@ -144,11 +147,18 @@ class Store:
             return seq, self.projects(), _writes(conn)
 
     def each_closure(self, batch: int = 2000) -> Iterator[Stored]:
-        """Every live closure, fetched a batch at a time so a large registry never sits in memory twice."""
-        query = sa.select(closures).where(closures.c.deleted_at.is_(None))
+        """Every live closure, fetched a batch at a time so a large registry never sits in memory twice.
+
+        Only the columns a Closure is made of, with its stored length; the document comes as text and is
+        decoded here by orjson, several times faster than the driver's json (a full build reads them all).
+        """
+        c = closures.c
+        query = (sa.select(c.id, c.project_id, sa.cast(c.doc, sa.Text), c.version, c.seq, c.created_at,
+                           c.updated_at, c.length_m).where(c.deleted_at.is_(None)))
         with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=batch).execute(query).mappings():
-                yield _stored("closure", row)
+            for id, owner, doc, version, seq, created, updated, length in (
+                    conn.execution_options(yield_per=batch).execute(query)):
+                yield Stored("closure", id, decode(doc), version, seq, created, updated, None, owner, length)
 
     def changed_since(self, seq: int) -> "Changed":
         """Projects and closures (tombstones included) written after change `seq`."""
@@ -455,6 +465,18 @@ DEFAULT_ZONE = "Asia/Shanghai"
 
 def _last_public(conn: sa.Connection) -> int:
     return conn.execute(sa.select(sa.func.coalesce(sa.func.max(public_changes.c.pseq), 0))).scalar_one()
+
+
+def decode(text: str | bytes) -> Any:
+    """A stored JSON document; Python's json takes what orjson refuses (NaN, say).
+
+    orjson reads an integer past 64 bits as a float: closure documents hold none (`closure_doc` writes
+    strings, booleans and normalized float coordinates), and they are all this decodes.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _writes(conn: sa.Connection) -> Writes:
