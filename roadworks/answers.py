@@ -19,7 +19,7 @@ from typing import Any, Callable, Hashable, Iterable
 
 from .auth import Actor
 from .budget import ByteLru
-from .index import Entry, Snapshot, first_event, last_visible_change
+from .index import Entry, Snapshot
 
 # Anonymous readers and partners: everyone who sees published closures only.
 PUBLIC = ("public",)
@@ -37,32 +37,44 @@ class Lifetime:
     """How long an answer is true: to us (`expires_at`) and to those it was given to (`max_age_until`)."""
 
     built_at: datetime
-    changed_at: datetime | None      # Last-Modified: the last change of this content anyone asking could see
+    changed_at: datetime | None      # the last change of this content the asker could see (None: none known)
     expires_at: datetime | None      # the first instant at which it may change, hidden drafts included
     max_age_until: datetime | None   # the first such instant the audience may know of (max-age)
 
 
 def lifetime(snapshot: Snapshot, entries: Iterable[Entry], actor: Actor, now: datetime, *,
              at: datetime | None = None, also: Iterable[datetime | None] = ()) -> Lifetime:
-    """Until when an answer built from `entries` (drafts among them included) keeps its look.
+    """Until when an answer built from `entries` (drafts among them included) keeps its look, and since when.
 
-    With `at` None the answer shows statuses now, and moves with each status change; with a fixed `at` only
-    publications move it. `also` adds moments of the format's own (a horizon sliding). Clients are told of
-    changes among what they may see only: counting a hidden draft's publication would tell it exists.
+    The one statement of it, in one pass over the entries. With `at` None the answer shows statuses now and
+    moves with each status change; with a fixed `at` only publications move it. `also` adds moments of the
+    format's own (a horizon sliding). We keep the answer until the first change among all `entries`; clients
+    are told (max-age) of changes among what `actor` may see only, as counting a hidden draft's publication
+    would tell it exists. Last-Modified is the last write `actor` may see, or a later publication or status
+    change among what they see, never later than `now`.
     """
-    entries = list(entries)
     moving = at is None
+    ours = theirs = None
+    changed = snapshot.last_write_for(actor)
+    for entry in entries:
+        published = entry.published_at
+        moment = entry.status(now)[1] if moving else None
+        if published is not None and published > now and (moment is None or published < moment):
+            moment = published
+        if moment is not None and (ours is None or moment < ours):
+            ours = moment
+        if not entry.visible(actor, now):
+            continue
+        if moment is not None and (theirs is None or moment < theirs):
+            theirs = moment
+        last = entry.last_event(at or now, now) if moving else (published if published is not None
+                                                                  and published <= now else None)
+        if last is not None and (changed is None or last > changed):
+            changed = last
     extra = [m for m in also if m is not None]
-    ours = _first(entries, now, moving, lambda e: True) + extra
-    theirs = _first(entries, now, moving, lambda e: e.visible(actor, now)) + extra
-    changed = last_visible_change(snapshot, entries, actor, at or now, now, statuses=moving)
-    return Lifetime(now, now if changed is None else changed, min(ours, default=None), min(theirs, default=None))
-
-
-def _first(entries: list[Entry], now: datetime, moving: bool, seen: Callable[[Entry], bool]) -> list[datetime]:
-    moments = (first_event(e.status(now)[1] if moving else None, e.published_at, now) for e in entries if seen(e))
-    found = min((m for m in moments if m is not None), default=None)
-    return [] if found is None else [found]
+    return Lifetime(now, None if changed is None else min(changed, now),
+                    min((m for m in (ours, *extra) if m is not None), default=None),
+                    min((m for m in (theirs, *extra) if m is not None), default=None))
 
 
 @dataclass

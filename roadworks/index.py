@@ -150,46 +150,10 @@ def visible(entries, actor: Actor, at: datetime) -> list[Entry]:
     return [e for e in entries if e.visible(actor, at)]
 
 
-def next_visible_event(entries, actor: Actor, at: datetime, now: datetime, *, statuses: bool = True) -> datetime | None:
-    """The first instant after `now` when what `actor` sees of these closures changes by itself.
-
-    What a client may be told (max-age). Closures hidden from `actor` count for nothing, not even their
-    publication: that would tell when a draft exists. Without `statuses` (an answer at a fixed `at`) only
-    publications `actor` can see coming move it. Server-side caches use `next_event_among` instead.
-    """
-    moments = (first_event(e.status(at)[1] if statuses else None, e.published_at, now)
-               for e in entries if e.visible(actor, now))
-    return min((m for m in moments if m is not None), default=None)
-
-
-def last_visible_change(snapshot: "Snapshot", entries, actor: Actor, at: datetime, now: datetime, *,
-                        statuses: bool = True) -> datetime | None:
-    """No later than `now`: when what `actor` sees of these closures last changed (Last-Modified, update_date).
-
-    The last write `actor` may see (`Snapshot.last_write_for`), or a later publication or status change at
-    `at` among the closures `actor` sees; never the save time of a draft hidden from them.
-    """
-    moments = [snapshot.last_write_for(actor)]
-    for entry in entries:
-        if not entry.visible(actor, now):
-            continue
-        if statuses:
-            moments.append(entry.last_event(at, now))
-        elif entry.published_at is not None and entry.published_at <= now:
-            moments.append(entry.published_at)
-    found = max((m for m in moments if m is not None), default=None)
-    return None if found is None else min(found, now)
-
-
 def first_event(status_change: datetime | None, published_at: datetime | None, at: datetime) -> datetime | None:
     """What changes a closure's public representation first after `at`: its status, or a draft going public."""
     moments = [status_change, published_at if published_at is not None and published_at > at else None]
     return min((m for m in moments if m is not None), default=None)
-
-
-def next_event_among(entries, at: datetime) -> datetime | None:
-    """The first instant after `at` when any of these closures' public representations changes by itself."""
-    return min((m for m in (e.next_event(at) for e in entries) if m is not None), default=None)
 
 
 def make_entry(closure: Closure, project: Project, seq: int = 0, shape: BaseGeometry | None = None) -> Entry:

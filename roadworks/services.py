@@ -46,7 +46,7 @@ def build(settings: dict[str, Any], instance_path: str) -> Services:
     index = ReadModel(store)
     # Built now, not on the first request: under `gunicorn --preload` workers inherit it at fork.
     index.snapshot()
-    engine.dispose()  # no pooled connection may cross a fork into a worker
+    engine.dispose()  # no pooled or kept connection may cross a fork into a worker
     # The snapshot lives as long as the process: keep the collector from touching (and so copying,
     # after a fork) its pages.
     gc.collect()

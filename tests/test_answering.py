@@ -209,6 +209,15 @@ def test_a_replay_recomputes_last_modified_and_rate_limit_fields(client, clock, 
     assert again.headers["RateLimit"] != first.headers["RateLimit"]
 
 
+def test_with_no_change_known_last_modified_is_the_instant_the_answer_was_built(app, clock):
+    client = app.test_client()  # an empty database: no write, no closure, nothing changed that anyone saw
+    built = clock.now
+    assert "Last-Modified" not in client.get("/api/v1/projects").headers  # not before its second is over
+    clock.advance(seconds=3)
+    replayed = client.get("/api/v1/projects")
+    assert parsedate_to_datetime(replayed.headers["Last-Modified"]) == built.replace(microsecond=0)
+
+
 def test_a_replays_max_age_shrinks_toward_the_next_change_and_never_passes_it(client, clock, calls):
     clock.now = REOPENING.astimezone(UTC) - timedelta(seconds=50)
     assert max_age(client.get(CLOSURES)) == 50
@@ -906,3 +915,13 @@ def test_an_over_long_query_string_is_a_400_naming_max_query_bytes_and_never_kep
     assert calls.reached == [] and len(services.answers) == 0
     at_cap = client.get(f"{path}?{query_of(64)}")
     assert "MAX_QUERY_BYTES" not in at_cap.get_data(as_text=True)
+
+
+def test_a_gzip_copy_is_the_same_bytes_whenever_and_wherever_it_is_made(app, monkeypatch):
+    body = b'{"type":"FeatureCollection","features":[]}' * 40
+    copies = []
+    with app.app_context():
+        for second in (1_700_000_000, 1_700_000_001):  # gzip's header holds the time, unless told otherwise
+            monkeypatch.setattr("time.time", lambda second=second: float(second))
+            copies.append(answering.compressed(body, "gzip"))
+    assert copies[0] == copies[1] and gzip.decompress(copies[0]) == body

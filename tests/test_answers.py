@@ -56,9 +56,9 @@ def test_statuses_move_a_lifetime_only_when_the_answer_shows_statuses_now():
     assert fixed.expires_at is None and fixed.max_age_until is None  # nothing can change an answer at a fixed `at`
 
 
-def test_nothing_to_show_holds_until_the_next_write():
+def test_nothing_to_show_holds_until_the_next_write_and_knows_no_change():
     life = lifetime(snapshot_of(), [], ANONYMOUS, NOW)
-    assert life == Lifetime(NOW, NOW, None, None)
+    assert life == Lifetime(NOW, None, None, None)  # Last-Modified then falls back to the build (answering.written)
 
 
 def test_a_hidden_drafts_publication_ends_the_answer_but_is_never_told_to_those_it_is_hidden_from():
@@ -113,8 +113,8 @@ def test_last_modified_is_the_last_change_the_asker_could_see():
     assert lifetime(snapshot, [shown], ANONYMOUS, NOW, at=NOW).changed_at == published
 
 
-def test_without_any_change_known_last_modified_is_the_build_instant():
-    assert lifetime(snapshot_of(), [], ANONYMOUS, NOW).changed_at == NOW
+def test_without_any_change_known_none_is_claimed():
+    assert lifetime(snapshot_of(), [], ANONYMOUS, NOW).changed_at is None
 
 
 def test_last_modified_never_lies_ahead_of_the_clock():
@@ -183,7 +183,7 @@ def test_an_answer_keeps_its_look_until_it_expires_and_changes_at_that_instant(c
         assert life.max_age_until is None
     else:
         assert life.max_age_until is None or life.max_age_until >= life.expires_at
-    assert life.changed_at <= now
+    assert life.changed_at is None or life.changed_at <= now
 
 
 # ---------------------------------------------------------------------------- answers

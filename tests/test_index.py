@@ -510,7 +510,9 @@ def test_a_draft_save_moves_the_last_write_but_not_the_last_public_one(demo, clo
     assert services.index.rebuild().last_public_write_at == before.last_public_write_at  # a full build agrees
 
 
-def test_next_visible_event_ignores_what_the_asker_cannot_see(demo, clock):
+def test_an_answer_lifetime_ignores_what_the_asker_cannot_see(demo, clock):
+    from roadworks.answers import lifetime
+
     services = demo
     publish = clock.now + timedelta(seconds=30)
     services.registry.create_closure(feature("hidden", publish_at=publish.isoformat()), ADMIN)
@@ -518,16 +520,15 @@ def test_next_visible_event_ignores_what_the_asker_cannot_see(demo, clock):
     entries = snapshot.select()
     anonymous, editor = Actor("anon"), Actor("desk", role="editor", agency=AGENCY)
     shown = [e for e in entries if e.id != "hidden"]
-    assert index_module.next_event_among(entries, clock.now) == publish  # our caches still expire then
-    assert index_module.next_visible_event(entries, anonymous, clock.now, clock.now) == \
-        index_module.next_visible_event(shown, anonymous, clock.now, clock.now)
-    assert index_module.next_visible_event(entries, editor, clock.now, clock.now) == publish
+    public_life = lifetime(snapshot, entries, anonymous, clock.now)
+    assert public_life.expires_at == publish  # our caches still expire then
+    assert public_life.max_age_until == lifetime(snapshot, shown, anonymous, clock.now).max_age_until != publish
+    assert lifetime(snapshot, entries, editor, clock.now).max_age_until == publish
     assert [e.id for e in index_module.visible(entries, anonymous, clock.now)] == [e.id for e in shown]
     # Once published, the draft's publication counts as a change anyone may see.
     later = publish + timedelta(seconds=1)
-    assert index_module.last_visible_change(snapshot, entries, anonymous, later, later, statuses=False) == publish
-    assert index_module.last_visible_change(snapshot, entries, anonymous, clock.now, clock.now,
-                                            statuses=False) == snapshot.last_public_write_at
+    assert lifetime(snapshot, entries, anonymous, later, at=later).changed_at == publish
+    assert lifetime(snapshot, entries, anonymous, clock.now, at=clock.now).changed_at == snapshot.last_public_write_at
 
 
 # ---------------------------------------------------------------------------- the full build's fast path (issue 11)

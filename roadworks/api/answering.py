@@ -16,6 +16,7 @@ A poll goes like this:
 
 from __future__ import annotations
 
+import gzip
 from datetime import datetime
 from typing import Callable, Iterable
 
@@ -56,7 +57,7 @@ def respond(build: Builder, query: dict, *, representation: str | None = None, e
     if not authorised and audience == PUBLIC:
         cache().point(request_key(request.environ), key.representation, canonical)
     coding = _coding(answer, request.environ.get("HTTP_ACCEPT_ENCODING", ""))
-    body = cache().encoded(key, answer, coding, lambda data: _compress_data(current_app, data, coding))
+    body = cache().encoded(key, answer, coding, lambda data: compressed(data, coding))
     status, headers = written(answer, clock, coding, request.headers.get("If-None-Match"),
                               request.headers.get("If-Modified-Since"), authorised)
     if status == 304:  # typed as its 200 would be, so no layer mistakes it for a page
@@ -71,6 +72,14 @@ def request_key(environ: dict) -> tuple:
         if path.startswith(prefix):
             return (path, environ.get("QUERY_STRING", ""), *(environ.get(n, "") for n in names))
     return path, environ.get("QUERY_STRING", "")
+
+
+def compressed(data: bytes, coding: str) -> bytes:
+    """`data` in `coding`, at flask-compress's configured levels; gzip without a timestamp, so every process
+    and every second gives the same bytes for the same answer."""
+    if coding == "gzip":
+        return gzip.compress(data, current_app.config["COMPRESS_LEVEL"], mtime=0)
+    return _compress_data(current_app, data, coding)
 
 
 def content_type(answer: Answer) -> str:
@@ -92,7 +101,8 @@ def written(answer: Answer, now: datetime, coding: str, if_none_match: str | Non
     """Status and headers for `answer` at `now` in `coding`: 304 when the client's validators match."""
     life = answer.life
     etag = answer.etag if coding == "identity" else "W/" + answer.etag
-    modified = settled(life.changed_at, now)
+    # Without a known change, the build itself: no earlier than the last change of what it shows.
+    modified = settled(life.changed_at or life.built_at, now)
     vary = ", ".join(["Authorization", "Accept-Encoding", *answer.vary])
     headers = [("ETag", etag), ("Vary", vary),
                ("Cache-Control", cache_control(authorised, seconds_until(life.max_age_until, now), now))]

@@ -17,7 +17,7 @@ from ..feeds.waze import waze_json, waze_xml
 from ..feeds.wzdx import work_zone_feed
 from ..auth import ANONYMOUS
 from ..answers import Answer, lifetime, make_answer
-from ..index import Entry, Snapshot, last_visible_change
+from ..index import Entry, Snapshot
 from ..pages import crs_note, public, select
 from .answering import respond
 from .bodies import ID_PATTERN
@@ -127,5 +127,5 @@ def _last_change(entries: list[Entry]) -> datetime | None:
     """When the data last changed as anyone sees it: the last public write or a publication among `entries`
     (never a hidden draft's save), or, for data loaded in bulk without history, the newest closure."""
     at = now()
-    last = last_visible_change(services().index.snapshot(), entries, ANONYMOUS, at, at, statuses=False)
+    last = lifetime(services().index.snapshot(), entries, ANONYMOUS, at, at=at).changed_at
     return last or max((e.view.closure.updated_at for e in entries), default=None)

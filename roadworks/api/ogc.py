@@ -182,11 +182,12 @@ def items(collectionId, **query):
         # goes public (which max-age may not tell: HTTP caches turn over each whole minute instead).
         life = lifetime(snapshot, candidates, ANONYMOUS, at)
         members = {"type": "FeatureCollection", "features": features(page, at, query["crs"], memo),
-                   "numberMatched": len(matched), "numberReturned": len(page),
-                   # The last public write, publication or status change among the matches: it keeps the
-                   # ETag while nothing moves, and never moves with a hidden draft.
-                   "timeStamp": utc(life.changed_at),
-                   "links": links(page[-1].id if len(remaining) > len(page) else None)}
+                   "numberMatched": len(matched), "numberReturned": len(page)}
+        if life.changed_at is not None:
+            # The last public write, publication or status change among the matches: it keeps the ETag
+            # while nothing moves, and never moves with a hidden draft.
+            members["timeStamp"] = utc(life.changed_at)
+        members["links"] = links(page[-1].id if len(remaining) > len(page) else None)
         return make_answer(collection_bytes(members), _geojson_type(query), life, headers=_crs_header(query["crs"]))
     return respond(build, query)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -79,6 +80,9 @@ class Store:
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
+        self._readers = threading.local()  # each thread's connection for `sequence`, outside the pool
+        # Disposing of the engine (before a fork, at shutdown, after a test) closes it too.
+        sa.event.listen(engine, "engine_disposed", lambda _engine: self.release_reader())
 
     # ------------------------------------------------------------------ reads
 
@@ -113,32 +117,53 @@ class Store:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def sequence(self) -> int:
-        """The newest change sequence number: it moves on every committed write."""
-        # Every read asks this, so it skips SQLAlchemy's statement layer and any explicit transaction.
-        with self._raw_connection() as connection:
-            cursor = connection.cursor()
-            cursor.execute("SELECT value FROM counters WHERE name = 'change'")
-            value = cursor.fetchone()[0]
-            cursor.close()
-            connection.commit()
-            return value
+        """The newest change sequence number: it moves on every committed write.
 
-    @contextmanager
-    def _raw_connection(self):
-        """A pooled DBAPI connection, translating driver failures as the engine does (raw use bypasses it)."""
-        dialect, connection = self.engine.dialect, None
-        try:
-            connection = self.engine.raw_connection()
-            yield connection
-        except dialect.loaded_dbapi.Error as error:
-            if not unreachable(error, dialect):
-                raise
-            if connection is not None:
-                connection.invalidate(error)
-            raise Unavailable(f"database unavailable: {error}") from error
-        finally:
-            if connection is not None:
-                connection.close()
+        Every read, replays included, asks this first. So it skips SQLAlchemy's statement layer and the
+        pool: each thread keeps one autocommitting connection of its own for it. A kept connection found
+        broken (the database restarted meanwhile) is replaced once before the failure counts.
+        """
+        for attempt in (1, 2):
+            held = getattr(self._readers, "connection", None)
+            connection = None
+            try:
+                connection = held or self._reader()
+                cursor = connection.cursor()
+                cursor.execute("SELECT value FROM counters WHERE name = 'change'")
+                value = cursor.fetchone()[0]
+                cursor.close()
+                return value
+            except self.engine.dialect.loaded_dbapi.Error as error:
+                self.release_reader()
+                if not unreachable(error, self.engine.dialect):
+                    raise
+                if held is None or attempt == 2:
+                    raise Unavailable(f"database unavailable: {error}") from error
+            finally:
+                if connection is not None and connection is not getattr(self._readers, "connection", None):
+                    connection.close()  # a pooled one (in-memory databases), or one that just failed
+        raise AssertionError("unreachable")
+
+    def _reader(self):
+        """A connection for `sequence`: this thread's own, kept, where the database allows a second one."""
+        connection = self.engine.raw_connection()
+        if isinstance(self.engine.pool, (sa.pool.SingletonThreadPool, sa.pool.StaticPool)):
+            return connection  # an in-memory database: a connection of its own would be another, empty one
+        connection.detach()  # out of the pool, so it is not handed to anyone else, nor kept from them
+        if self.engine.dialect.name != "sqlite":
+            connection.dbapi_connection.autocommit = True  # one round trip a read, no transaction left open
+        self._readers.connection = connection
+        return connection
+
+    def release_reader(self) -> None:
+        """Close this thread's `sequence` connection (before a fork: no connection may cross into a worker)."""
+        held = getattr(self._readers, "connection", None)
+        self._readers.connection = None
+        if held is not None:
+            try:
+                held.close()
+            except self.engine.dialect.loaded_dbapi.Error:
+                pass  # already gone with the database
 
     def everything(self) -> tuple[int, list[Stored], "Writes"]:
         """The sequence, every live project, and when the newest writes were; closures come by `each_closure`."""
