@@ -20,9 +20,11 @@ import os
 import re
 import sys
 import time
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 
+import orjson
 from flask import Flask, Response, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -80,12 +82,28 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class JsonLines(OrjsonFormatter):
+    """python-json-logger's lines, encoded by orjson; a request line is written straight from its fields.
+
+    Every poll writes a request line, and it was a third of a replayed answer's cost: python-json-logger's
+    generic path sifts the record's attributes for extras, while a request line carries them in one dict.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = record.__dict__.get("fields")
+        if fields is None:
+            return super().format(record)
+        line = {"level": record.levelname, "logger": record.name, "message": record.getMessage(), **fields,
+                "request_id": record.__dict__.get("request_id"),
+                "timestamp": datetime.fromtimestamp(record.created, timezone.utc)}
+        return orjson.dumps(line).decode()
+
+
 def json_handler(stream=None) -> logging.Handler:
     """A handler writing one JSON object per line, with a UTC timestamp and the request id."""
     handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderr()
-    # orjson: every poll writes a line, and python-json-logger's default encoder made it a fifth of a replay.
-    handler.setFormatter(OrjsonFormatter("%(levelname)s %(name)s %(message)s", timestamp=True,
-                                         rename_fields={"levelname": "level", "name": "logger"}))
+    handler.setFormatter(JsonLines("%(levelname)s %(name)s %(message)s", timestamp=True,
+                                   rename_fields={"levelname": "level", "name": "logger"}))
     handler.addFilter(RequestIdFilter())
     return handler
 
@@ -249,11 +267,11 @@ class Observed:
         who = environ.get(ACTOR_KEY)
         actor = who.name if who is not None else ("unverified" if "HTTP_AUTHORIZATION" in environ else "anonymous")
         size = next((v for n, v in headers if n.lower() == "content-length"), None)
-        log.log(level, "request", extra={
+        log.log(level, "request", extra={"fields": {
             "method": method, "path": path, "route": route, "status": status,
             "duration_ms": round(seconds * 1000, 3), "actor": actor, "token_id": getattr(who, "token_id", None),
             "remote_addr": environ.get("REMOTE_ADDR"), "bytes": int(size) if size else None,
-            "replayed": replayed, "user_agent": environ.get("HTTP_USER_AGENT")})
+            "replayed": replayed, "user_agent": environ.get("HTTP_USER_AGENT")}})
 
     def _route_of(self, path: str, method: str) -> str:
         """The route template of a path the app did not see (replays, preflights), to keep labels few."""

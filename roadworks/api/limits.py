@@ -40,7 +40,7 @@ import ipaddress
 import logging
 import math
 import time
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -225,6 +225,7 @@ def address_key(raw: str | None) -> str:
     return f"addr:{client_address(raw or '')}"
 
 
+@lru_cache(maxsize=4096)  # asked on every request, replays included; clients come back
 def client_address(raw: str) -> str:
     """The address a budget belongs to: IPv4 as is, IPv6 by its /64 network."""
     try:
