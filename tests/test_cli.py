@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-import live
+from tests import live
 from roadworks import create_app
 from roadworks.api.bodies import load_project
 from roadworks.auth import Actor

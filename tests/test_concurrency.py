@@ -15,7 +15,7 @@ import pytest
 
 from roadworks.api.bodies import load_closure, load_project
 from roadworks.auth import Actor, create_token
-from live import Gunicorn, call
+from tests.live import Gunicorn, call
 
 pytestmark = [pytest.mark.system,
               pytest.mark.skipif(importlib.util.find_spec("gunicorn") is None, reason="gunicorn is not installed")]

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from roadworks.api.bodies import load_project
 from roadworks.auth import Actor, create_token
 from roadworks.store.engine import make_engine
-from live import Gunicorn
+from tests.live import Gunicorn
 
 pytestmark = [pytest.mark.system,
               pytest.mark.skipif(importlib.util.find_spec("gunicorn") is None, reason="gunicorn is not installed")]

@@ -21,7 +21,7 @@ from roadworks.auth import Actor
 from roadworks.demo import load_demo
 from roadworks.store.engine import make_engine, migrate
 
-from conftest import Clock, TEST_PUBLIC_URL
+from tests.conftest import Clock, TEST_PUBLIC_URL
 
 XINING = timezone(timedelta(hours=8))
 ADMIN = Actor(name="bureau desk", role="admin")

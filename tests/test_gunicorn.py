@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-import live
+from tests import live
 
 from roadworks import create_app
 from roadworks.auth import create_token

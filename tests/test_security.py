@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-import live
+from tests import live
 from roadworks import create_app, observability
 from roadworks.auth import hash_token, resolve
 from roadworks.domain.errors import ValidationFailed

@@ -21,7 +21,7 @@ _ETAG_VERSION = re.compile(r'^(?:W/)?"(\d+)\.')
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-# Shown in /docs and sent by the API fuzzer (tests/test_fuzz.py) besides what it makes up.
+# Shown in /docs and sent by the API fuzzer (tests/api/test_fuzz.py) besides what it makes up.
 EXAMPLES = {
     "ClosureFeature": {
         "type": "Feature",

@@ -7,7 +7,7 @@ an app over the test database holding the Dongguan Street demo plus an active cl
 Reads go out anonymously, as the public's do (so the cached fast path is fuzzed too); writes carry
 an editor token and `If-Match: *`, so PUT, PATCH and DELETE get past 428 to their bodies. Path ids
 are real ones half of the time. A refused request must leave the change sequence where it was.
-Every regression this found is kept in tests/test_bad_input.py.
+Every regression this found is kept in tests/api/test_bad_input.py.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ PROJECT_IDS = [PROJECT["id"]]
 CLOSURE_IDS = [c["id"] for c in CLOSURES] + ["fuzz-active", "fuzz-draft"]
 # Schema-valid requests may still break rules a JSON Schema cannot state: windows that overlap, a pause
 # outside every window, 2024-02-30, a line outside the service area, an unknown project, a stale ETag,
-# an instant before 1900. Those answer 4xx by design (tests/test_bad_input.py), so this check is left out;
+# an instant before 1900. Those answer 4xx by design (tests/api/test_bad_input.py), so this check is left out;
 # every other check, negative_data_rejection included, runs.
 EXCLUDED_CHECKS = [positive_data_acceptance]
 

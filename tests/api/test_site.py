@@ -90,7 +90,7 @@ def test_leaflet_comes_from_the_xstatic_package(client):
         assert response.data == (base / name).read_bytes(), name
     assert client.get("/map/vendor/leaflet/leaflet-src.js.map").status_code == 404
     assert client.get("/map/vendor/leaflet/../../../../setup.cfg").status_code == 404
-    repository = Path(__file__).resolve().parents[1]
+    repository = Path(__file__).resolve().parents[2]
     assert not list((repository / "static").rglob("leaflet*.js"))  # never a copy in the repository
 
 

@@ -678,7 +678,7 @@ def test_periods_are_ordered_disjoint_and_non_empty(case, include_paused):
 # tests/reference_schedule.py keeps the day-by-day expansion this module had before issue 10. On random
 # schedules of modest reach, the bounded Timeline must give the same answers to every question.
 
-from reference_schedule import Timeline as Reference  # noqa: E402
+from tests.reference_schedule import Timeline as Reference  # noqa: E402
 
 from roadworks.domain import schedule as schedule_module  # noqa: E402
 from roadworks.domain.schedule import DAWN  # noqa: E402

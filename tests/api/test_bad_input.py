@@ -1,10 +1,10 @@
 """The hostile-input catalogue: each bad request, on every endpoint it can reach, is a 4xx problem and changes nothing.
 
-tests/test_problems.py goes deep on POST /api/v1/closures; this catalogue takes the same kinds of
+tests/api/test_problems.py goes deep on POST /api/v1/closures; this catalogue takes the same kinds of
 bad input to every endpoint that reads them (each write, the import, projects, reopen, route check,
 the feeds' queries), over the Dongguan Street demo. Each refusal must be application/problem+json
 naming the field and the reason, and leave the database as it was: every table (tokens aside) and the
-change sequence partners sync from. The spec regressions found by tests/test_fuzz.py close the file.
+change sequence partners sync from. The spec regressions found by tests/api/test_fuzz.py close the file.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from lxml import etree
 
 from roadworks.demo import CLOSURES as DEMO_CLOSURES
-from test_problems import assert_problem
+from tests.api.test_problems import assert_problem
 
 API = "/api/v1"
 CLOSURE = DEMO_CLOSURES[1]["id"]   # dongguan-ledu-nanxiao, upcoming from 1 September
@@ -359,7 +359,7 @@ def test_sql_and_markup_are_data_served_verbatim_in_every_format(client, auth, e
         assert conn.execute(sa.text("SELECT count(*) FROM closures")).scalar() == len(DEMO_CLOSURES) + 1
 
 
-# ---------------------------------------------------------------------------- regressions found by tests/test_fuzz.py
+# ------------------------------------------------------------------------ regressions found by tests/api/test_fuzz.py
 
 def _spec(client) -> dict:
     return client.get("/openapi.json").json

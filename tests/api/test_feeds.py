@@ -339,7 +339,7 @@ def test_a_write_past_the_feed_cap_is_a_422_naming_it(demo, client, auth, editor
 
 
 def test_feeds_cut_a_stored_closure_at_the_cap_setting(make_app, demo):
-    from test_wzdx import NIGHTS, inject
+    from tests.feeds.test_wzdx import NIGHTS, inject
     from roadworks.domain.schedule import Schedule, Span
     from datetime import date
 

@@ -1,0 +1,1 @@
+"""Tests of roadworks/api/: the HTTP layer, blueprint by blueprint."""

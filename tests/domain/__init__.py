@@ -1,0 +1,1 @@
+"""Tests of roadworks/domain/: pure values and rules, no app and no database."""

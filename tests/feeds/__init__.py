@@ -1,0 +1,1 @@
+"""Tests of roadworks/feeds/: one partner format per module."""

@@ -1,0 +1,1 @@
+"""Tests of roadworks/store/: storage, versions and the change sequence."""
