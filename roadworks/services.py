@@ -31,12 +31,14 @@ class Services:
     fragments: FragmentMemo  # each closure's part of every page and feed, within FRAGMENT_CACHE_BYTES
 
 
-def build(settings: dict[str, Any], instance_path: str) -> Services:
-    """Open (and migrate) the database and make the registry."""
+def build(settings: dict[str, Any], instance_path: str, engine=None) -> Services:
+    """Open (and migrate) the database and make the registry; on `engine` when given (the tests renew a shared
+    app's services on its engine, whose compiled statements then serve the next test too)."""
     zone(settings["TIMEZONE"], "ROADWORKS_TIMEZONE")
     area = parse_service_area(settings["SERVICE_AREA"], path="ROADWORKS_SERVICE_AREA") \
         if settings.get("SERVICE_AREA") else None
-    engine = make_engine(settings["DATABASE_URL"] or sqlite_url(instance_path))
+    if engine is None:
+        engine = make_engine(settings["DATABASE_URL"] or sqlite_url(instance_path))
     if settings.get("MIGRATE", True):
         migrate(engine)
     store = Store(engine)

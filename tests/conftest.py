@@ -10,10 +10,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from roadworks import create_app
 from roadworks.auth import create_token
 from roadworks.store.engine import make_engine, migrate
 from roadworks.store.tables import metadata
+from tests import hypothesis_profiles  # noqa: F401 - the Hypothesis profile, loaded before any test module
+from tests.reset import AppPool
 
 # CI sets this to run the whole suite a second time against PostgreSQL.
 TEST_DATABASE_URL = os.environ.get("ROADWORKS_TEST_DATABASE_URL", "")
@@ -22,6 +23,8 @@ AGENCY = "西宁市城乡建设局"
 OTHER_AGENCY = "西宁市公安局交通警察支队"
 # Where the test client sends its requests (Host: localhost): absolute URLs in answers start with it.
 TEST_PUBLIC_URL = "http://localhost/"
+START = datetime(2024, 5, 20, 4, 0, tzinfo=timezone.utc)  # the clock's instant as each test starts: 12:00 in Xining
+APP_SETTINGS = {"MAX_BODY_BYTES": 2 * 1024 * 1024}  # the `app` fixture's, over app_pool's base
 
 
 class Clock:
@@ -40,8 +43,13 @@ class Clock:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
-    """A freshly migrated database for this test session."""
-    url = TEST_DATABASE_URL or f"sqlite:///{tmp_path_factory.mktemp('db') / 'roadworks.sqlite3'}"
+    """A freshly migrated database for this test session: one per pytest-xdist worker (SQLite in the worker's
+    temporary folder; on PostgreSQL the database of ROADWORKS_TEST_DATABASE_URL with the worker's name added)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if TEST_DATABASE_URL:
+        url = _database_of_its_own(TEST_DATABASE_URL, worker) if worker else TEST_DATABASE_URL
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'roadworks.sqlite3'}"
     engine = make_engine(url)
     with engine.begin() as conn:
         metadata.drop_all(conn)
@@ -49,6 +57,22 @@ def database_url(tmp_path_factory) -> str:
     migrate(engine)
     engine.dispose()
     return url
+
+
+def _database_of_its_own(url: str, worker_id: str) -> str:
+    """`url` with the database `<its name>_<worker_id>`, created on the same server if it is not there yet."""
+    base = sa.make_url(url)
+    if base.drivername == "postgresql":
+        base = base.set(drivername="postgresql+psycopg")  # as make_engine reads it
+    name = f"{base.database}_{worker_id}"
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).first():
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -68,24 +92,57 @@ def anchors():
     return find
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2024, 5, 20, 4, 0, tzinfo=timezone.utc))  # 12:00 in Xining
+@pytest.fixture(scope="session")
+def session_clock() -> Clock:
+    return Clock(START)
 
 
 @pytest.fixture
-def app(database_url, clock):
+def clock(session_clock) -> Clock:
+    """The clock of every app a test uses, back at START: one object, since the lent apps hold it."""
+    return reset_clock(session_clock)
+
+
+def reset_clock(clock: Clock) -> Clock:
+    vars(clock).clear()
+    clock.now = START
+    return clock
+
+
+@pytest.fixture(scope="session")
+def app_pool(database_url, session_clock):
+    """The apps of `app` and `make_app`: create_app costs more than most tests, so it runs once per settings."""
+    pool = AppPool({"DATABASE_URL": database_url, "MIGRATE": False, "CLOCK": session_clock,
+                    "PUBLIC_URL": TEST_PUBLIC_URL})
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session")
+def database_engine(database_url):
     engine = make_engine(database_url)
-    _empty(engine)  # before the app exists: it reads the database as it starts
+    yield engine
     engine.dispose()
-    app = create_app({"DATABASE_URL": database_url, "MIGRATE": False, "CLOCK": clock,
-                      "MAX_BODY_BYTES": 2 * 1024 * 1024, "PUBLIC_URL": TEST_PUBLIC_URL})
-    app.config["TESTING"] = True
+
+
+@pytest.fixture
+def app(app_pool, database_engine, clock):
+    """An app on the emptied test database, indistinguishable from a new one (tests/test_isolation.py)."""
+    empty_database(database_engine)  # before the app is lent: it reads the database as it starts
+    database_engine.dispose()  # and holds no connection during the test
+    app = app_pool.lend(**APP_SETTINGS)
     yield app
-    app.extensions["roadworks"].store.engine.dispose()
+    _give_back(app_pool, [app])
 
 
-def _empty(engine: sa.Engine) -> None:
+def _give_back(pool, apps) -> None:
+    changed = sorted({part for app in apps for part in pool.give_back(app)})
+    if changed:
+        pytest.fail(f"this test changed an app's {', '.join(changed)}, which no reset undoes; "
+                    "make the app with create_app() in the test instead")
+
+
+def empty_database(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
@@ -93,20 +150,17 @@ def _empty(engine: sa.Engine) -> None:
 
 
 @pytest.fixture
-def make_app(app, database_url, clock):
-    """More apps on the test database (emptied by `app`), with settings overridden: make_app(RATE_LIMIT=...)."""
+def make_app(app, app_pool):
+    """More apps on the test database (emptied by `app`), with settings overridden: make_app(RATE_LIMIT=...).
+    Each call gives another app, as if create_app had just made it (from the pool, reset)."""
     made = []
 
     def make(**settings):
-        extra = create_app({"DATABASE_URL": database_url, "MIGRATE": False, "CLOCK": clock,
-                            "PUBLIC_URL": TEST_PUBLIC_URL, **settings})
-        extra.config["TESTING"] = True
-        made.append(extra)
-        return extra
+        made.append(app_pool.lend(**settings))
+        return made[-1]
 
     yield make
-    for extra in made:
-        extra.extensions["roadworks"].store.engine.dispose()
+    _give_back(app_pool, made)
 
 
 @pytest.fixture
@@ -174,14 +228,50 @@ def auth():
     return headers
 
 
+@pytest.fixture(scope="session")
+def demo_rows() -> dict:
+    """What the first `demo` found in the database and what load_demo left there: {"from": ..., "rows": ...}."""
+    return {}
+
+
 @pytest.fixture
-def demo(services):
-    """The Dongguan Street founding case, loaded."""
+def demo(services, clock, demo_rows):
+    """The Dongguan Street founding case, loaded.
+
+    Loading it goes through every check of the write path; the tests after the first that start where it
+    started (the same rows, instant and settings) are given the rows it wrote, in a fraction of the time.
+    """
     from roadworks.demo import load_demo
 
-    assert load_demo(services.registry)
+    engine = services.store.engine
+    start = {"rows": demo_table_rows(engine), "now": clock.now, "settings": dict(services.settings)}
+    if demo_rows.get("from") == start:
+        write_demo_rows(engine, demo_rows["rows"])
+    else:
+        assert load_demo(services.registry)
+        demo_rows.setdefault("from", start)
+        demo_rows.setdefault("rows", demo_table_rows(engine))
     services.index.rebuild()  # as if the service had started with the demo data in place
     return services
+
+
+# What load_demo writes: everything but the tokens (made by other fixtures, in any order) and idempotency keys.
+DEMO_TABLES = [t for t in metadata.sorted_tables if t.name not in ("tokens", "idempotency")]
+
+
+def demo_table_rows(engine: sa.Engine) -> dict[str, list[dict]]:
+    with engine.connect() as conn:
+        return {t.name: [dict(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key)).mappings()]
+                for t in DEMO_TABLES}
+
+
+def write_demo_rows(engine: sa.Engine, rows: dict[str, list[dict]]) -> None:
+    with engine.begin() as conn:
+        for table in reversed(DEMO_TABLES):
+            conn.execute(table.delete())
+        for table in DEMO_TABLES:
+            if rows[table.name]:
+                conn.execute(table.insert(), rows[table.name])
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from roadworks.auth import ANONYMOUS, Actor
 from roadworks.domain.model import Closure, Project
 from roadworks.domain.schedule import Schedule, Span
 from roadworks.index import Base, Snapshot, make_entry
+from tests.hypothesis_profiles import scaled
 
 XINING = timezone(timedelta(hours=8))
 AGENCY, OTHER = "bureau", "police"
@@ -160,7 +161,7 @@ def instants_before(start: datetime, end: datetime | None) -> list[datetime]:
     return [start + span * f for f in (0, 0.1, 0.5, 0.9)] + [end - timedelta(microseconds=1)]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=scaled(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_an_answer_keeps_its_look_until_it_expires_and_changes_at_that_instant(case):
     entries, now, at, name = case
@@ -375,7 +376,7 @@ SCALARS = st.one_of(st.integers(-1000, 1000), st.text(max_size=5), st.booleans()
 VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=4), st.frozensets(st.text(max_size=3), max_size=4))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=scaled(200), deadline=None)
 @given(st.dictionaries(st.text(min_size=1, max_size=8), VALUES, max_size=6), st.randoms(use_true_random=False))
 def test_query_keys_ignore_the_order_of_parameters_and_of_sets(query, rng):
     names = list(query)

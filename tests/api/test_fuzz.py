@@ -20,11 +20,13 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from roadworks import create_app
 from roadworks.demo import CLOSURES, PROJECT
+from tests.hypothesis_profiles import scaled
 
 schema = schemathesis.openapi.from_wsgi("/openapi.json", create_app({"DATABASE_URL": "sqlite://"}))
 
-# Generated requests per operation at most (more come from the spec's examples and edge cases): about a minute.
-MAX_EXAMPLES = 20
+# Generated requests per operation at most (more come from the spec's examples and edge cases): 20 under the
+# `ci` Hypothesis profile (about a minute), a fifth of that under `dev` (tests/hypothesis_profiles.py).
+MAX_EXAMPLES = scaled(20)
 PROJECT_IDS = [PROJECT["id"]]
 CLOSURE_IDS = [c["id"] for c in CLOSURES] + ["fuzz-active", "fuzz-draft"]
 # Schema-valid requests may still break rules a JSON Schema cannot state: windows that overlap, a pause

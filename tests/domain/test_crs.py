@@ -11,6 +11,7 @@ from shapely.geometry import LineString
 
 from roadworks.domain.crs import (GCJ02, WGS84, bbox_from, gcj02_to_wgs84, geometry_to, point_from, point_to,
                                   shape_to, wgs84_to_gcj02, wgs84_to_gcj02_array)
+from tests.hypothesis_profiles import scaled
 
 GEOD = Geod(ellps="WGS84")
 
@@ -34,14 +35,14 @@ def test_gcj02_in_xining_is_a_few_hundred_metres_off_wgs84():
     assert 100 < metres(wgs, point_to(*wgs, GCJ02)) < 700
 
 
-@settings(max_examples=300)
+@settings(max_examples=scaled(300))
 @given(lon=st.floats(74.0, 134.0), lat=st.floats(18.5, 53.0))
 def test_round_trip_through_gcj02_stays_under_a_metre(lon, lat):
     there = point_to(lon, lat, GCJ02)
     assert metres((lon, lat), point_from(*there, GCJ02)) < 1.0
 
 
-@settings(max_examples=100)
+@settings(max_examples=scaled(100))
 @given(lon=st.floats(97.0, 110.0), lat=st.floats(30.0, 40.0))
 def test_inverse_is_closer_than_the_one_step_approximation(lon, lat):
     gcj = wgs84_to_gcj02(lon, lat)
@@ -101,7 +102,7 @@ def test_the_vectorised_transform_gives_the_very_floats_of_the_per_point_one():
     assert wgs84_to_gcj02_array(xy).tolist() == [list(wgs84_to_gcj02(x, y)) for x, y in xy.tolist()]
 
 
-@settings(max_examples=50)
+@settings(max_examples=scaled(50))
 @given(st.lists(st.tuples(st.floats(70.0, 140.0), st.floats(0.0, 57.0)), min_size=2, max_size=40))
 def test_shape_to_gcj02_equals_the_per_point_path(points):
     from shapely.geometry import MultiLineString

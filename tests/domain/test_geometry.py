@@ -10,6 +10,7 @@ from roadworks.domain.errors import ValidationFailed
 from roadworks.domain.geometry import (
     MAX_VERTICES, bounds, length_m, normalize_line_geometry, parse_bbox, parse_service_area, to_shape,
 )
+from tests.hypothesis_profiles import scaled
 
 CHINA = (73.5, 18.0, 135.1, 53.6)
 XINING = [[101.7905, 36.6116], [101.7975, 36.6113]]
@@ -315,14 +316,14 @@ raw_lines = st.lists(positions, min_size=1, max_size=8).flatmap(
 geometries = st.one_of(raw_lines.map(line), st.lists(raw_lines, min_size=1, max_size=3).map(multi))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=scaled(200), deadline=None)
 @given(geometries)
 def test_normalizing_is_idempotent(geom):
     once = normalize_line_geometry(geom)
     assert normalize_line_geometry(once) == once
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=scaled(200), deadline=None)
 @given(geometries)
 def test_normalized_output_is_clean(geom):
     out = normalize_line_geometry(geom)
@@ -331,7 +332,7 @@ def test_normalized_output_is_clean(geom):
         assert all(len(p) == 2 and round(p[0], 7) == p[0] and round(p[1], 7) == p[1] for p in part)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=scaled(200), deadline=None)
 @given(raw_lines)
 def test_length_is_invariant_under_reversing(coords):
     forward = normalize_line_geometry(line(coords))

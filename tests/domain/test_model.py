@@ -12,6 +12,7 @@ from roadworks.config import DEFAULTS
 from roadworks.domain.errors import ValidationFailed
 from roadworks.domain.model import Closure, FeedCap, Project, feed_events, most_periods
 from roadworks.domain.schedule import Hours, Schedule, Span, zone
+from tests.hypothesis_profiles import scaled
 
 SHANGHAI = timezone(timedelta(hours=8))
 PROJECT = Project(id="p", name="n", agency="a", pauses=(Span(date(2024, 6, 1), date(2024, 8, 31)),))
@@ -134,7 +135,7 @@ def test_the_bound_takes_bounded_work_for_a_schedule_reaching_to_2199():
     assert pytime.perf_counter() - started < 2  # the full expansion is 1.4 million sessions
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=scaled(60), deadline=None)
 @given(starts=st.lists(st.integers(0, 120), min_size=1, max_size=4), lengths=st.lists(st.integers(1, 40), min_size=4,
        max_size=4), days=st.sets(st.integers(0, 6), min_size=1), start=st.integers(0, 23), length=st.integers(1, 30),
        span=st.integers(1, 60), pause=st.integers(0, 150))

@@ -26,6 +26,7 @@ from roadworks.domain.schedule import (
     start_instant,
     zone,
 )
+from tests.hypothesis_profiles import scaled
 
 UTC = timezone.utc
 SH = ZoneInfo("Asia/Shanghai")
@@ -599,7 +600,7 @@ def cases(draw) -> tuple[Timeline, datetime]:
     return tl, t.astimezone(SH)
 
 
-PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+PROPERTY = settings(max_examples=scaled(200), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
 def around(tl: Timeline, t: datetime, include_paused: bool = False):
@@ -786,7 +787,7 @@ def reference_in_effect(old: Reference, start, end, include_paused=False) -> boo
 
 
 # ROADWORKS_ORACLE_EXAMPLES=5000 for a longer hunt than CI's.
-ORACLE = settings(max_examples=int(os.environ.get("ROADWORKS_ORACLE_EXAMPLES", "120")), deadline=None,
+ORACLE = settings(max_examples=int(os.environ.get("ROADWORKS_ORACLE_EXAMPLES") or scaled(120)), deadline=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
