@@ -8,7 +8,7 @@ and its status and next change at the page's instant; the `FragmentMemo` keeps o
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Iterable
 
 from shapely.geometry import box
 
@@ -17,7 +17,7 @@ from .documents import closure_doc
 from .domain.crs import LABELS, URIS, WGS84, bbox_from
 from .domain.model import ClosureView, Project
 from .domain.schedule import zone
-from .feeds import FragmentMemo, Raw, dumps, encode, in_crs
+from .feeds import FragmentMemo, Raw, dumps, in_crs
 from .index import Entry, Snapshot, visible
 
 
@@ -65,11 +65,6 @@ def features(entries: list[Entry], at: datetime, crs: str, memo: FragmentMemo) -
 def feature_bytes(entry: Entry, at: datetime, crs: str, memo: FragmentMemo) -> bytes:
     """One entry's Feature at `at` in `crs`, serialised (the fragment pages are joined from)."""
     return features([entry], at, crs, memo)[1:-1]
-
-
-def collection(members: dict[str, Any]) -> bytes:
-    """A JSON object whose `Raw` members (feature arrays) are spliced in as they are."""
-    return encode(members)
 
 
 def crs_note(crs: str) -> tuple[dict, dict]:

@@ -29,7 +29,7 @@ from ..answers import PUBLIC, Answer, AnswerCache, Key, audience_of, query_key
 from ..auth import Actor
 from ..domain.errors import Unavailable
 from ..index import Snapshot
-from .http import cache_control, not_modified, seconds_until, settled
+from .http import actor, cache_control, not_modified, now, seconds_until, services, settled
 from .limits import ANONYMOUS, COUNTED, address_key, chosen_coding
 from .problems import Problem
 
@@ -47,7 +47,6 @@ def respond(build: Builder, query: dict, *, representation: str | None = None, e
 
     `extra` names what the answer depends on beyond the parsed query (a negotiated format, a path id).
     """
-    from .http import actor, now, services  # the request's helpers, one import cycle away
     who, clock, snapshot = actor(), now(), services().index.snapshot()
     audience = audience_of(who)
     canonical = query_key(query) + tuple(extra)

@@ -8,9 +8,9 @@ from typing import Callable
 from ..answers import Answer, lifetime, make_answer
 from ..auth import Actor
 from ..domain.crs import WGS84
-from ..feeds import FragmentMemo
+from ..feeds import FragmentMemo, encode
 from ..index import Snapshot
-from ..pages import collection, crs_note, features, select
+from ..pages import crs_note, features, select
 from .queries import DEFAULT_STATUSES
 
 GEOJSON = "application/geo+json"
@@ -36,4 +36,4 @@ def closures_page(snapshot: Snapshot, query: dict, actor: Actor, now: datetime, 
     if len(remaining) > len(page):
         headers["Link"] = f'<{next_url(page[-1].id)}>; rel="next"'
     life = lifetime(snapshot, entries, actor, now, at=query.get("at"))
-    return make_answer(collection(members), GEOJSON, life, headers=headers)
+    return make_answer(encode(members), GEOJSON, life, headers=headers)

@@ -12,10 +12,10 @@ from marshmallow import RAISE, ValidationError, fields, post_load, validate
 from ..answers import Answer, lifetime, make_answer
 from ..auth import ANONYMOUS
 from ..domain.crs import NAMES, URIS, WGS84
-from ..feeds import dumps, in_effect
+from ..feeds import dumps, encode, in_effect
 from ..feeds.ogc import extent, utc
 from ..index import Entry, Snapshot
-from ..pages import collection as collection_bytes, feature_bytes, features, public, select
+from ..pages import feature_bytes, features, public, select
 from .answering import respond
 from .http import services
 from .problems import Problem
@@ -188,7 +188,7 @@ def items(collectionId, **query):
             # while nothing moves, and never moves with a hidden draft.
             members["timeStamp"] = utc(life.changed_at)
         members["links"] = links(page[-1].id if len(remaining) > len(page) else None)
-        return make_answer(collection_bytes(members), _geojson_type(query), life, headers=_crs_header(query["crs"]))
+        return make_answer(encode(members), _geojson_type(query), life, headers=_crs_header(query["crs"]))
     return respond(build, query)
 
 

@@ -9,8 +9,8 @@ from marshmallow import RAISE
 
 from ..answers import lifetime, make_answer
 from ..domain.errors import NotFound
-from ..feeds import dumps
-from ..pages import collection, crs_note, feature_bytes
+from ..feeds import dumps, encode
+from ..pages import crs_note, feature_bytes
 from .answering import respond
 from .bodies import FeatureListSchema, FeatureOutSchema, HistorySchema, ProjectListSchema, ProjectOutSchema
 from .listing import GEOJSON, closures_page
@@ -73,7 +73,7 @@ def get_closure(id, **query):
         body = feature_bytes(entry, query.get("at") or now, query["crs"], memo)
         note, headers = crs_note(query["crs"])
         if note:  # one more member at the Feature's end
-            body = body[:-1] + b"," + collection(note)[1:]
+            body = body[:-1] + b"," + encode(note)[1:]
         return make_answer(body, GEOJSON, lifetime(snapshot, [entry], who, now, at=query.get("at")),
                            version=entry.view.closure.version, headers=headers)
     return respond(build, query, extra=(id,))
