@@ -133,7 +133,7 @@ class Replay:
             return self.app(environ, start_response)  # the app compresses it once and keeps the copy
         limiter = self.limiter_of()
         counted = limiter.count(ANONYMOUS, address_key(environ.get("REMOTE_ADDR"))) if limiter else None
-        if counted is not None and counted[3]:
+        if counted is not None and counted.breached:
             environ[COUNTED] = counted  # the app answers the 429 without counting again
             return self.app(environ, start_response)
         now = self.services.clock()

@@ -39,16 +39,16 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import threading
 import time
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Flask, Response, g, request
 from flask_compress import Compress
 from flask_compress.flask_compress import _choose_algorithm
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage, storage_from_string
-from limits.strategies import FixedWindowRateLimiter
+from limits.storage import storage_from_string
 from pybreaker import (STATE_CLOSED, STATE_HALF_OPEN, STATE_OPEN, CircuitBreaker, CircuitBreakerListener,
                        CircuitMemoryStorage)
 from werkzeug.exceptions import TooManyRequests
@@ -71,9 +71,22 @@ EXTRA_COMPRESSED_TYPES = ("application/geo+json", "application/problem+json", "a
                           "application/schema+json", "text/calendar", "text/csv", "text/javascript")
 # flask-compress leaves gzip out for streamed answers (files); gzip-only clients should still get it.
 STREAMING_ALGORITHMS = ("zstd", "br", "gzip", "deflate")
+# Budget windows kept per process (about 250 bytes each, so 12 MB at most): addresses and tokens seen in one window.
+WINDOW_KEYS = 50_000
 
 
 # ---------------------------------------------------------------------- rate limits
+
+class Counted(NamedTuple):
+    """One request counted against one limit: the first limit it broke, or the last one it was counted under."""
+
+    policy: str
+    limit: RateLimitItem
+    key: str
+    breached: bool
+    remaining: int
+    reset_at: float  # Unix time at which the window ends
+
 
 class RateLimiter:
     """Fixed-window budgets kept in Redis (shared by workers) or in memory, checked before each request."""
@@ -83,7 +96,7 @@ class RateLimiter:
                          TOKEN: parse_many(settings["PARTNER_RATE_LIMIT"]) if settings["PARTNER_RATE_LIMIT"] else []}
         self.prefix = settings.get("RATE_LIMIT_PREFIX") or "roadworks"
         redis_url = settings.get("REDIS_URL") or ""
-        self.memory = FixedWindowRateLimiter(MemoryStorage())
+        self.local = LocalWindows(WINDOW_KEYS)
         self.shared = None
         # When the breaker is open (after Redis failed), counts stay in this process; opened_at tells when.
         self.breaker_state = CircuitMemoryStorage(STATE_CLOSED)
@@ -92,8 +105,9 @@ class RateLimiter:
         if redis_url:
             # A stalled Redis must not stall requests: fail fast, then stop asking it until the retry is due.
             timeout = int(settings.get("REDIS_TIMEOUT_MS", 100)) / 1000
-            self.shared = FixedWindowRateLimiter(storage_from_string(
-                redis_url, key_prefix=self.prefix, socket_connect_timeout=timeout, socket_timeout=timeout))
+            self.shared = SharedWindows(storage_from_string(
+                redis_url, key_prefix=self.prefix, socket_connect_timeout=timeout, socket_timeout=timeout),
+                WINDOW_KEYS)
 
     def check(self) -> None:
         """Count this request; past a limit, answer 429 before the view runs."""
@@ -103,25 +117,22 @@ class RateLimiter:
         if counted is None:
             counted = self.count(*_client())
         g._roadworks_rate = counted
-        if counted is not None and counted[3]:
-            raise TooManyRequests(_breach_message(counted[0]))
+        if counted is not None and counted.breached:
+            raise TooManyRequests(_breach_message(counted.policy))
 
-    def count(self, policy: str, key: str) -> tuple | None:
-        """Count one request of `key`: (policy, limit, key, breached) for the first limit breached or the last."""
-        counted = None
+    def count(self, policy: str, key: str) -> Counted | None:
+        """Count one request of `key` under each limit of its policy, up to the first one it breaks."""
+        counted, now = None, time.time()
         for limit in self.policies[policy]:
-            counted = (policy, limit, key, not self._apply("hit", limit, key))
-            if counted[3]:
+            used, reset_at = self._spend(limit.key_for(self.prefix, key), limit.get_expiry(), now)
+            counted = Counted(policy, limit, key, used > limit.amount, max(0, limit.amount - used), reset_at)
+            if counted.breached:
                 break
         return counted
 
-    def headers(self, counted: tuple, status: int) -> list[tuple[str, str]]:
+    def headers(self, counted: Counted, status: int) -> list[tuple[str, str]]:
         """RateLimit fields for a counted answer; Retry-After only on a 429."""
-        policy, limit, key, breached = counted
-        window = self.window(limit, key)
-        if window is None:
-            return []
-        reset_at, remaining = window
+        policy, limit, _, breached, remaining, reset_at = counted
         seconds = max(1 if breached else 0, math.ceil(reset_at - time.time()))
         fields = [("RateLimit-Policy", f'"{policy}";q={limit.amount};w={limit.get_expiry()}'),
                   ("RateLimit", f'"{policy}";r={remaining};t={seconds}'),
@@ -129,17 +140,85 @@ class RateLimiter:
                   ("X-RateLimit-Reset", str(math.ceil(reset_at)))]
         return fields + [("Retry-After", str(seconds))] if status == 429 else fields
 
-    def window(self, limit: RateLimitItem, key: str) -> tuple[float, int] | None:
-        stats = self._apply("get_window_stats", limit, key)
-        return None if stats is None else (stats.reset_time, stats.remaining)
+    def window(self, limit: RateLimitItem, key: str) -> tuple[float, int]:
+        """(reset time, remaining) of `key` under `limit`, without counting a request."""
+        name, now = limit.key_for(self.prefix, key), time.time()
+        used, reset_at = self._ask("peek", name, limit.get_expiry(), now)
+        return reset_at, max(0, limit.amount - used)
 
-    def _apply(self, method: str, limit: RateLimitItem, key: str):
+    def _spend(self, name: str, seconds: int, now: float) -> tuple[int, float]:
+        return self._ask("spend", name, seconds, now)
+
+    def _ask(self, method: str, name: str, seconds: int, now: float) -> tuple[int, float]:
         if self.shared is not None:
             try:
-                return self.breaker.call(getattr(self.shared, method), limit, self.prefix, key)
+                return self.breaker.call(getattr(self.shared, method), name, seconds, now)
             except Exception:  # noqa: BLE001 - OutageLog logs the outage once; count in this process meanwhile
                 pass
-        return getattr(self.memory, method)(limit, self.prefix, key)
+        return getattr(self.local, method)(name, seconds, now)
+
+
+class LocalWindows:
+    """Fixed-window counts of this process: one locked dict step per request.
+
+    limits' MemoryStorage starts a timer thread every 10 ms under load to expire its keys, and each start waits
+    for the new thread to get the GIL: a sixth of a replayed 304. Here a window simply ends when a request
+    finds it over, and ended windows are swept when the table is full. Past `max_keys` live windows (an
+    attacker with that many addresses in one window) the oldest are dropped, so memory stays bounded.
+    """
+
+    def __init__(self, max_keys: int):
+        self.max_keys = max_keys
+        self.windows: dict[str, list] = {}  # name -> [count, reset_at]
+        self.lock = threading.Lock()  # waitress serves requests on threads
+
+    def spend(self, name: str, seconds: int, now: float) -> tuple[int, float]:
+        with self.lock:
+            window = self.windows.get(name)
+            if window is None or window[1] <= now:
+                if window is None and len(self.windows) >= self.max_keys:
+                    self._sweep(now)
+                window = self.windows[name] = [0, now + seconds]
+            window[0] += 1
+            return window[0], window[1]
+
+    def peek(self, name: str, seconds: int, now: float) -> tuple[int, float]:
+        window = self.windows.get(name)
+        return (0, now + seconds) if window is None or window[1] <= now else (window[0], window[1])
+
+    def _sweep(self, now: float) -> None:
+        for name in [name for name, (_, reset_at) in self.windows.items() if reset_at <= now]:
+            del self.windows[name]
+        while len(self.windows) >= self.max_keys:
+            del self.windows[next(iter(self.windows))]  # the window opened longest ago
+
+
+class SharedWindows:
+    """Fixed-window counts in Redis (limits' storage): one INCR per request.
+
+    When a window ends is fixed once it opens, so it is asked of Redis once per window and process, not with
+    every request (limits' get_window_stats would cost two more round trips each time).
+    """
+
+    def __init__(self, storage, max_keys: int):
+        self.storage, self.max_keys = storage, max_keys
+        self.ends: dict[str, float] = {}
+
+    def spend(self, name: str, seconds: int, now: float) -> tuple[int, float]:
+        used = self.storage.incr(name, seconds)
+        end = self.ends.get(name)
+        if used == 1:
+            end = now + seconds  # this request opened the window
+        elif end is None or end <= now:
+            end = self.storage.get_expiry(name)  # another process opened it
+        if name not in self.ends and len(self.ends) >= self.max_keys:
+            self.ends.clear()  # only a memo: each window's end is asked again
+        self.ends[name] = end
+        return used, end
+
+    def peek(self, name: str, seconds: int, now: float) -> tuple[int, float]:
+        used = self.storage.get(name)
+        return (used, self.storage.get_expiry(name)) if used else (0, now + seconds)
 
 
 class OutageLog(CircuitBreakerListener):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from collections import Counter as Tally
 
 import pytest
@@ -12,6 +13,7 @@ from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
 
 from roadworks.api import ops
+from roadworks.index import Entry
 
 CLOSURES = "/api/v1/closures"
 GONGHE = "dongguan-ledu-gonghe"
@@ -147,6 +149,22 @@ def test_closures_by_status_follow_the_clock_at_each_scrape(client, demo, clock)
     after = statuses_scraped(client)
     assert after != before
     assert +after == statuses_listed(client)
+
+
+def test_closure_counts_are_kept_between_scrapes_until_the_next_status_change(client, demo, clock, services,
+                                                                              monkeypatch):
+    statuses_scraped(client)
+    snapshot = services.index.snapshot()
+    next_change = min(moment for moment in (e.status(clock.now)[1] for e in snapshot.entries()) if moment)
+    asked = []
+    real = Entry.status
+    monkeypatch.setattr(Entry, "status", lambda entry, at: asked.append(entry.id) or real(entry, at))
+    clock.now = next_change - timedelta(seconds=1)
+    kept = statuses_scraped(client)
+    assert asked == []  # no whole-city pass while nothing has changed
+    clock.now = next_change
+    moved = statuses_scraped(client)
+    assert asked and moved != kept and +moved == statuses_listed(client)
 
 
 def test_each_app_counts_in_its_own_registry(client, make_app):
