@@ -13,7 +13,7 @@ from .headers import page_policy
 from .http import json_response, services
 from .problems import PROBLEMS
 
-MAP_DIR = Path(__file__).resolve().parents[2] / "static" / "map"
+MAP_DIR = Path(__file__).resolve().parents[1] / "static" / "map"
 LEAFLET_DIR = Path(xstatic.pkg.leaflet.BASE_DIR)
 LEAFLET_FILES = ("leaflet.js", "leaflet.css")
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
