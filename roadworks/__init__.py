@@ -53,7 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         lambda: limits.register(app, settings),  # rate limits (and ProxyFix in front of the replay)
         lambda: urls.install(app, settings),  # absolute URLs on ROADWORKS_PUBLIC_URL, never on the Host header
         lambda: problems.register(app),  # every error as problem+json
-        lambda: headers.install(app),  # security headers and CORS
+        lambda: headers.install(app, getattr(found.clock, "label", None)),  # security headers, CORS, a replay's clock
         lambda: observability.install(app, found, settings["LOG_LEVEL"]),  # outermost: ids, logs, metrics
     )
     for install in layers:

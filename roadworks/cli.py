@@ -10,9 +10,19 @@ import click
 
 from . import create_app
 from .auth import Actor, create_token
+from .config import parse_at
 from .domain.errors import DomainError, ValidationFailed
 
 CLI_ACTOR = Actor(name="command line", role="admin")
+
+
+def _replay_instant(_context, parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_at(value, "--at")
+        except ValidationFailed as failure:
+            raise click.BadParameter("; ".join(failure.errors["--at"]), param=parameter) from None
+    return value
 
 
 @click.group()
@@ -25,19 +35,24 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-def serve(demo: bool, host: str, port: int, threads: int) -> None:
+@click.option("--at", default=None, callback=_replay_instant, metavar="INSTANT",
+              help="Replay: run as of this instant (2024-05-20T12:00+08:00), the clock moving on at real speed; "
+                   "default ROADWORKS_AT, else now.")
+def serve(demo: bool, host: str, port: int, threads: int, at: str | None) -> None:
     """Run the service under waitress, a production WSGI server.
 
     Absolute URLs in answers start with ROADWORKS_PUBLIC_URL; unset, with http://HOST:PORT/.
+    With ROADWORKS_TRUSTED_PROXIES=N, waitress takes the client's address from the last N X-Forwarded-For entries.
     """
     from waitress import serve as waitress_serve
 
     from .api.server_name import SERVER_NAME
     from .demo import load_demo
+    from .observability import log_server
 
     public_url = os.environ.get("ROADWORKS_PUBLIC_URL") or served_url(host, port)
     try:
-        app = create_app({"PUBLIC_URL": public_url})
+        app = create_app({"PUBLIC_URL": public_url, **({"AT": at} if at else {})})
     except ValidationFailed as failure:
         raise click.UsageError(str(failure)) from None
     if demo:
@@ -46,8 +61,21 @@ def serve(demo: bool, host: str, port: int, threads: int) -> None:
         click.echo("demo data loaded" if loaded else "database not empty: demo data not loaded")
     click.echo(f"Roadworks on http://{_url_host(host)}:{port}/, public URL {public_url}  "
                "(map /map/, API /api/v1/, docs /docs)")
+    log_server("waitress")
     # ident: the Server header names the service, not waitress (roadworks/api/server_name.py)
-    waitress_serve(app, host=host, port=port, threads=threads, ident=SERVER_NAME)
+    waitress_serve(app, host=host, port=port, threads=threads, ident=SERVER_NAME,
+                   **proxy_settings(app.extensions["roadworks"].settings))
+
+
+def proxy_settings(settings) -> dict:
+    """waitress's own proxy handling from ROADWORKS_TRUSTED_PROXIES: without it waitress drops X-Forwarded-For
+    before the app (and its ProxyFix) could see it, and everyone behind a proxy would share one rate budget."""
+    proxies = int(settings.get("TRUSTED_PROXIES") or 0)
+    if proxies <= 0:
+        return {}
+    # "*": any peer, as ProxyFix counts hops without knowing their addresses; the count bounds what is trusted.
+    return {"trusted_proxy": "*", "trusted_proxy_count": proxies,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
 
 
 def served_url(host: str, port: int) -> str:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
+
+from .domain.errors import ValidationFailed
 
 DEFAULTS: dict[str, Any] = {
     # Empty means a SQLite file in the instance folder, created and migrated on first start.
@@ -36,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     # Absolute URLs in bodies and headers (iCalendar URL, Link headers) start with this; never the Host header.
     "PUBLIC_URL": "http://localhost:8000/",
+    # Replay: an ISO 8601 instant with its offset (2024-05-20T12:00+08:00). The service starts its clock there
+    # and lets it run on at real speed; every answer says so in a Roadworks-Clock header. Empty: the real time.
+    "AT": "",
     # ---- Bounded cost: every cap below is refused with a 400 problem that names it and its value.
     # Longest query string accepted, in bytes (as sent, percent escapes included), on every path.
     "MAX_QUERY_BYTES": 4096,
@@ -90,3 +96,44 @@ def feed_horizon(settings: Mapping[str, Any]) -> tuple[timedelta, timedelta]:
 def system_clock() -> datetime:
     """Now, time-zone aware; the app's CLOCK setting can replace it (tests, replays)."""
     return datetime.now(timezone.utc)
+
+
+class ReplayClock:
+    """The service's clock started at `start` and running on at real speed (`roadworks serve --at`).
+
+    Running on, not standing still: partners replaying the founding case see statuses change at their instants,
+    writes get increasing times (history, Last-Modified), and cache lifetimes still count down.
+    """
+
+    def __init__(self, start: datetime):
+        self.start = start
+        self._origin = time.monotonic()  # shared by gunicorn's forked workers: one clock for all of them
+
+    def __call__(self) -> datetime:
+        return (self.start + timedelta(seconds=time.monotonic() - self._origin)).astimezone(timezone.utc)
+
+    @property
+    def label(self) -> str:
+        """The Roadworks-Clock header's value."""
+        return f"replay {self.start.isoformat()}"
+
+
+def parse_at(raw: str, name: str = "ROADWORKS_AT") -> datetime:
+    """An instant to replay from: ISO 8601 with an offset or Z; anything else is refused naming `name`."""
+    try:
+        instant = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValidationFailed.one(name, f"not an ISO 8601 date-time like 2024-05-20T12:00+08:00: {raw!r}") \
+            from None
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValidationFailed.one(name, f"needs an offset or Z, as in 2024-05-20T12:00+08:00: {raw!r}")
+    return instant
+
+
+def make_clock(settings: Mapping[str, Any]):
+    """CLOCK when given (tests), else a ReplayClock at AT when set, else the system clock."""
+    if settings.get("CLOCK"):
+        return settings["CLOCK"]
+    if settings.get("AT"):
+        return ReplayClock(parse_at(str(settings["AT"])))
+    return system_clock

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .answers import AnswerCache
-from .config import DEFAULTS, feed_horizon, system_clock
+from .config import DEFAULTS, feed_horizon, make_clock
 from .domain.geometry import parse_service_area
 from .domain.model import FeedCap
 from .domain.schedule import zone
@@ -42,7 +42,7 @@ def build(settings: dict[str, Any], instance_path: str, engine=None) -> Services
     if settings.get("MIGRATE", True):
         migrate(engine)
     store = Store(engine)
-    clock = settings.get("CLOCK") or system_clock
+    clock = make_clock(settings)
     registry = Registry(store, default_timezone=settings["TIMEZONE"], service_area=area, clock=clock,
                         feed_cap=feed_cap(settings))
     index = ReadModel(store)
