@@ -109,14 +109,14 @@ class Served:
         self.cwd = cwd
         self.port = free_port()
         self.process: subprocess.Popen | None = None
+        # Also for the commands the tests run beside it (`roadworks tokens create` on the same database).
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("ROADWORKS_")}, **environment}
 
     def start(self, ready_within: float = 60) -> "Served":
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ROADWORKS_")}
-        env.update(self.environment)
         with open(self.log, "ab") as output:
             self.process = subprocess.Popen(
                 [*self.command, "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
-                cwd=self.cwd, env=env, stdout=output, stderr=output, start_new_session=True)
+                cwd=self.cwd, env=self.env, stdout=output, stderr=output, start_new_session=True)
         deadline = time.monotonic() + ready_within
         while True:
             assert self.process.poll() is None, f"roadworks serve stopped:\n{self.log.read_text()}"
