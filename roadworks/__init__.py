@@ -14,7 +14,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import observability, services
     from .api import answering, bureau, changes, feeds, limits, ogc, open511, ops, problems, public, routecheck, site
-    from .api import headers, urls
+    from .api import headers, openapi, urls
     from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
     from .config import from_environment
 
@@ -39,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(ogc.blp)
     api.register_blueprint(open511.blp)
     problems.document(api)  # after the last API blueprint: every error documented as problem+json
+    openapi.document(api, settings)  # then the bearer scheme, conditional headers and examples
     app.register_blueprint(site.blp)
     app.register_blueprint(ops.blp)
     found = app.extensions["roadworks"]
