@@ -188,8 +188,6 @@ def document(api, settings: dict[str, Any]) -> None:
         components.security_scheme(name, scheme)
     for name, header in HEADERS.items():
         components.header(name, header)
-    for name, parameter in PARAMETERS.items():
-        components.parameter(name, parameter["in"], parameter)
     for status, response in RESPONSES.items():
         components.response(f"Problem{status}", response)
     _describe_fields(components)
@@ -236,7 +234,8 @@ def _operation(method: str, path: str, operation: dict) -> None:
         extra.append("If-Match-optional")
     if method == "post" and path in IDEMPOTENT_POSTS:
         extra.append("Idempotency-Key")
-    parameters.extend({"$ref": f"#/components/parameters/{name}"} for name in extra)
+    # Inline, not $ref: readers of the document (and its tests) look at each parameter's name and place.
+    parameters.extend(dict(PARAMETERS[name]) for name in extra)
     if not parameters:
         del operation["parameters"]
     body = BODY_EXAMPLES.get((method, path))
