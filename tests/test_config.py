@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from roadworks import create_app
-from roadworks.config import DEFAULTS, from_environment
+from roadworks.config import CODE_ONLY, DEFAULTS, from_environment
+from roadworks.config import settings as config_settings
 from roadworks.domain.errors import ValidationFailed
 
 
@@ -27,3 +28,18 @@ def test_bad_settings_stop_the_app_with_the_variable_named(database_url, overrid
     with pytest.raises(ValidationFailed) as failure:
         create_app({"DATABASE_URL": database_url, "MIGRATE": False, **override})
     assert field in failure.value.errors
+
+
+def test_every_setting_is_present_and_code_overrides_come_last():
+    settings = config_settings({"TIMEZONE": "Europe/Paris", "MAX_BODY_BYTES": "2048"},
+                               environ={"ROADWORKS_TIMEZONE": "Asia/Tokyo", "ROADWORKS_PUBLISHER": "JTJ"})
+    assert settings["TIMEZONE"] == "Europe/Paris" and settings["PUBLISHER"] == "JTJ"
+    assert settings["MAX_BODY_BYTES"] == 2048  # integers parsed wherever they come from
+    assert set(DEFAULTS) | set(CODE_ONLY) == set(settings)
+    assert settings["CLOCK"] is None and settings["MIGRATE"] is True
+
+
+def test_a_mistyped_setting_is_refused_with_its_name():
+    with pytest.raises(ValidationFailed) as failure:
+        create_app({"DATABSE_URL": "sqlite://"})
+    assert "DATABSE_URL" in failure.value.errors
