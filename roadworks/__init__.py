@@ -16,10 +16,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .api import answering, bureau, changes, feeds, limits, ogc, open511, ops, problems, public, routecheck, site
     from .api import headers, openapi, urls
     from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
-    from .config import from_environment
+    from .config import settings as settings_of
 
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
-    settings = {**from_environment(), **(config or {})}
+    settings = settings_of(config)
     app.config.update(
         MAX_CONTENT_LENGTH=int(settings["MAX_BODY_BYTES"]), JSON_AS_ASCII=False,
         API_TITLE="Roadworks", API_VERSION="v1", OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX="/",

@@ -70,6 +70,10 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_RETRY_S": 30,
 }
 
+# Given only by code (tests, `roadworks serve`), never read from the environment: what tells the time (None:
+# the system clock) and whether the app migrates its database when made.
+CODE_ONLY: dict[str, Any] = {"CLOCK": None, "MIGRATE": True}
+
 _INTEGERS = {"MAX_BODY_BYTES", "TRUSTED_PROXIES", "FEED_DAYS_BACK", "FEED_DAYS_AHEAD", "MAX_QUERY_BYTES",
              "MAX_INTERVAL_DAYS", "ROUTE_MAX_VERTICES", "ROUTE_MAX_WINDOW_DAYS", "ROUTE_MAX_PAIRS",
              "FEED_MAX_EVENTS_PER_CLOSURE",
@@ -87,10 +91,23 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
     return settings
 
 
+def settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The app's one settings object: defaults, then ROADWORKS_* variables, then `overrides`.
+
+    Every name is present, so readers index it instead of repeating defaults; a name nobody knows is refused,
+    because a mistyped setting would otherwise be ignored without a word.
+    """
+    merged = {**from_environment(environ), **CODE_ONLY}
+    for name, value in (overrides or {}).items():
+        if name not in merged:
+            raise ValidationFailed.one(name, "is not a setting (see roadworks/config.py)")
+        merged[name] = int(value) if name in _INTEGERS and isinstance(value, str) else value
+    return merged
+
+
 def feed_horizon(settings: Mapping[str, Any]) -> tuple[timedelta, timedelta]:
-    """The partner feeds' rolling horizon (back, ahead) from FEED_DAYS_BACK and FEED_DAYS_AHEAD, else DEFAULTS."""
-    return (timedelta(days=int(settings.get("FEED_DAYS_BACK", DEFAULTS["FEED_DAYS_BACK"]))),
-            timedelta(days=int(settings.get("FEED_DAYS_AHEAD", DEFAULTS["FEED_DAYS_AHEAD"]))))
+    """The partner feeds' rolling horizon (back, ahead) from FEED_DAYS_BACK and FEED_DAYS_AHEAD."""
+    return timedelta(days=int(settings["FEED_DAYS_BACK"])), timedelta(days=int(settings["FEED_DAYS_AHEAD"]))
 
 
 def system_clock() -> datetime:

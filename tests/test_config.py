@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pytest
 
 from roadworks import create_app
-from roadworks.config import DEFAULTS, from_environment
+from roadworks.config import CODE_ONLY, DEFAULTS, from_environment
+from roadworks.config import settings as config_settings
 from roadworks.domain.errors import ValidationFailed
 
 
@@ -73,3 +74,17 @@ def test_a_replaying_app_marks_every_answer_and_answers_as_of_its_instant(databa
 
 def test_a_live_app_sends_no_clock_header(app):
     assert "Roadworks-Clock" not in app.test_client().get("/api/v1/closures").headers
+
+def test_every_setting_is_present_and_code_overrides_come_last():
+    settings = config_settings({"TIMEZONE": "Europe/Paris", "MAX_BODY_BYTES": "2048"},
+                               environ={"ROADWORKS_TIMEZONE": "Asia/Tokyo", "ROADWORKS_PUBLISHER": "JTJ"})
+    assert settings["TIMEZONE"] == "Europe/Paris" and settings["PUBLISHER"] == "JTJ"
+    assert settings["MAX_BODY_BYTES"] == 2048  # integers parsed wherever they come from
+    assert set(DEFAULTS) | set(CODE_ONLY) == set(settings)
+    assert settings["CLOCK"] is None and settings["MIGRATE"] is True
+
+
+def test_a_mistyped_setting_is_refused_with_its_name():
+    with pytest.raises(ValidationFailed) as failure:
+        create_app({"DATABSE_URL": "sqlite://"})
+    assert "DATABSE_URL" in failure.value.errors

@@ -46,7 +46,7 @@ def leaflet_asset(name: str):
 def map_config():
     """What the page needs from the settings; a file, because the page's CSP forbids inline script."""
     settings = services().settings
-    home = [float(v) for v in settings["SERVICE_AREA"].split(",")] if settings.get("SERVICE_AREA") else None
+    home = [float(v) for v in settings["SERVICE_AREA"].split(",")] if settings["SERVICE_AREA"] else None
     return json_response({"tile_url": settings["TILE_URL"], "tile_attribution": settings["TILE_ATTRIBUTION"],
                           "timezone": settings["TIMEZONE"], "home": home, "poll_seconds": POLL_SECONDS},
                          max_age=300)
