@@ -88,6 +88,14 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _services():
+    """The app's services for a command; a bad ROADWORKS_* setting (ROADWORKS_AT among them) is a usage error."""
+    try:
+        return create_app().extensions["roadworks"]
+    except ValidationFailed as failure:
+        raise click.UsageError(str(failure)) from None
+
+
 @main.group()
 def tokens() -> None:
     """Create, list and revoke API tokens."""
@@ -99,7 +107,7 @@ def tokens() -> None:
 @click.option("--agency", default=None, help="Required for editors: the only agency they may write for.")
 def tokens_create(role: str, name: str, agency: str | None) -> None:
     """Mint a token and print it once; only its hash is stored."""
-    services = create_app().extensions["roadworks"]
+    services = _services()
     try:
         plain, token = create_token(services.store, role=role, name=name, agency=agency, now=services.clock())
     except ValidationFailed as failure:
@@ -112,7 +120,7 @@ def tokens_create(role: str, name: str, agency: str | None) -> None:
 @tokens.command("list")
 def tokens_list() -> None:
     """List tokens (never their secrets)."""
-    for token in create_app().extensions["roadworks"].store.tokens():
+    for token in _services().store.tokens():
         state = f"revoked {token.revoked_at.isoformat()}" if token.revoked_at else "active"
         click.echo(f"{token.id}\t{token.role}\t{token.agency or '-'}\t{token.name}\t{state}")
 
@@ -121,7 +129,7 @@ def tokens_list() -> None:
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id: int) -> None:
     """Revoke a token by its number; it stops working at once."""
-    services = create_app().extensions["roadworks"]
+    services = _services()
     if not services.store.revoke_token(token_id, services.clock()):
         raise click.ClickException(f"no active token {token_id}")
     click.echo(f"token {token_id} revoked")
@@ -133,7 +141,7 @@ def import_file(source) -> None:
     """Import a GeoJSON FeatureCollection of closures, all or nothing."""
     from .api.bodies import load_features
 
-    registry = create_app().extensions["roadworks"].registry
+    registry = _services().registry
     try:
         saved = registry.import_features(load_features(json.load(source)), CLI_ACTOR)
     except ValueError as error:
@@ -153,7 +161,7 @@ def export(output) -> None:
     """Write every closure (drafts included) as a GeoJSON FeatureCollection."""
     from .documents import closure_doc
 
-    registry = create_app().extensions["roadworks"].registry
+    registry = _services().registry
     features = [closure_doc(v.closure) for v in registry.closures(CLI_ACTOR)]
     json.dump({"type": "FeatureCollection", "features": features}, output, ensure_ascii=False, indent=1)
     output.write("\n")

@@ -406,3 +406,9 @@ def test_serve_refuses_a_bad_roadworks_at_naming_it(db_url):
                                 env={"ROADWORKS_DATABASE_URL": db_url, "ROADWORKS_AT": "yesterday"})
     assert result.exit_code == 2
     assert "ROADWORKS_AT" in result.output
+
+
+def test_commands_refuse_a_bad_setting_naming_it(db_url):
+    result = CliRunner().invoke(main, ["tokens", "list"],
+                                env={"ROADWORKS_DATABASE_URL": db_url, "ROADWORKS_AT": "2024-05-20T12:00"})
+    assert result.exit_code == 2 and "ROADWORKS_AT" in result.output and "needs an offset" in result.output
