@@ -273,7 +273,8 @@ class SickRedis:
     def __init__(self, mood: str):
         self.mood, self.connections = mood, 0
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/15"
+        # The same database number as the test Redis it relays to, so a test may look there for what was written.
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}{urlsplit(REDIS_URL).path or '/0'}"
         self.open: list[socket.socket] = [self.listener]
         threading.Thread(target=self._accept, daemon=True).start()
 
