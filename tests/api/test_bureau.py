@@ -308,6 +308,15 @@ def test_if_match_compares_only_the_version_of_the_etag(client, auth, editor_tok
     assert etag_version(response) == 2
 
 
+@pytest.mark.parametrize("tag", ['"not-ours"', '"7.zz"'])
+def test_well_formed_foreign_if_match_is_412_and_changes_nothing(client, auth, editor_token, closure, snapshot, tag):
+    before = snapshot()
+    response = client.patch(f"{CLOSURES}/c1", json={"properties": {"detour": "x"}},
+                            headers=auth(editor_token, If_Match=tag))
+    assert_problem(response, 412)
+    assert snapshot() == before
+
+
 def test_weak_etag_in_if_match_is_accepted(client, auth, editor_token, closure):
     response = client.patch(f"{CLOSURES}/c1", json={"properties": {"detour": "走南关街"}},
                             headers=auth(editor_token, If_Match="W/" + closure.headers["ETag"]))
