@@ -65,13 +65,18 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Period:
-    """A stretch of time in which a closure is in effect (`active`) or would be but is `paused`."""
+    """A stretch of time in which a closure is in effect (`active`) or would be but is `paused`.
+
+    `end` None means until further notice. A view that must show some end (a feed over a horizon) puts its
+    own there and sets `open_end`, so each format can still say that no end is known.
+    """
 
     start: datetime
     end: datetime | None
     state: str
     window: int
     label: str | None = None
+    open_end: bool = False
 
 
 # ---------------------------------------------------------------------------- values in, instants out

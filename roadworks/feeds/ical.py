@@ -6,6 +6,9 @@ Events are written line by line as the `icalendar` package writes them, the rest
 - Times carry the project's TZID, with a VTIMEZONE for every zone used, so clients show local time.
 - UIDs are built from what does not move with the rolling horizon (closure, window, period start), so a
   subscriber's client keeps the same event across refreshes; SEQUENCE is the closure's version.
+- Until further notice: RFC 5545 has no open end for a VEVENT (without DTEND a timed event ends where it
+  starts), so an open-ended period keeps a DTEND at the end of the feed's horizon, which moves on with it,
+  and its DESCRIPTION begins with 结束时间另行通知 (end to be announced), as the map says.
 - Cancelled closures and drafts not yet published are left out: a subscribed calendar is replaced as a
   whole on refresh, so an event that disappears is removed, while a STATUS:CANCELLED event would stay on
   view (struck through at best) in many clients. Every listed event is therefore STATUS:CONFIRMED.
@@ -96,15 +99,15 @@ def closure_part(entry: Entry, periods: tuple[Period, ...], map_url: str) -> Par
                     # A closed road does not make the resident busy.
                     _line("TRANSP", "TRANSPARENT"), _line("URL", _map_link(map_url, closure.id)), "END:VEVENT\r\n"))
     head = "BEGIN:VEVENT\r\n" + _line("SUMMARY", escape(texts["summary"]))
-    descriptions: dict[str | None, str] = {}
+    descriptions: dict[tuple[str | None, bool], str] = {}
     tzids, out = set(), []
     for period in periods:
         # DTSTAMP is the closure's last change, or, for a closure without one, the period's start.
         at = stamp or _utc_text(period.start)
         dtstamp, modified = _line("DTSTAMP", at), _line("LAST-MODIFIED", at)
-        description = descriptions.get(period.label)
+        description = descriptions.get((period.label, period.open_end))
         if description is None:
-            description = descriptions[period.label] = _line(
+            description = descriptions[period.label, period.open_end] = _line(
                 "DESCRIPTION", escape(_description(texts["description"], period)))
         start, tzid = _date_time("DTSTART", period.start)
         end, end_tzid = _date_time("DTEND", period.end)
@@ -273,9 +276,15 @@ def _texts(entry: Entry) -> dict[str, str]:
             "description": "\n".join(x for x in lines if x)}
 
 
+# Says an event's end is only where the feed stops: the closure runs until further notice.
+OPEN_END = "结束时间另行通知"
+
+
 def _description(text: str, period: Period) -> str:
-    """The window's label (a phase, say) goes first: it tells one period from another of the same road."""
-    return f"{period.label}\n{text}" if period.label else text
+    """The window's label (a phase, say) goes first: it tells one period from another of the same road.
+    An open end is said before anything else."""
+    lines = [OPEN_END if period.open_end else None, period.label, text]
+    return "\n".join(x for x in lines if x)
 
 
 def _map_link(map_url: str, closure_id: str) -> str:

@@ -330,3 +330,17 @@ def test_the_range_cap_is_a_setting(demo, make_app):
     client = make_app(MAX_INTERVAL_DAYS=10).test_client()
     assert get_json(client, in_effect_on="2024-05-11,2024-05-20").status_code == 200
     _range_cap_refused(client.get(EVENTS, query_string={"format": "json", "in_effect_on": "2024-05-11,2024-05-21"}), 10)
+
+
+def test_intervals_widen_to_whole_minutes_never_ending_early(demo, client, add_closure):
+    # Open511 intervals are HH:MM: a window of 08:00:15-18:29:45 is published as 08:00-18:30, not 18:29.
+    add_closure("seconds", schedule={"windows": [{"start": "2024-05-20T08:00:15+08:00",
+                                                  "end": "2024-05-20T18:29:45+08:00"}]})
+    event = event_of(client, "seconds")
+    assert event["schedule"]["intervals"] == ["2024-05-20T08:00/2024-05-20T18:30"]
+    valid_json(get_json(client, status="ALL").json)
+
+
+def test_a_period_ending_at_midnight_ends_at_the_next_day_in_intervals(demo, client, add_closure):
+    add_closure("to-midnight", schedule={"windows": [{"start": "2024-05-20", "end": "2024-05-21"}]})
+    assert event_of(client, "to-midnight")["schedule"]["intervals"] == ["2024-05-20T00:00/2024-05-22T00:00"]

@@ -62,6 +62,14 @@ def test_in_august_a_client_finds_the_two_september_closures_open_until_the_hori
     assert spans(events) == [(local(2024, 9, 1), end)] * 2
     assert {str(e["uid"]).split("-0-")[0] for e in events} == {"dongguan-ledu-nanxiao", "dongguan-yangjia-jianguo"}
     assert all(e.decoded("dtend") == end == local(2025, 2, 16, 8) for e in events)
+    # The DTEND is only where the feed stops: each event says first that no end is known.
+    assert all(str(e["description"]).startswith("结束时间另行通知\n") for e in events)
+
+
+def test_only_open_ended_events_say_their_end_is_not_known(demo, clock):
+    events = parse(demo, clock()).walk("VEVENT")  # 20 May 2024: Ledu-Gonghe has a real end, the others none
+    told = {str(e["uid"]).split("-0-")[0]: str(e["description"]).startswith("结束时间另行通知") for e in events}
+    assert told == {"dongguan-ledu-gonghe": False, "dongguan-ledu-nanxiao": True, "dongguan-yangjia-jianguo": True}
 
 
 def test_the_tourist_season_pause_splits_a_closure_into_two_events_and_none_falls_inside(demo, clock,
@@ -250,7 +258,8 @@ def library_events(entry, periods) -> bytes:
         event.add("dtend", period.end)
         event.add("summary", texts["summary"])
         event.add("location", texts["location"])
-        event.add("description", f"{period.label}\n{texts['description']}" if period.label else texts["description"])
+        lines = [ical.OPEN_END if period.open_end else None, period.label, texts["description"]]
+        event.add("description", "\n".join(x for x in lines if x))
         event.add("url", ical._map_link(MAP, closure.id))
         event.add("status", "CONFIRMED")
         event.add("transp", "TRANSPARENT")
