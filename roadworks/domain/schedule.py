@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Iterable, Iterator, Sequence, Union
@@ -349,6 +349,21 @@ class Timeline:
             if last is not None:
                 return self._period(last)
         return None
+
+    def without_hours(self) -> "Timeline":
+        """The same closure without its weekly hours, each window drawn from its first session's start to the
+        end of its last day's sessions (actual dates applied): the one span per window that a format carrying
+        the hours beside it (Waze's `schedule`) publishes, so the span neither opens the morning before the
+        first evening nor stops before the last night's end. Window indexes and labels are kept."""
+        if self._hours is None:
+            return replace(self, schedule=replace(self.schedule, hours=()))
+        spans = [Span(DAWN, DAWN, w.note) for w in self.schedule.windows]  # a window resolved away stays empty
+        for start, end, index, days in self._windows:
+            first = self._first_session(start, end, days)
+            spans[index] = Span(start if first is None else first, None if end >= _FOREVER else end,
+                                self.schedule.windows[index].note)
+        return replace(self, schedule=Schedule(tuple(spans), self.schedule.pauses, ()), actual_start=None,
+                       actual_end=None)
 
     # -- resolution
 

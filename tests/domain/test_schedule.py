@@ -1026,3 +1026,21 @@ def test_a_date_window_takes_the_sessions_starting_on_its_days(tz, base, offset,
         assert (tl.status_at(t) == "active") == inside, t
     for s, e in taken:
         assert any(p.start <= s and e <= p.end for p in tl.periods(s, e)), (s, e)
+
+
+@ORACLE
+@given(oracle_cases())
+def test_without_hours_spans_hold_every_period(case):
+    new, _, ts = case
+    bare = new.without_hours()
+    assert not bare.schedule.hours
+    a, b = min(ts[:2]) - 20 * DAY, max(ts[:2]) + 20 * DAY
+    union = merged(bare.periods(a - 30 * DAY, b + 30 * DAY))
+    for p in new.periods(a, b):
+        assert covered_by(p.start, p.end, union), p
+
+
+def test_without_hours_of_the_december_nights():
+    tl = timeline(Span(date(2026, 12, 1), date(2026, 12, 31), "p1"), hours=(Hours(ALL_DAYS, time(22), time(6)),))
+    (p,) = tl.without_hours().periods(at(2026, 11, 1), at(2027, 2, 1))
+    assert (p.start, p.end, p.label) == (at(2026, 12, 1, 22), at(2027, 1, 1, 6), "p1")

@@ -223,7 +223,8 @@ def test_night_hours_become_a_schedule(demo, xsd, closure_body, add_closure):
     add_closure("nights", schedule={"windows": [{"start": "2024-05-13", "end": "2024-05-31"}],
                                                    "hours": NIGHTS})
     (item,) = of(check_feed(demo, xsd, MAY_20), "nights")  # one incident, not one per night
-    assert (item["starttime"], item["endtime"]) == ("2024-05-13T00:00:00+08:00", "2024-06-01T00:00:00+08:00")
+    # From the first evening; Friday 31 May's night is cut at midnight by the project's tourist-season pause.
+    assert (item["starttime"], item["endtime"]) == ("2024-05-13T22:00:00+08:00", "2024-06-01T00:00:00+08:00")
     assert item["schedule"] == {"monday": "22:00-23:59", "tuesday": "00:00-06:00,22:00-23:59",
                                 "wednesday": "00:00-06:00,22:00-23:59", "thursday": "00:00-06:00,22:00-23:59",
                                 "friday": "00:00-06:00,22:00-23:59", "saturday": "00:00-06:00"}
@@ -292,3 +293,16 @@ def test_memoised_forms_are_exact_in_gcj02_and_with_many_parts(demo, closure_bod
         assert_memo_exact(in_crs(entries(demo), "gcj02", memo), AUG_20, memo, "gcj02")
         assert_memo_exact(entries(demo), AUG_20, memo)
     assert waze_xml([], AUG_20, Horizon(), memo=memo) == waze_xml([], AUG_20, Horizon())
+
+
+def test_night_hours_span_from_the_first_evening_to_the_last_morning(services, xsd, project_body, closure_body,
+                                                                   add_closure):
+    # Issue 12: the window 12-01..12-31 selects the days its nights start on, so the incident runs from the
+    # first evening to New Year's morning; Waze's schedule is read only within it.
+    services.registry.create_project(load_project(project_body), ADMIN)
+    every_day = [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "22:00", "end": "06:00"}]
+    add_closure("december", schedule={"windows": [{"start": "2026-12-01", "end": "2026-12-31", "label": "p1"}],
+                                      "hours": every_day})
+    (item,) = check_feed(services, xsd, datetime(2026, 11, 20, tzinfo=UTC))
+    assert (item["starttime"], item["endtime"]) == ("2026-12-01T22:00:00+08:00", "2027-01-01T06:00:00+08:00")
+    assert item["schedule"]["monday"] == "00:00-06:00,22:00-23:59"
