@@ -379,7 +379,8 @@ class Timeline:
                 first = None if isinstance(w.start, datetime) else w.start
                 if w.end is not None and not isinstance(w.end, datetime):
                     last = w.end
-                    end = max([end] + [_occurrence(h, last, self.tz)[1] for h in _by_weekday(tuple(hours))[last.weekday()]])
+                    nights = _by_weekday(tuple(hours))[last.weekday()]
+                    end = max([end] + [_occurrence(h, last, self.tz)[1] for h in nights])
             spans.append((start, end or _FOREVER, i, first, last))
         spans.sort(key=lambda w: (w[0], w[1], w[2]))
         if self.actual_start is not None and spans:

@@ -217,7 +217,8 @@ def vtimezone(tzid: str, first: date, last: date) -> Timezone:
         observance["DTSTART"] = vDDDTypes(_onset(zone, observance["DTSTART"].dt, before, after))
         if "RDATE" in observance:
             dates = observance["RDATE"] if isinstance(observance["RDATE"], list) else [observance["RDATE"]]
-            observance["RDATE"] = vDDDLists([_onset(zone, one.dt, before, after) for rdate in dates for one in rdate.dts])
+            onsets = [_onset(zone, one.dt, before, after) for rdate in dates for one in rdate.dts]
+            observance["RDATE"] = vDDDLists(onsets)
     return component
 
 

@@ -131,7 +131,7 @@ def _serialised(entry: Entry, periods: tuple[Period, ...], kept: int) -> bytes:
         # What `_members` writes for these, spelt out: the dates are ASCII digits, so nothing is escaped.
         dates = (f'}},"start_date":"{utc(period.start)}","end_date":"{utc(period.end)}",'
                  f'"is_start_date_verified":{_TRUE[began is not None and period.start == began]},'
-                 f'"is_end_date_verified":{_TRUE[not period.open_end and reopened is not None and period.end == reopened]}')
+                 f'"is_end_date_verified":{_TRUE[_end_verified(period, reopened)]}')
         for travel in travels:
             def of(i: int, k: int, travel=travel) -> str:
                 return f'{bases[i]}{travel}:{k}"'
@@ -233,7 +233,7 @@ def _event(entry: Entry, period: Period, line: Line, related: list[dict], id: st
     props = {"core_details": core, "start_date": utc(period.start), "end_date": utc(period.end),
              # Verified only where the bureau recorded the actual instant this event starts or ends at.
              "is_start_date_verified": began is not None and period.start == began,
-             "is_end_date_verified": not period.open_end and reopened is not None and period.end == reopened,
+             "is_end_date_verified": _end_verified(period, reopened),
              "is_start_position_verified": False, "is_end_position_verified": False,
              "vehicle_impact": VEHICLE_IMPACT.get(closure.impact, "unknown"),
              "location_method": "other", "work_zone_type": "static"}
@@ -291,3 +291,8 @@ def cardinal(line: Line) -> str:
 def utc(t: datetime) -> str:
     """RFC 3339 in UTC with `Z`, as WZDx asks; whole seconds, as every period edge is."""
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _end_verified(period: Period, reopened: datetime | None) -> bool:
+    """Verified only where the bureau recorded the reopening this event ends at; never for an open end."""
+    return not period.open_end and reopened is not None and period.end == reopened

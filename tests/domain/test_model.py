@@ -59,7 +59,8 @@ def test_reopening_before_the_start_is_refused():
     assert "properties.actual_end" in failure.value.errors
 
 
-@pytest.mark.parametrize("actual_end", [date(2024, 4, 1), date(2024, 4, 12), datetime(2024, 4, 11, 20, tzinfo=SHANGHAI)])
+@pytest.mark.parametrize("actual_end", [date(2024, 4, 1), date(2024, 4, 12),
+                                        datetime(2024, 4, 11, 20, tzinfo=SHANGHAI)])
 def test_reopening_before_the_first_window_is_refused(actual_end):
     with pytest.raises(ValidationFailed) as failure:
         closure(actual_end=actual_end).check(PROJECT)

@@ -991,7 +991,7 @@ def test_many_pauses_cost_work_linear_in_the_pauses(sessions_made):
     assert sessions_made[0] < 2000 * 4
 
 
-# ---------------------------------------------------------------------------- 9. date bounds select the days sessions start on
+# ---------------------------------------------------------------------------- 9. date bounds select session days
 #
 # Independent of both timelines: a date-bounded window with hours is in effect exactly in the sessions that start
 # on its days, each whole (issue 12), checked instant by instant in all three zones.
@@ -1011,7 +1011,8 @@ def sessions_started(hours, tz, days) -> list[tuple[datetime, datetime]]:
 
 @ORACLE
 @given(st.sampled_from([SH, BERLIN, HAVANA]), st.sampled_from(BASES), st.integers(0, 20), st.integers(0, 12),
-       st.lists(any_hours(), min_size=1, max_size=3), st.lists(st.integers(-2 * 1440, 16 * 1440), min_size=8, max_size=8))
+       st.lists(any_hours(), min_size=1, max_size=3),
+       st.lists(st.integers(-2 * 1440, 16 * 1440), min_size=8, max_size=8))
 def test_a_date_window_takes_the_sessions_starting_on_its_days(tz, base, offset, length, hours, minutes):
     assume(not covers_whole_week(hours))
     first = base + timedelta(days=offset)

@@ -386,7 +386,8 @@ def test_vtimezone_onsets_are_the_wall_time_before_the_change(demo, clock, closu
     assert [t for t in onsets if t.date() == switch] == [before]
     events = [(s, e) for uid, s, e in read_with_own_vtimezones(text) if uid.startswith("dst-1-")]
     start_hour, end_hour = int(hours[0][:2]), int(hours[1][:2])
-    expected = [(datetime(d.year, d.month, d.day, start_hour, tzinfo=zone), datetime(d.year, d.month, d.day, end_hour, tzinfo=zone))
+    expected = [(datetime(d.year, d.month, d.day, start_hour, tzinfo=zone),
+                 datetime(d.year, d.month, d.day, end_hour, tzinfo=zone))
                 for d in (switch - timedelta(days=k) for k in (2, 1, 0, -1))]
     assert [(s.astimezone(timezone.utc), e.astimezone(timezone.utc)) for s, e in events] == \
         [(s.astimezone(timezone.utc), e.astimezone(timezone.utc)) for s, e in expected]
