@@ -1,4 +1,9 @@
-"""The pre-bounded Timeline (day-by-day expansion of schedule.py before issue 10), kept as a test oracle."""
+"""The pre-bounded Timeline (day-by-day expansion of schedule.py before issue 10), kept as a test oracle.
+
+Since issue 12 it follows the contract's date bounds with hours literally: each window takes the sessions
+that start on its days (a date bound) or that it clips (a date-time bound), a stretch where windows meet
+belongs to the window begun last, and touching segments of one window and state are one.
+"""
 
 from __future__ import annotations
 
@@ -37,10 +42,10 @@ class Timeline:
     cancelled: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_hours", None if _covers_week(self.schedule.hours) else self.schedule.hours)
         object.__setattr__(self, "_windows", self._resolve_windows())
         pauses = [span_instants(p, self.tz) for p in (*self.project_pauses, *self.schedule.pauses)]
         object.__setattr__(self, "_pauses", _union((s, e or _FOREVER) for s, e in pauses))
-        object.__setattr__(self, "_hours", None if _covers_week(self.schedule.hours) else self.schedule.hours)
         object.__setattr__(self, "_horizon", self._last_boundary())
 
     # -- public questions
@@ -87,19 +92,32 @@ class Timeline:
 
     # -- resolution
 
-    def _resolve_windows(self) -> list[tuple[datetime, datetime, int]]:
-        spans = [(*span_instants(w, self.tz), i) for i, w in enumerate(self.schedule.windows)]
-        spans = [(s, e or _FOREVER, i) for s, e, i in spans]
-        spans.sort()
+    def _resolve_windows(self) -> list[tuple[datetime, datetime, int, date | None, date | None]]:
+        """(start, end, index, first day, last day): with hours, a date bound selects the days whose sessions
+        the window takes, and a date end reaches to the end of the last of them."""
+        spans = []
+        for i, w in enumerate(self.schedule.windows):
+            s, e = span_instants(w, self.tz)
+            first = last = None
+            if self._hours is not None:
+                if not isinstance(w.start, datetime):
+                    first = w.start
+                if w.end is not None and not isinstance(w.end, datetime):
+                    last = w.end
+                    for entry in self._hours:
+                        if last.weekday() in entry.days:
+                            e = max(e, _occurrence(entry, last, self.tz)[1])
+            spans.append((s, e or _FOREVER, i, first, last))
+        spans.sort(key=lambda w: (w[0], w[1], w[2]))
         if self.actual_start is not None and spans:
             began = _utc(self.actual_start)
-            _, first_end, index = spans[0]
+            _, first_end, index, _, last = spans[0]
             # Nothing can be closed before the works began, whichever window was planned first.
-            spans = [(began, first_end, index)] + [(max(s, began), e, i) for s, e, i in spans[1:]]
+            spans = [(began, first_end, index, None, last)] + [(max(s, began), *rest) for s, *rest in spans[1:]]
         if self.actual_end is not None:
             cut = _utc(self.actual_end)
-            spans = [(s, min(e, cut), i) for s, e, i in spans]
-        return [(s, e, i) for s, e, i in spans if s < e]
+            spans = [(s, min(e, cut), *rest) for s, e, *rest in spans]
+        return [w for w in spans if w[0] < w[1]]
 
     def _last_boundary(self) -> datetime:
         """After this instant nothing but the weekly hours changes the status."""
@@ -107,7 +125,7 @@ class Timeline:
 
     def _edges(self) -> list[datetime]:
         """Every finite start and end of the resolved windows and of the pauses."""
-        edges = [s for s, _, _ in self._windows] + [e for _, e, _ in self._windows if e != _FOREVER]
+        edges = [w[0] for w in self._windows] + [w[1] for w in self._windows if w[1] != _FOREVER]
         return edges + [s for s, _ in self._pauses] + [e for _, e in self._pauses if e != _FOREVER]
 
     def _far_end(self, t: datetime) -> datetime:
@@ -120,20 +138,31 @@ class Timeline:
 
     def _segments(self, a: datetime, b: datetime) -> list[tuple[datetime, datetime, str, int]]:
         out = []
-        for w_start, w_end, index in self._windows:
-            if w_end <= a or w_start >= b:
+        cuts = sorted({x for w in self._windows for x in w[:2]})
+        for x, y in zip(cuts, cuts[1:]):
+            here = [w for w in self._windows if w[0] <= x and y <= w[1]]
+            if not here or y <= a or x >= b:
                 continue
-            for on_start, on_end in self._in_hours(w_start, w_end, a, b):
-                out.extend((s, e, st, index) for s, e, st in self._split_by_pauses(on_start, on_end))
+            owner = max(here, key=lambda w: (w[0], w[2]))[2]
+            for on_start, on_end in self._in_hours(x, y, a, b, here):
+                out.extend((s, e, st, owner) for s, e, st in self._split_by_pauses(on_start, on_end))
         out.sort()
-        return [s for s in out if s[1] > a and s[0] < b]
+        joined: list[list] = []
+        for s, e, st, owner in out:
+            if joined and joined[-1][1] == s and joined[-1][2:] == [st, owner]:
+                joined[-1][1] = e
+            else:
+                joined.append([s, e, st, owner])
+        return [tuple(s) for s in joined if s[1] > a and s[0] < b]
 
-    def _in_hours(self, w_start, w_end, a, b) -> list[tuple[datetime, datetime]]:
+    def _in_hours(self, w_start, w_end, a, b, windows) -> list[tuple[datetime, datetime]]:
         if self._hours is None:
             return [(w_start, w_end)]
         lo, hi = max(w_start, a - _HOURS_MARGIN), min(w_end, b + _HOURS_MARGIN)
         found = []
-        for s, e in _union(_occurrences(self._hours, self.tz, lo, hi)):
+        taken = [(s, e) for day, s, e in _occurrences(self._hours, self.tz, lo, hi)
+                 if any((w[3] is None or w[3] <= day) and (w[4] is None or day <= w[4]) for w in windows)]
+        for s, e in _union(taken):
             s, e = max(s, w_start), min(e, w_end)
             if s < e:
                 found.append((s, e))
@@ -191,13 +220,13 @@ def _union(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetim
 
 
 def _occurrences(hours: Sequence[Hours], tz: tzinfo, lo: datetime, hi: datetime):
-    """Every weekly occurrence of `hours` that may overlap [lo, hi), as UTC intervals."""
+    """Every weekly occurrence of `hours` that may overlap [lo, hi), as (local day, UTC start, UTC end)."""
     day = lo.astimezone(tz).date() - timedelta(days=1)
     last = hi.astimezone(tz).date()
     while day <= last:
         for entry in hours:
             if day.weekday() in entry.days:
-                yield _occurrence(entry, day, tz)
+                yield (day, *_occurrence(entry, day, tz))
         day += timedelta(days=1)
 
 

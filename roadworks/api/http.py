@@ -23,6 +23,8 @@ MAX_NESTING = 64
 MAX_AGE_CAP = 60
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ETAG_VERSION = re.compile(r'^(?:W/)?"(\d+)(?:\.[0-9a-f]*)?"$')
+# RFC 9110 section 8.8.3: entity-tag = [ W/ ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E / obs-text.
+_ENTITY_TAG = re.compile(r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"')
 
 
 def services():
@@ -93,22 +95,52 @@ def _check_structure(value: Any) -> None:
 # ---------------------------------------------------------------------- ETags and preconditions
 
 def required_version() -> int:
-    """The version an If-Match names; PUT/PATCH/DELETE must send one."""
+    """The version an If-Match names; PUT/PATCH/DELETE must send one.
+
+    A header that is not a list of entity-tags is a 400; well-formed tags that name no version of this API
+    (another server's, a hand-made one) can never match, so they are a 412, as RFC 9110 says.
+    """
     header = request.headers.get("If-Match")
     if not header:
         raise Problem(428, "send If-Match with the ETag you last read, so no one's change is lost")
     if header.strip() == "*":
         return None
     versions = set()
-    for tag in (t.strip() for t in header.split(",")):
+    for tag in entity_tags(header):
         match = _ETAG_VERSION.match(tag)
-        if not match:
-            raise Problem(400, "If-Match must hold ETags as returned by this API",
-                          {"If-Match": [f"not an ETag of this API: {tag[:80]}"]})
-        versions.add(int(match.group(1)))
+        if match:
+            versions.add(int(match.group(1)))
+    if not versions:
+        raise Problem(412, "If-Match names no current version of this resource; read it again for its ETag")
     if len(versions) > 1:
         raise Problem(412, "If-Match names several versions; send the one you last read")
     return versions.pop()
+
+
+def entity_tags(header: str) -> list[str]:
+    """The entity-tags of an If-Match list (empty elements allowed), or a 400 naming the first bad element."""
+    tags, at = [], 0
+    while at <= len(header):
+        start = _skip_space(header, at)
+        match = _ENTITY_TAG.match(header, start)
+        end = start if match is None else _skip_space(header, match.end())
+        if end < len(header) and header[end] != ",":
+            bad = header[start:].split(",")[0].strip()
+            raise Problem(400, "If-Match must be * or a list of entity-tags (RFC 9110), such as the ETag you read",
+                          {"If-Match": [f"not an entity-tag: {bad[:80]}"]})
+        if match is not None:
+            tags.append(match.group(0))
+        at = end + 1
+    if not tags:
+        raise Problem(400, "If-Match holds no entity-tag; send the ETag you last read",
+                      {"If-Match": ["an empty list of entity-tags"]})
+    return tags
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t":
+        at += 1
+    return at
 
 
 def optional_version() -> int | None:

@@ -79,6 +79,12 @@ class Closure:
         began, reopened = self.resolved_actuals(tz)
         if began and reopened and reopened <= began:
             raise ValidationFailed.one("properties.actual_end", "reopening must come after the works began")
+        started = began or min(start_instant(w.start, tz) for w in self.schedule.windows)
+        if reopened and reopened <= started:
+            # A road cannot reopen before it closed: the map would show a reopening that never happened.
+            raise ValidationFailed.one("properties.actual_end", (
+                f"the reopening ({reopened.astimezone(tz).isoformat()}) must come after the closure started "
+                f"({started.astimezone(tz).isoformat()}, its first window's start)"))
         if feed_cap is not None:
             feed_cap.check(self, project)
 

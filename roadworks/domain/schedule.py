@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Iterable, Iterator, Sequence, Union
@@ -65,13 +65,18 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Period:
-    """A stretch of time in which a closure is in effect (`active`) or would be but is `paused`."""
+    """A stretch of time in which a closure is in effect (`active`) or would be but is `paused`.
+
+    `end` None means until further notice. A view that must show some end (a feed over a horizon) puts its
+    own there and sets `open_end`, so each format can still say that no end is known.
+    """
 
     start: datetime
     end: datetime | None
     state: str
     window: int
     label: str | None = None
+    open_end: bool = False
 
 
 # ---------------------------------------------------------------------------- values in, instants out
@@ -195,7 +200,9 @@ _PROBE = timedelta(days=15)
 _DAY = timedelta(days=1)
 _TICK = timedelta(microseconds=1)
 
-Piece = tuple  # (start, end, state, window): a stretch of one window inside or outside the pauses
+Piece = tuple  # (start, end, state, window, days): a stretch of one window inside or outside the pauses
+# `days` says which local days' sessions a piece takes: None for all, else ranges (first, last), None open.
+Days = Union[tuple, None]
 
 
 @dataclass(frozen=True)
@@ -210,15 +217,16 @@ class Timeline:
     cancelled: bool = False
 
     def __post_init__(self) -> None:
-        windows = self._resolve_windows()
-        pauses = [span_instants(p, self.tz) for p in (*self.project_pauses, *self.schedule.pauses)]
-        pauses = _union((s, e or _FOREVER) for s, e in pauses)
         covers, run = _week_shape(tuple(self.schedule.hours))
         hours = None if covers else self.schedule.hours
-        pieces = _pieces(windows, pauses)
-        edges = sorted([s for s, _, _ in windows] + [e for _, e, _ in windows if e != _FOREVER]
+        windows = self._resolve_windows(hours)
+        pauses = [span_instants(p, self.tz) for p in (*self.project_pauses, *self.schedule.pauses)]
+        pauses = _union((s, e or _FOREVER) for s, e in pauses)
+        regions = windows if hours is None else _regions(windows)
+        pieces = _pieces([(s, e, i, days) for s, e, i, days, *_ in regions], pauses)
+        edges = sorted([w[0] for w in windows] + [w[1] for w in windows if w[1] != _FOREVER]
                        + [s for s, _ in pauses] + [e for _, e in pauses if e != _FOREVER])
-        active_ends = [e for _, e, state, _ in pieces if state == ACTIVE]
+        active_ends = [p[1] for p in pieces if p[2] == ACTIVE]
         fields = {
             "_windows": windows, "_pauses": pauses, "_hours": hours, "_pieces": pieces,
             "_starts": [p[0] for p in pieces], "_ends": [p[1] for p in pieces], "_edges": edges,
@@ -239,7 +247,7 @@ class Timeline:
         if self.cancelled:
             return CANCELLED
         piece = self._piece_at(t)
-        if piece is not None and (self._hours is None or self._covered(t)):
+        if piece is not None and (self._hours is None or self._covered(t, piece[4])):
             return piece[2]
         return UPCOMING if self._active_after(t) else COMPLETED
 
@@ -290,7 +298,7 @@ class Timeline:
             return False
         wanted = (ACTIVE, PAUSED) if include_paused else (ACTIVE,)
         for piece in self._pieces[bisect_right(self._ends, a):]:
-            p_start, p_end, state, _ = piece
+            p_start, p_end, state, _, days = piece
             if b is not None and p_start > b:
                 return False
             if state not in wanted:
@@ -298,7 +306,7 @@ class Timeline:
             if self._hours is None:
                 return True
             until = p_end if b is None else min(p_end, b + _TICK)
-            if self._first_session(max(a, p_start), until) is not None:
+            if self._first_session(max(a, p_start), until, days) is not None:
                 return True
         return False
 
@@ -342,21 +350,52 @@ class Timeline:
                 return self._period(last)
         return None
 
+    def without_hours(self) -> "Timeline":
+        """The same closure without its weekly hours, each window drawn from its first session's start to the
+        end of its last day's sessions (actual dates applied): the one span per window that a format carrying
+        the hours beside it (Waze's `schedule`) publishes, so the span neither opens the morning before the
+        first evening nor stops before the last night's end. Window indexes and labels are kept."""
+        if self._hours is None:
+            return replace(self, schedule=replace(self.schedule, hours=()))
+        spans = [Span(DAWN, DAWN, w.note) for w in self.schedule.windows]  # a window resolved away stays empty
+        for start, end, index, days in self._windows:
+            first = self._first_session(start, end, days)
+            spans[index] = Span(start if first is None else first, None if end >= _FOREVER else end,
+                                self.schedule.windows[index].note)
+        return replace(self, schedule=Schedule(tuple(spans), self.schedule.pauses, ()), actual_start=None,
+                       actual_end=None)
+
     # -- resolution
 
-    def _resolve_windows(self) -> list[tuple[datetime, datetime, int]]:
-        spans = [(*span_instants(w, self.tz), i) for i, w in enumerate(self.schedule.windows)]
-        spans = [(s, e or _FOREVER, i) for s, e, i in spans]
-        spans.sort()
+    def _resolve_windows(self, hours) -> list[tuple[datetime, datetime, int, Days]]:
+        """Each window as (start, end, index, days). With hours, a date bound selects the days on which sessions
+        start (the contract's Schedule object): the window takes only those days' sessions and reaches to the
+        end of its last day's sessions; a date-time bound or an actual date clips sessions at its instant."""
+        spans = []
+        for i, w in enumerate(self.schedule.windows):
+            start, end = span_instants(w, self.tz)
+            first = last = None
+            if hours is not None:
+                first = None if isinstance(w.start, datetime) else w.start
+                if w.end is not None and not isinstance(w.end, datetime):
+                    last = w.end
+                    nights = _by_weekday(tuple(hours))[last.weekday()]
+                    end = max([end] + [_occurrence(h, last, self.tz)[1] for h in nights])
+            spans.append((start, end or _FOREVER, i, first, last))
+        spans.sort(key=lambda w: (w[0], w[1], w[2]))
         if self.actual_start is not None and spans:
             began = _utc(self.actual_start)
-            _, first_end, index = spans[0]
+            _, first_end, index, _, last = spans[0]
             # Nothing can be closed before the works began, whichever window was planned first.
-            spans = [(began, first_end, index)] + [(max(s, began), e, i) for s, e, i in spans[1:]]
+            spans = [(began, first_end, index, None, last)] + [(max(s, began), *rest) for s, *rest in spans[1:]]
         if self.actual_end is not None:
             cut = _utc(self.actual_end)
-            spans = [(s, min(e, cut), i) for s, e, i in spans]
-        return [(s, e, i) for s, e, i in spans if s < e]
+            spans = [(s, min(e, cut), *rest) for s, e, *rest in spans]
+        resolved = []
+        for s, e, i, first, last in spans:
+            if s < e:
+                resolved.append((s, e, i, None if first is None and last is None else ((first, last),)))
+        return resolved
 
     def _far_end(self, t: datetime) -> datetime:
         return min(max(self._horizon, t), _FOREVER) + _HOURS_MARGIN
@@ -376,7 +415,7 @@ class Timeline:
             return None
         if self._hours is None:
             return piece[2], piece[1]
-        run_end = self._run_end(t)
+        run_end = self._run_end(t, piece[4])
         return None if run_end is None else (piece[2], min(run_end, piece[1]))
 
     def _active_after(self, t: datetime) -> bool:
@@ -387,14 +426,14 @@ class Timeline:
 
     def _first_start_after(self, t: datetime, wanted) -> datetime | None:
         """The start of the first segment in a `wanted` state after `t` (which lies in no segment)."""
-        for start, end, state, _ in self._pieces[bisect_right(self._ends, t):]:
+        for start, end, state, _, days in self._pieces[bisect_right(self._ends, t):]:
             if state not in wanted:
                 continue
             if self._hours is None:
                 if start > t:
                     return start
                 continue
-            found = self._first_session(max(t, start), end)
+            found = self._first_session(max(t, start), end, days)
             if found is not None and found > t:
                 return found
         return None
@@ -409,16 +448,16 @@ class Timeline:
         for piece in self._pieces[bisect_right(self._ends, a):] if pieces is None else pieces:
             if piece[1] <= a:
                 continue
-            p_start, p_end, state, window = piece
+            p_start, p_end, state, window, days = piece
             if b is not None and p_start >= b:
                 return
             if state not in wanted:
                 continue
             if self._hours is None:
-                yield piece
+                yield piece[:4]
                 continue
             until = p_end + self._margin if b is None else min(p_end, max(a, b) + reach)
-            for r_start, r_end in self._runs(max(a, p_start) - self._margin, until):
+            for r_start, r_end in self._runs(max(a, p_start) - self._margin, until, days):
                 s, e = max(r_start, p_start), min(r_end, p_end)
                 if s >= p_end or (b is not None and s >= b):
                     break
@@ -433,22 +472,26 @@ class Timeline:
 
     # -- sessions of the weekly hours, day by day and only as far as asked
 
-    def _occurrences(self, since: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """Every session that may overlap [since, until], in order of start (each day's before the next's)."""
+    def _occurrences(self, since: datetime, until: datetime, days: Days) -> Iterator[tuple[datetime, datetime]]:
+        """Every session of the `days` taken that may overlap [since, until], in order of start (each day's before
+        the next's)."""
         tz = self.tz
         day = since.astimezone(tz).date() - _DAY  # a session may run on from the evening before
         last = until.astimezone(tz).date()
         while day <= last:
+            if days is not None and not _takes(days, day):
+                day += _DAY
+                continue
             found = [_occurrence(h, day, tz) for h in self._by_weekday[day.weekday()]]
             if len(found) > 1:
                 found.sort()
             yield from found
             day += _DAY
 
-    def _runs(self, since: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
+    def _runs(self, since: datetime, until: datetime, days: Days) -> Iterator[tuple[datetime, datetime]]:
         """Sessions merged where they touch, as `_union` merges them; the first may be cut short at `since`."""
         run: list[datetime] | None = None
-        for s, e in self._occurrences(since, until):
+        for s, e in self._occurrences(since, until, days):
             if run is not None and s <= run[1]:
                 if e > run[1]:
                     run[1] = e
@@ -459,19 +502,19 @@ class Timeline:
         if run is not None:
             yield run[0], run[1]
 
-    def _covered(self, t: datetime) -> bool:
-        """Whether a session holds `t`."""
-        for s, e in self._occurrences(t, t):
+    def _covered(self, t: datetime, days: Days) -> bool:
+        """Whether a session of the `days` taken holds `t`."""
+        for s, e in self._occurrences(t, t, days):
             if s > t:
                 return False
             if t < e:
                 return True
         return False
 
-    def _run_end(self, t: datetime) -> datetime | None:
+    def _run_end(self, t: datetime, days: Days) -> datetime | None:
         """The end of the run of sessions holding `t`, or None if no session holds it."""
         end = None
-        for s, e in self._occurrences(t, t + self._margin):
+        for s, e in self._occurrences(t, t + self._margin, days):
             if end is None:
                 if s > t:
                     return None
@@ -483,10 +526,10 @@ class Timeline:
                 break
         return end
 
-    def _first_session(self, since: datetime, until: datetime) -> datetime | None:
+    def _first_session(self, since: datetime, until: datetime, days: Days) -> datetime | None:
         """The first instant of [since, until) inside a session, looking no further than `_PROBE` ahead."""
         limit = min(until, since + _PROBE)
-        for s, e in self._occurrences(since, limit):
+        for s, e in self._occurrences(since, limit, days):
             if s >= limit:
                 return None
             if e > since and s < e:
@@ -494,22 +537,59 @@ class Timeline:
         return None
 
 
+def _regions(windows) -> list[tuple[datetime, datetime, int, Days]]:
+    """Windows made disjoint: a window's last sessions may run on into the next window, so where windows meet
+    the stretch belongs to the one begun last, and it takes the sessions of every window reaching over it."""
+    cuts = sorted({x for w in windows for x in w[:2]})
+    order = sorted(windows)
+    out: list[tuple[datetime, datetime, int, Days]] = []
+    active: list = []
+    added = 0
+    for x, y in zip(cuts, cuts[1:]):
+        while added < len(order) and order[added][0] <= x:
+            active.append(order[added])
+            added += 1
+        active = [w for w in active if w[1] > x]
+        if not active:
+            continue
+        owner = max(active, key=lambda w: (w[0], w[2]))[2]
+        days = _joined_days(w[3] for w in active)
+        if out and out[-1][1] == x and out[-1][2] == owner:
+            out[-1] = (out[-1][0], y, owner, _joined_days((out[-1][3], days)))
+        else:
+            out.append((x, y, owner, days))
+    return out
+
+
+def _joined_days(selections: Iterable[Days]) -> Days:
+    ranges: set = set()
+    for days in selections:
+        if days is None:
+            return None
+        ranges.update(days)
+    return tuple(sorted(ranges, key=lambda r: (r[0] or date.min, r[1] or date.max)))
+
+
+def _takes(days: tuple, day: date) -> bool:
+    return any((first is None or first <= day) and (last is None or day <= last) for first, last in days)
+
+
 def _pieces(windows, pauses) -> tuple[Piece, ...]:
     """Each window cut by the (merged, sorted) pauses into stretches in effect and paused, in time order."""
     pause_ends = [e for _, e in pauses]
     out = []
-    for w_start, w_end, index in sorted(windows):
+    for w_start, w_end, index, days in sorted(windows, key=lambda w: w[:3]):
         cursor = w_start
         for p_start, p_end in pauses[bisect_right(pause_ends, cursor):]:
             if p_start >= w_end:
                 break
             if p_start > cursor:
-                out.append((cursor, p_start, ACTIVE, index))
-            out.append((max(p_start, cursor), min(p_end, w_end), PAUSED, index))
+                out.append((cursor, p_start, ACTIVE, index, days))
+            out.append((max(p_start, cursor), min(p_end, w_end), PAUSED, index, days))
             cursor = min(p_end, w_end)
         if cursor < w_end:
-            out.append((cursor, w_end, ACTIVE, index))
-    out.sort()
+            out.append((cursor, w_end, ACTIVE, index, days))
+    out.sort(key=lambda p: p[:4])
     return tuple(out)
 
 

@@ -87,13 +87,14 @@ class Horizon:
 
 
 def feed_periods(entry: Entry, now: datetime, horizon: Horizon) -> list[Period]:
-    """The closure's active periods overlapping the horizon; an open end is published as the horizon's end.
+    """The closure's active periods overlapping the horizon; an open end becomes the horizon's end, marked
+    `open_end` so that each format says, as well as it can, that no end is known.
 
     Pauses split a window into several periods, which the formats link to each other.
     """
     start, end = horizon.bounds(now)
     periods = entry.timeline.periods(start, end)
-    return [p if p.end is not None else Period(p.start, end.astimezone(p.start.tzinfo), p.state, p.window, p.label)
+    return [p if p.end is not None else replace(p, end=end.astimezone(p.start.tzinfo), open_end=True)
             for p in periods]
 
 

@@ -6,9 +6,16 @@ Events are written line by line as the `icalendar` package writes them, the rest
 - Times carry the project's TZID, with a VTIMEZONE for every zone used, so clients show local time.
 - UIDs are built from what does not move with the rolling horizon (closure, window, period start), so a
   subscriber's client keeps the same event across refreshes; SEQUENCE is the closure's version.
+- Until further notice: RFC 5545 has no open end for a VEVENT (without DTEND a timed event ends where it
+  starts), so an open-ended period keeps a DTEND at the end of the feed's horizon, which moves on with it,
+  and its DESCRIPTION begins with 结束时间另行通知 (end to be announced), as the map says.
 - Cancelled closures and drafts not yet published are left out: a subscribed calendar is replaced as a
   whole on refresh, so an event that disappears is removed, while a STATUS:CANCELLED event would stay on
   view (struck through at best) in many clients. Every listed event is therefore STATUS:CONFIRMED.
+- Each VTIMEZONE comes from the icalendar library, with the onsets of its observances set to the wall
+  time before the change (RFC 5545 3.6.5: DTSTART is read in TZOFFSETFROM), since the library writes the
+  wall time after a spring change (Europe/Berlin 03:00 for 02:00), which puts the change an hour late for
+  a reader that goes by the file's own definitions.
 - DTSTAMP is the closure's last change (RFC 5545 3.8.7.2: without METHOD it is the last revision), not
   the request time, so the bytes, and the ETag, stay the same until something changes.
 """
@@ -17,11 +24,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Iterable
 from urllib.parse import urlencode
 
 from icalendar import Calendar, Event, Timezone
+from icalendar.prop import vDDDLists, vDDDTypes
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..domain.crs import WGS84
 from ..domain.schedule import Period
@@ -90,15 +99,15 @@ def closure_part(entry: Entry, periods: tuple[Period, ...], map_url: str) -> Par
                     # A closed road does not make the resident busy.
                     _line("TRANSP", "TRANSPARENT"), _line("URL", _map_link(map_url, closure.id)), "END:VEVENT\r\n"))
     head = "BEGIN:VEVENT\r\n" + _line("SUMMARY", escape(texts["summary"]))
-    descriptions: dict[str | None, str] = {}
+    descriptions: dict[tuple[str | None, bool], str] = {}
     tzids, out = set(), []
     for period in periods:
         # DTSTAMP is the closure's last change, or, for a closure without one, the period's start.
         at = stamp or _utc_text(period.start)
         dtstamp, modified = _line("DTSTAMP", at), _line("LAST-MODIFIED", at)
-        description = descriptions.get(period.label)
+        description = descriptions.get((period.label, period.open_end))
         if description is None:
-            description = descriptions[period.label] = _line(
+            description = descriptions[period.label, period.open_end] = _line(
                 "DESCRIPTION", escape(_description(texts["description"], period)))
         start, tzid = _date_time("DTSTART", period.start)
         end, end_tzid = _date_time("DTEND", period.end)
@@ -186,11 +195,46 @@ def _joined(cal: Calendar, parts: list[Part]) -> bytes:
         last = (max(p.last for p in parts) + timedelta(days=2)).date()
         for tzid in sorted(set().union(*(p.tzids for p in parts))):
             try:
-                cal.add_component(Timezone.from_tzid(tzid, first_date=first, last_date=last))
+                cal.add_component(vtimezone(tzid, first, last))
             except ValueError:  # a zone icalendar does not know goes without VTIMEZONE, as before
                 continue
     end = b"END:VCALENDAR\r\n"
     return cal.to_ical().removesuffix(end) + b"".join(p.events for p in parts) + end
+
+
+@lru_cache(maxsize=256)
+def vtimezone(tzid: str, first: date, last: date) -> Timezone:
+    """The library's VTIMEZONE for `tzid` over [first, last], each onset written as RFC 5545 wants it."""
+    component = Timezone.from_tzid(tzid, first_date=first, last_date=last)
+    try:
+        zone = ZoneInfo(tzid)
+    except (ZoneInfoNotFoundError, ValueError):
+        return component
+    for observance in component.subcomponents:
+        before, after = observance["TZOFFSETFROM"].td, observance["TZOFFSETTO"].td
+        if before == after:  # the zone as it stands on the first day: no change, nothing to place
+            continue
+        observance["DTSTART"] = vDDDTypes(_onset(zone, observance["DTSTART"].dt, before, after))
+        if "RDATE" in observance:
+            dates = observance["RDATE"] if isinstance(observance["RDATE"], list) else [observance["RDATE"]]
+            onsets = [_onset(zone, one.dt, before, after) for rdate in dates for one in rdate.dts]
+            observance["RDATE"] = vDDDLists(onsets)
+    return component
+
+
+def _onset(zone, written: datetime, before: timedelta, after: timedelta) -> datetime:
+    """The wall time, in the offset `before`, at which `zone` changes to `after` near the `written` wall time."""
+    lo = (written - before - timedelta(days=1)).replace(tzinfo=timezone.utc)
+    hi = lo + timedelta(days=2)
+    if lo.astimezone(zone).utcoffset() != before or hi.astimezone(zone).utcoffset() != after:
+        return written  # not the one change the library saw there: leave its value
+    while hi - lo > timedelta(seconds=1):
+        middle = lo + (hi - lo) / 2
+        if middle.astimezone(zone).utcoffset() == before:
+            lo = middle
+        else:
+            hi = middle
+    return (hi.replace(microsecond=0) + before).replace(tzinfo=None)
 
 
 def _calendar(name: str) -> Calendar:
@@ -233,9 +277,15 @@ def _texts(entry: Entry) -> dict[str, str]:
             "description": "\n".join(x for x in lines if x)}
 
 
+# Says an event's end is only where the feed stops: the closure runs until further notice.
+OPEN_END = "结束时间另行通知"
+
+
 def _description(text: str, period: Period) -> str:
-    """The window's label (a phase, say) goes first: it tells one period from another of the same road."""
-    return f"{period.label}\n{text}" if period.label else text
+    """The window's label (a phase, say) goes first: it tells one period from another of the same road.
+    An open end is said before anything else."""
+    lines = [OPEN_END if period.open_end else None, period.label, text]
+    return "\n".join(x for x in lines if x)
 
 
 def _map_link(map_url: str, closure_id: str) -> str:

@@ -4,13 +4,19 @@ Choices:
 - The event id is `<jurisdiction>/<closure id>`; `status` is ACTIVE while the closure is active, paused or
   upcoming and ARCHIVED once it is completed or cancelled.
 - The schedule is the closure's whole schedule, not a rolling horizon: Open511 keeps archived events, and an
-  open end is an interval without end ("2024-09-01T00:00/"). Times are local to the event's `timezone`
-  (the project's zone), to the minute, as the format asks.
+  open end is an interval without end ("2024-09-01T00:00/"), Open511's own "until further notice". Times
+  are local to the event's `timezone` (the project's zone), to the minute: the format's schema allows no
+  seconds (intervals and daily times are HH:MM), so an interval is widened to whole minutes, its start
+  rounded down and its end up (a window ending 18:29:45 is published as ending 18:30, never as 18:29,
+  which would show the road open while it is still closed). A period ending at midnight ends at the next
+  day's T00:00.
 - Without weekly hours, `intervals` lists the domain's periods in effect (windows minus pauses, cut at the
   actual start and end), so a pause splits a window into separate intervals.
 - With weekly hours, `recurring_schedules` repeat the hours over each stretch between pauses (a night
   crossing midnight is split in two, as a daily time cannot pass 23:59), and `exceptions` give the real
   times of every day on which the periods differ from that pattern (a mid-day start or reopening, say).
+  Daily times have no 24:00: the end of a day is 23:59, which is Open511's own way of saying it (its
+  reference library reads daily ranges with inclusive ends and takes 00:00-23:59 for a whole day).
 - A cancelled closure keeps its planned schedule: its status, ARCHIVED, says it will not happen.
 - `updated` is the latest of the last edit, the publication of a draft and the instant the event became
   ARCHIVED by itself, so a partner polling `updated>` sees it go.
@@ -224,11 +230,14 @@ def _any_period(timeline: Timeline) -> bool:
 
 
 def _interval(period: Period, tz) -> str:
-    end = "" if period.end is None else _local_minute(period.end, tz)
+    end = "" if period.end is None else _local_minute(period.end, tz, up=True)
     return f"{_local_minute(period.start, tz)}/{end}"
 
 
-def _local_minute(t: datetime, tz) -> str:
+def _local_minute(t: datetime, tz, up: bool = False) -> str:
+    """The local minute holding `t`, or with `up` the first local minute not before it."""
+    if up and (t.second or t.microsecond):
+        t = t.replace(second=0, microsecond=0) + timedelta(minutes=1)
     return t.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
 
 

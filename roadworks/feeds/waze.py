@@ -6,8 +6,15 @@ One incident per period and per part of the line, all of one closure sharing a `
   HAZARD/HAZARD_ON_ROAD_CONSTRUCTION;
 - the polyline is "lat lon" pairs in the order of travel (reversed for a `backward` closure), with
   `direction` BOTH_DIRECTIONS or ONE_DIRECTION;
-- weekly hours become `schedule` on incidents spanning the whole window (not one incident per night);
-- date-times carry the project zone's explicit offset;
+- weekly hours become `schedule` on incidents spanning the whole window (not one incident per night), from
+  its first session's start to its last session's end (`Timeline.without_hours`), so that the part of a
+  night Waze reads on the day after (00:00-06:00) is neither closed before the first evening nor lost after
+  the last one;
+- date-times carry the project zone's explicit offset, to the second;
+- a closure until further notice has no `endtime` (optional in the CIFS v2 XSD, and Waze keeps an incident
+  without one until it leaves the feed), rather than an end invented at the feed's horizon;
+- in `schedule`, a night crossing midnight ends its first day at 23:59, as Waze writes day ranges (its
+  examples and its own feeds use HH:MM within one day); the last minute before midnight is in effect too;
 - an incident leaves the feed once it ends, except that a reopened closure keeps its last incident, with
   the real end, for a day after reopening, so partners see it end rather than vanish.
 Incident ids are built from what does not move with the rolling horizon (closure, window, period start,
@@ -219,7 +226,7 @@ def _without_hours(entry: Entry) -> Entry:
     found = _bare.get(id(timeline))
     if found is None or found[0] is not timeline:
         # Building a timeline resolves its windows again: kept per timeline, as feeds ask for it twice a render.
-        found = (timeline, replace(timeline, schedule=replace(timeline.schedule, hours=())))
+        found = (timeline, timeline.without_hours())
         _bare.put(id(timeline), found, _BARE_BYTES)
     return replace(entry, timeline=found[1], _status=None)
 
@@ -262,7 +269,8 @@ def _incident(entry: Entry, period: Period, line: Line, id: str, tz) -> dict:
     if closure.impact in LANE_IMPACTS:
         item["lane_impact"] = _lane_impact(closure)
     item["starttime"] = stamp(period.start, tz)
-    item["endtime"] = stamp(period.end, tz)
+    if not period.open_end:
+        item["endtime"] = stamp(period.end, tz)
     if closure.schedule.hours:
         item["schedule"] = schedule(closure.schedule.hours)
     return item

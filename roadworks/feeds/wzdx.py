@@ -4,6 +4,9 @@ One road event per period, per direction of travel and per part of the line:
 - `both` gives one event along the geometry and one against it (reversed coordinates);
 - a MultiLineString gives one event per part, linked `first-in-sequence`/`next-in-sequence`;
 - the periods of one closure (a pause splits a window) are linked `first-occurrence`/`next-occurrence`.
+Until further notice: WZDx requires `end_date`, so an open-ended period ends at the feed's horizon with
+`is_end_date_verified` false, WZDx 4.2's way of saying the end is an estimate (the deprecated
+`end_date_accuracy` is not written).
 Event ids are built from what does not move with the rolling horizon (closure, window, period start,
 direction, part), so a partner sees the same id for the same event on every request.
 No closure puts more than FEED_MAX_EVENTS_PER_CLOSURE events in: writes past it are refused, and one
@@ -128,7 +131,7 @@ def _serialised(entry: Entry, periods: tuple[Period, ...], kept: int) -> bytes:
         # What `_members` writes for these, spelt out: the dates are ASCII digits, so nothing is escaped.
         dates = (f'}},"start_date":"{utc(period.start)}","end_date":"{utc(period.end)}",'
                  f'"is_start_date_verified":{_TRUE[began is not None and period.start == began]},'
-                 f'"is_end_date_verified":{_TRUE[reopened is not None and period.end == reopened]}')
+                 f'"is_end_date_verified":{_TRUE[_end_verified(period, reopened)]}')
         for travel in travels:
             def of(i: int, k: int, travel=travel) -> str:
                 return f'{bases[i]}{travel}:{k}"'
@@ -230,7 +233,7 @@ def _event(entry: Entry, period: Period, line: Line, related: list[dict], id: st
     props = {"core_details": core, "start_date": utc(period.start), "end_date": utc(period.end),
              # Verified only where the bureau recorded the actual instant this event starts or ends at.
              "is_start_date_verified": began is not None and period.start == began,
-             "is_end_date_verified": reopened is not None and period.end == reopened,
+             "is_end_date_verified": _end_verified(period, reopened),
              "is_start_position_verified": False, "is_end_position_verified": False,
              "vehicle_impact": VEHICLE_IMPACT.get(closure.impact, "unknown"),
              "location_method": "other", "work_zone_type": "static"}
@@ -288,3 +291,8 @@ def cardinal(line: Line) -> str:
 def utc(t: datetime) -> str:
     """RFC 3339 in UTC with `Z`, as WZDx asks; whole seconds, as every period edge is."""
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _end_verified(period: Period, reopened: datetime | None) -> bool:
+    """Verified only where the bureau recorded the reopening this event ends at; never for an open end."""
+    return not period.open_end and reopened is not None and period.end == reopened

@@ -388,7 +388,8 @@ def test_bad_query_arguments_are_documented_and_answered_as_400(client):
 def test_reopen_without_a_body_is_documented_as_allowed(client, auth, editor_token, demo):
     # Found: the spec required a body, but reopening without one (meaning now) is the documented default.
     assert _spec(client)["paths"][f"{API}/closures/{{id}}/reopen"]["post"]["requestBody"]["required"] is False
-    response = client.post(f"{API}/closures/{CLOSURE}/reopen", headers=auth(editor_token))
+    # Ledu-Gonghe: under way at the demo's now (CLOSURE starts in September, and a road cannot reopen before it closed).
+    response = client.post(f"{API}/closures/dongguan-ledu-gonghe/reopen", headers=auth(editor_token))
     assert response.status_code == 200, response.json
 
 

@@ -308,6 +308,15 @@ def test_if_match_compares_only_the_version_of_the_etag(client, auth, editor_tok
     assert etag_version(response) == 2
 
 
+@pytest.mark.parametrize("tag", ['"not-ours"', '"7.zz"'])
+def test_well_formed_foreign_if_match_is_412_and_changes_nothing(client, auth, editor_token, closure, snapshot, tag):
+    before = snapshot()
+    response = client.patch(f"{CLOSURES}/c1", json={"properties": {"detour": "x"}},
+                            headers=auth(editor_token, If_Match=tag))
+    assert_problem(response, 412)
+    assert snapshot() == before
+
+
 def test_weak_etag_in_if_match_is_accepted(client, auth, editor_token, closure):
     response = client.patch(f"{CLOSURES}/c1", json={"properties": {"detour": "走南关街"}},
                             headers=auth(editor_token, If_Match="W/" + closure.headers["ETag"]))
@@ -975,3 +984,41 @@ def test_history_of_a_draft_deleted_before_publication_stays_hidden(client, auth
     client.delete("/api/v1/closures/ghost", headers=auth(editor_token, If_Match=created.headers["ETag"]))
     assert client.get("/api/v1/closures/ghost/history").status_code == 404
     assert client.get("/api/v1/closures/ghost/history", headers=auth(editor_token)).status_code == 200
+
+
+# A reopening before the closure started (issue 12): the first window starts on 2024-04-12 (Xining).
+
+def test_reopen_before_the_first_window_is_422_naming_actual_end(client, auth, editor_token, closure, snapshot):
+    before = snapshot()
+    for at in ("2024-04-01", "2024-04-11T23:59:59+08:00", "2024-04-12"):
+        response = client.post(f"{CLOSURES}/c1/reopen", json={"at": at}, headers=auth(editor_token))
+        assert "properties.actual_end" in assert_problem(response, 422)["errors"], at
+    assert snapshot() == before
+    assert client.post(f"{CLOSURES}/c1/reopen", json={"at": "2024-04-12T00:00:01+08:00"},
+                       headers=auth(editor_token)).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch"])
+def test_writes_with_actual_end_before_the_first_window_are_422(client, auth, editor_token, project, closure_body,
+                                                                  snapshot, method):
+    if method != "post":
+        assert client.post(CLOSURES, json=closure_body("c1"), headers=auth(editor_token)).status_code == 201
+    before = snapshot()
+    if method == "post":
+        response = client.post(CLOSURES, json=closure_body("c1", actual_end="2024-04-01"), headers=auth(editor_token))
+    elif method == "put":
+        response = client.put(f"{CLOSURES}/c1", json=closure_body("c1", actual_end="2024-04-01"),
+                              headers=auth(editor_token, If_Match='"1.0"'))
+    else:
+        response = client.patch(f"{CLOSURES}/c1", json={"properties": {"actual_end": "2024-04-11T12:00:00+08:00"}},
+                                headers=auth(editor_token, If_Match='"1.0"'))
+    problem = assert_problem(response, 422)
+    assert "properties.actual_end" in problem["errors"]
+    assert "after the closure started" in problem["errors"]["properties.actual_end"][0]
+    assert snapshot() == before
+
+
+def test_actual_start_earlier_than_the_window_lets_an_early_reopening_through(client, auth, editor_token, project,
+                                                                                closure_body):
+    body = closure_body("c1", actual_start="2024-03-01", actual_end="2024-04-01")  # began and ended early
+    assert client.post(CLOSURES, json=body, headers=auth(editor_token)).status_code == 201

@@ -303,12 +303,25 @@ def test_required_version_without_if_match_is_428(app):
     assert caught.value.status == 428
 
 
-@pytest.mark.parametrize("header", ["3", "garbage", '"abc"', '"3.XYZ"', '"3.abc", junk', '"-1.ab"'])
-def test_required_version_refuses_malformed_etags(app, header):
+@pytest.mark.parametrize("header", ["3", "garbage", '"3.abc", junk', '"unterminated', '"3"x', ' , ', '"tab\there"'])
+def test_required_version_refuses_headers_that_are_not_entity_tags(app, header):
     with pytest.raises(Problem) as caught:
         _version(app, header)
     assert caught.value.status == 400
     assert "If-Match" in caught.value.errors
+
+
+@pytest.mark.parametrize("header", ['"abc"', '"3.XYZ"', '"-1.ab"', 'W/"other"', '"a,b", ""'])
+def test_well_formed_etags_naming_no_version_are_412(app, header):
+    # RFC 9110 section 13.1.1: a syntactically valid tag that matches no current representation fails the condition.
+    with pytest.raises(Problem) as caught:
+        _version(app, header)
+    assert caught.value.status == 412
+
+
+@pytest.mark.parametrize("header, expected", [('"other", "3.abc"', 3), (' , "4.ab" ,', 4), ('"a,b", W/"5.cd"', 5)])
+def test_foreign_tags_beside_a_version_leave_the_version(app, header, expected):
+    assert _version(app, header) == expected
 
 
 def test_required_version_refuses_several_versions(app):

@@ -90,8 +90,8 @@ def test_an_open_window_with_night_hours_still_runs_on():
     open_ended = Timeline(Schedule((Span(datetime(2024, 9, 1).date()),), hours=(night,)))
     assert effect_span(open_ended)[1] is None
     one_month = Timeline(Schedule((Span(datetime(2024, 9, 1).date(), datetime(2024, 9, 30).date()),), hours=(night,)))
-    # Monday 30 September's night is cut short where the window ends, at midnight.
-    assert effect_span(one_month) == (datetime(2024, 9, 2, 22, tzinfo=XINING), datetime(2024, 10, 1, tzinfo=XINING))
+    # Monday 30 September's night starts on the window's last day, so it runs to its end on 1 October 06:00.
+    assert effect_span(one_month) == (datetime(2024, 9, 2, 22, tzinfo=XINING), datetime(2024, 10, 1, 6, tzinfo=XINING))
 
 
 def test_unknown_collection_is_a_404_problem(client):

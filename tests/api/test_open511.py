@@ -330,3 +330,32 @@ def test_the_range_cap_is_a_setting(demo, make_app):
     client = make_app(MAX_INTERVAL_DAYS=10).test_client()
     assert get_json(client, in_effect_on="2024-05-11,2024-05-20").status_code == 200
     _range_cap_refused(client.get(EVENTS, query_string={"format": "json", "in_effect_on": "2024-05-11,2024-05-21"}), 10)
+
+
+def test_intervals_widen_to_whole_minutes_never_ending_early(demo, client, add_closure):
+    # Open511 intervals are HH:MM: a window of 08:00:15-18:29:45 is published as 08:00-18:30, not 18:29.
+    add_closure("seconds", schedule={"windows": [{"start": "2024-05-20T08:00:15+08:00",
+                                                  "end": "2024-05-20T18:29:45+08:00"}]})
+    event = event_of(client, "seconds")
+    assert event["schedule"]["intervals"] == ["2024-05-20T08:00/2024-05-20T18:30"]
+    valid_json(get_json(client, status="ALL").json)
+
+
+def test_a_period_ending_at_midnight_ends_at_the_next_day_in_intervals(demo, client, add_closure):
+    add_closure("to-midnight", schedule={"windows": [{"start": "2024-05-20", "end": "2024-05-21"}]})
+    assert event_of(client, "to-midnight")["schedule"]["intervals"] == ["2024-05-20T00:00/2024-05-22T00:00"]
+
+
+def test_a_december_of_nights_reads_back_from_the_first_evening_to_new_year_morning(demo, client, services,
+                                                                                     add_closure):
+    # Issue 12: a date window selects the days sessions start on; Open511's reader must see the same nights.
+    every_day = [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "22:00", "end": "06:00"}]
+    add_closure("december", schedule={"windows": [{"start": "2026-12-01", "end": "2026-12-31"}], "hours": every_day})
+    root = valid_xml(client.get(f"{EVENTS}/{JURISDICTION}/december", query_string={"format": "xml"}).data)
+    read = Schedule.from_element(root.find("events/event/schedule"), SHANGHAI)
+    lo, hi = datetime(2026, 11, 29, tzinfo=XINING), datetime(2027, 1, 3, tzinfo=XINING)
+    theirs = [(s, e + timedelta(minutes=1) if e.minute == 59 else e) for s, e in read.intervals(lo, hi)]
+    ours = [(p.start, p.end) for p in services.index.snapshot().get("december").timeline.periods(lo, hi)]
+    assert theirs == ours and len(ours) == 31
+    assert ours[0] == (datetime(2026, 12, 1, 22, tzinfo=XINING), datetime(2026, 12, 2, 6, tzinfo=XINING))
+    assert ours[-1] == (datetime(2026, 12, 31, 22, tzinfo=XINING), datetime(2027, 1, 1, 6, tzinfo=XINING))

@@ -513,11 +513,18 @@ def test_missing_if_match_is_428(client, auth, editor_token, closure_body, saved
     assert_problem(response, 428, phrase="If-Match")
 
 
-@pytest.mark.parametrize("header", ["garbage", "3", '"abc"', '"3.xyz"', "'3.abc'"])
+@pytest.mark.parametrize("header", ["garbage", "3", "'3.abc'", '"3.abc", junk'])
 def test_malformed_if_match_is_400(client, auth, editor_token, saved, unchanged, header):
     headers = auth(editor_token, If_Match=header)
     response = unchanged(lambda: client.patch(f"{CLOSURES}/c1", json={"properties": {"road": "x"}}, headers=headers))
-    assert_problem(response, 400, "If-Match", "not an ETag")
+    assert_problem(response, 400, "If-Match", "not an entity-tag")
+
+
+@pytest.mark.parametrize("header", ['"abc"', '"3.xyz"', 'W/"elsewhere"'])
+def test_well_formed_if_match_of_no_version_is_412(client, auth, editor_token, saved, unchanged, header):
+    headers = auth(editor_token, If_Match=header)
+    response = unchanged(lambda: client.patch(f"{CLOSURES}/c1", json={"properties": {"road": "x"}}, headers=headers))
+    assert_problem(response, 412)
 
 
 def test_method_not_allowed_is_405_problem(client, editor_token, auth):

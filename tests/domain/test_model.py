@@ -59,6 +59,19 @@ def test_reopening_before_the_start_is_refused():
     assert "properties.actual_end" in failure.value.errors
 
 
+@pytest.mark.parametrize("actual_end", [date(2024, 4, 1), date(2024, 4, 12),
+                                        datetime(2024, 4, 11, 20, tzinfo=SHANGHAI)])
+def test_reopening_before_the_first_window_is_refused(actual_end):
+    with pytest.raises(ValidationFailed) as failure:
+        closure(actual_end=actual_end).check(PROJECT)
+    assert list(failure.value.errors) == ["properties.actual_end"]
+    # The earliest window counts, whatever order the windows come in.
+    phased = Schedule((Span(date(2024, 9, 1), date(2024, 9, 30)), Span(date(2024, 4, 12), date(2024, 6, 4))))
+    with pytest.raises(ValidationFailed):
+        closure(schedule=phased, actual_end=actual_end).check(PROJECT)
+    closure(actual_end=datetime(2024, 4, 12, 0, 0, 1, tzinfo=SHANGHAI)).check(PROJECT)
+
+
 def test_schedule_errors_are_named_under_properties():
     bad = closure(schedule=Schedule((Span(date(2024, 6, 1), date(2024, 5, 1)),)))
     with pytest.raises(ValidationFailed) as failure:

@@ -212,23 +212,70 @@ def test_night_works_periods_are_eight_hour_nights():
     assert [(p.start, p.end) for p in week] == [
         (at(2024, 3, d, 22), at(2024, 3, d + 1, 6)) for d in range(18, 23)
     ]
-    # 21 weekday nights start in March, plus the tail of Thursday 29 Feb's night from 1 March 00:00 to 06:00
-    assert closed_time(tl, at(2024, 3, 1), at(2024, 4, 1)) == 21 * timedelta(hours=8) + timedelta(hours=6)
+    # 21 weekday nights start in March; Thursday 29 Feb's night started before the window and is not part of it
+    assert closed_time(tl, at(2024, 2, 29), at(2024, 4, 2)) == 21 * timedelta(hours=8)
 
 
-def test_night_works_window_end_cuts_the_night():
+def test_night_works_last_night_of_a_date_window_runs_to_its_morning():
     tl = night_works(Span(date(2024, 3, 1), date(2024, 3, 28)))  # ends Thu 28th inclusive
     assert tl.status_at(at(2024, 3, 28, 23, 30)) == "active"
-    assert tl.next_change(at(2024, 3, 28, 23, 30)) == at(2024, 3, 29)
-    assert tl.status_at(at(2024, 3, 29, 0, 30)) == "completed"
+    assert tl.next_change(at(2024, 3, 28, 23, 30)) == at(2024, 3, 29, 6)
+    assert tl.status_at(at(2024, 3, 29, 0, 30)) == "active"
+    assert tl.status_at(at(2024, 3, 29, 6)) == "completed"
+    assert spans(tl.periods(at(2024, 3, 28), at(2024, 3, 30)))[-1] == (at(2024, 3, 28, 22), at(2024, 3, 29, 6))
 
 
-def test_night_works_window_start_catches_previous_evening_night():
-    tl = night_works(Span(date(2024, 3, 5), date(2024, 3, 8)))  # starts Tue 00:00, inside Monday's night
+def test_night_works_window_start_leaves_out_the_previous_evening_night():
+    tl = night_works(Span(date(2024, 3, 5), date(2024, 3, 8)))  # starts Tue, Monday's night runs into it
     assert tl.status_at(at(2024, 3, 4, 23)) == "upcoming"
-    assert tl.next_change(at(2024, 3, 4, 23)) == at(2024, 3, 5)
-    assert tl.status_at(at(2024, 3, 5, 3)) == "active"
-    assert tl.periods(at(2024, 3, 5), at(2024, 3, 6))[0].start == at(2024, 3, 5)
+    assert tl.status_at(at(2024, 3, 5, 3)) == "upcoming"
+    assert tl.next_change(at(2024, 3, 4, 23)) == at(2024, 3, 5, 22)
+    assert tl.periods(at(2024, 3, 5), at(2024, 3, 6))[0].start == at(2024, 3, 5, 22)
+
+
+def test_issue_12_december_night_window():
+    # The contract's own example: 12-01..12-31 with 22:00-06:00 closes from 12-01 22:00 to 01-01 06:00.
+    tl = timeline(Span(date(2026, 12, 1), date(2026, 12, 31)), hours=(Hours(ALL_DAYS, time(22), time(6)),))
+    assert tl.status_at(at(2026, 12, 1, 3)) == "upcoming"
+    assert tl.next_change(at(2026, 12, 1)) == at(2026, 12, 1, 22)
+    assert tl.status_at(at(2027, 1, 1, 5, 59)) == "active"
+    assert tl.next_change(at(2026, 12, 31, 23)) == at(2027, 1, 1, 6)
+    assert tl.status_at(at(2027, 1, 1, 6)) == "completed"
+    found = spans(tl.periods(at(2026, 11, 30), at(2027, 1, 3)))
+    assert len(found) == 31
+    assert found[0] == (at(2026, 12, 1, 22), at(2026, 12, 2, 6))
+    assert found[-1] == (at(2026, 12, 31, 22), at(2027, 1, 1, 6))
+    assert tl.in_effect(at(2027, 1, 1, 1), at(2027, 1, 1, 2))
+    assert not tl.in_effect(at(2026, 12, 1, 1), at(2026, 12, 1, 2))
+
+
+def test_date_time_bounds_clip_night_sessions():
+    tl = timeline(Span(at(2026, 12, 1, 3), at(2026, 12, 31, 23)), hours=(Hours(ALL_DAYS, time(22), time(6)),))
+    assert spans(tl.periods(at(2026, 11, 30), at(2026, 12, 2)))[0] == (at(2026, 12, 1, 3), at(2026, 12, 1, 6))
+    assert spans(tl.periods(at(2026, 12, 31), at(2027, 1, 3)))[-1] == (at(2026, 12, 31, 22), at(2026, 12, 31, 23))
+
+
+def test_adjacent_date_windows_hand_the_night_over_at_midnight():
+    first, second = Span(date(2024, 3, 1), date(2024, 3, 14), "a"), Span(date(2024, 3, 15), date(2024, 3, 31), "b")
+    tl = timeline(first, second, hours=(NIGHTS,))
+    # Thursday 14th's night starts in the first window and goes on, in the second, to Friday 06:00.
+    night = tl.periods(at(2024, 3, 14, 12), at(2024, 3, 15, 12))
+    assert [(p.start, p.end, p.label) for p in night] == [
+        (at(2024, 3, 14, 22), at(2024, 3, 15), "a"), (at(2024, 3, 15), at(2024, 3, 15, 6), "b")]
+    assert tl.status_at(at(2024, 3, 15, 5)) == "active"
+
+
+def test_a_session_of_the_first_day_overlapping_the_previous_night_is_kept():
+    # Weeknights 22:00-06:00 and Saturdays all day: a window starting on Saturday keeps Saturday 00:00-06:00.
+    hours = (NIGHTS, Hours(frozenset({5}), time(0), time(0), ends_at_midnight=True))
+    tl = timeline(Span(date(2024, 3, 16), date(2024, 3, 17)), hours=hours)
+    assert spans(tl.periods(at(2024, 3, 15), at(2024, 3, 18))) == [(at(2024, 3, 16), at(2024, 3, 17))]
+
+
+def test_actual_start_clips_like_a_date_time():
+    tl = night_works(Span(date(2024, 3, 5), date(2024, 3, 8)), actual_start=at(2024, 3, 5, 3))
+    assert tl.status_at(at(2024, 3, 5, 4)) == "active"  # Monday's night, from the moment works began
+    assert spans(tl.periods(at(2024, 3, 5), at(2024, 3, 6)))[0] == (at(2024, 3, 5, 3), at(2024, 3, 5, 6))
 
 
 def test_pause_outside_hours_does_not_pause():
@@ -942,3 +989,59 @@ def test_many_pauses_cost_work_linear_in_the_pauses(sessions_made):
     sessions_made[0] = 0
     assert tl.last_period(None) is None
     assert sessions_made[0] < 2000 * 4
+
+
+# ---------------------------------------------------------------------------- 9. date bounds select session days
+#
+# Independent of both timelines: a date-bounded window with hours is in effect exactly in the sessions that start
+# on its days, each whole (issue 12), checked instant by instant in all three zones.
+
+def sessions_started(hours, tz, days) -> list[tuple[datetime, datetime]]:
+    """Every session of `hours` starting on one of the local `days`, from the wall clock alone."""
+    found = []
+    for day in days:
+        for h in hours:
+            if day.weekday() in h.days:
+                s = datetime.combine(day, h.start, tzinfo=tz).astimezone(UTC)
+                crosses = h.ends_at_midnight or h.end <= h.start
+                e = datetime.combine(day + DAY if crosses else day, h.end, tzinfo=tz).astimezone(UTC)
+                found.append((s, e))
+    return found
+
+
+@ORACLE
+@given(st.sampled_from([SH, BERLIN, HAVANA]), st.sampled_from(BASES), st.integers(0, 20), st.integers(0, 12),
+       st.lists(any_hours(), min_size=1, max_size=3),
+       st.lists(st.integers(-2 * 1440, 16 * 1440), min_size=8, max_size=8))
+def test_a_date_window_takes_the_sessions_starting_on_its_days(tz, base, offset, length, hours, minutes):
+    assume(not covers_whole_week(hours))
+    first = base + timedelta(days=offset)
+    last = first + timedelta(days=length)
+    tl = timeline(Span(first, last), hours=hours, tz=tz)
+    taken = sessions_started(hours, tz, [first + k * DAY for k in range(length + 1)])
+    left_out = sessions_started(hours, tz, [first - DAY, last + DAY])
+    probes = [instant(tz, first, m) for m in minutes]
+    probes += [x + d for s, e in taken + left_out for x in (s, e) for d in (-TINY, timedelta(0))]
+    for t in probes:
+        inside = any(s <= t < e for s, e in taken)
+        assert (tl.status_at(t) == "active") == inside, t
+    for s, e in taken:
+        assert any(p.start <= s and e <= p.end for p in tl.periods(s, e)), (s, e)
+
+
+@ORACLE
+@given(oracle_cases())
+def test_without_hours_spans_hold_every_period(case):
+    new, _, ts = case
+    bare = new.without_hours()
+    assert not bare.schedule.hours
+    a, b = min(ts[:2]) - 20 * DAY, max(ts[:2]) + 20 * DAY
+    union = merged(bare.periods(a - 30 * DAY, b + 30 * DAY))
+    for p in new.periods(a, b):
+        assert covered_by(p.start, p.end, union), p
+
+
+def test_without_hours_of_the_december_nights():
+    tl = timeline(Span(date(2026, 12, 1), date(2026, 12, 31), "p1"), hours=(Hours(ALL_DAYS, time(22), time(6)),))
+    (p,) = tl.without_hours().periods(at(2026, 11, 1), at(2027, 2, 1))
+    assert (p.start, p.end, p.label) == (at(2026, 12, 1, 22), at(2027, 1, 1, 6), "p1")

@@ -62,6 +62,14 @@ def test_in_august_a_client_finds_the_two_september_closures_open_until_the_hori
     assert spans(events) == [(local(2024, 9, 1), end)] * 2
     assert {str(e["uid"]).split("-0-")[0] for e in events} == {"dongguan-ledu-nanxiao", "dongguan-yangjia-jianguo"}
     assert all(e.decoded("dtend") == end == local(2025, 2, 16, 8) for e in events)
+    # The DTEND is only where the feed stops: each event says first that no end is known.
+    assert all(str(e["description"]).startswith("结束时间另行通知\n") for e in events)
+
+
+def test_only_open_ended_events_say_their_end_is_not_known(demo, clock):
+    events = parse(demo, clock()).walk("VEVENT")  # 20 May 2024: Ledu-Gonghe has a real end, the others none
+    told = {str(e["uid"]).split("-0-")[0]: str(e["description"]).startswith("结束时间另行通知") for e in events}
+    assert told == {"dongguan-ledu-gonghe": False, "dongguan-ledu-nanxiao": True, "dongguan-yangjia-jianguo": True}
 
 
 def test_the_tourist_season_pause_splits_a_closure_into_two_events_and_none_falls_inside(demo, clock,
@@ -250,7 +258,8 @@ def library_events(entry, periods) -> bytes:
         event.add("dtend", period.end)
         event.add("summary", texts["summary"])
         event.add("location", texts["location"])
-        event.add("description", f"{period.label}\n{texts['description']}" if period.label else texts["description"])
+        lines = [ical.OPEN_END if period.open_end else None, period.label, texts["description"]]
+        event.add("description", "\n".join(x for x in lines if x))
         event.add("url", ical._map_link(MAP, closure.id))
         event.add("status", "CONFIRMED")
         event.add("transp", "TRANSPARENT")
@@ -331,3 +340,58 @@ def test_events_in_zones_without_a_key_read_back_as_the_library_writes_them(demo
             periods = feed_periods(entry, datetime(2024, 8, 20, 4, tzinfo=timezone.utc), Horizon())
             assert_like_the_library(entry, [replace(p, start=p.start.astimezone(zone), end=p.end.astimezone(zone))
                                             for p in periods])
+
+
+# -- VTIMEZONE onsets (issue 12): a reader that knows only the file's own definitions places events right
+
+def _listed_rdates(component) -> list:
+    rdate = component.get("RDATE")
+    return [] if rdate is None else rdate if isinstance(rdate, list) else [rdate]
+
+
+def read_with_own_vtimezones(text: bytes) -> list[tuple[str, datetime, datetime]]:
+    """(uid, start, end) of every event, each wall time resolved by dateutil from the file's VTIMEZONEs alone."""
+    from io import StringIO
+    from dateutil import tz as dateutil_tz
+    zones = dateutil_tz.tzical(StringIO(text.decode("utf-8")))
+    out = []
+    for event in Calendar.from_ical(text).walk("VEVENT"):
+        pair = []
+        for name in ("DTSTART", "DTEND"):
+            wall = event.decoded(name).replace(tzinfo=None)
+            own = zones.get(str(event[name].params["TZID"]))
+            pair.append(wall.replace(tzinfo=own))
+        out.append((str(event["UID"]), *pair))
+    return out
+
+
+@pytest.mark.parametrize("zone_name, switch, hours", [
+    ("Europe/Berlin", date(2027, 3, 28), ("03:00", "05:00")),    # 02:00 CET becomes 03:00 CEST
+    ("America/Havana", date(2027, 3, 14), ("01:00", "02:00")),   # 00:00 CST becomes 01:00 CDT
+])
+def test_vtimezone_onsets_are_the_wall_time_before_the_change(demo, clock, closure_body, zone_name, switch, hours):
+    zone = ZoneInfo(zone_name)
+    demo.registry.create_project(load_project({"id": "dst", "name": "DST", "agency": "西宁市城乡建设局",
+                                               "timezone": zone_name}), ADMIN)
+    window = {"start": (switch - timedelta(days=2)).isoformat(), "end": (switch + timedelta(days=1)).isoformat()}
+    add_closure(demo, closure_body, "dst-1", project="dst",
+                schedule={"windows": [window], "hours": [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                                                          "start": hours[0], "end": hours[1]}]})
+    clock.now = datetime(2027, 3, 1, tzinfo=timezone.utc)
+    text = render(demo, clock())
+    (vtimezone,) = [tz for tz in Calendar.from_ical(text).walk("VTIMEZONE") if str(tz["TZID"]) == zone_name]
+    onsets = [d.dt for daylight in vtimezone.walk("DAYLIGHT") for d in
+              [daylight["DTSTART"], *(one for rdate in _listed_rdates(daylight) for one in rdate.dts)]]
+    before = datetime.combine(switch, datetime.min.time()).replace(hour=int(hours[0][:2]) - 1)
+    assert [t for t in onsets if t.date() == switch] == [before]
+    events = [(s, e) for uid, s, e in read_with_own_vtimezones(text) if uid.startswith("dst-1-")]
+    start_hour, end_hour = int(hours[0][:2]), int(hours[1][:2])
+    expected = [(datetime(d.year, d.month, d.day, start_hour, tzinfo=zone),
+                 datetime(d.year, d.month, d.day, end_hour, tzinfo=zone))
+                for d in (switch - timedelta(days=k) for k in (2, 1, 0, -1))]
+    assert [(s.astimezone(timezone.utc), e.astimezone(timezone.utc)) for s, e in events] == \
+        [(s.astimezone(timezone.utc), e.astimezone(timezone.utc)) for s, e in expected]
+    # And back: the true instants, seen through the file's zone, give the wall times the file wrote.
+    for (s, _), (true_start, _) in zip(events, expected):
+        seen = true_start.astimezone(timezone.utc).astimezone(s.tzinfo)
+        assert (seen.replace(tzinfo=None), seen.utcoffset()) == (s.replace(tzinfo=None), true_start.utcoffset())
