@@ -75,12 +75,18 @@ export function lookOf(properties) {
   return properties.status === "active" && PARTIAL.has(properties.impact) ? "partial" : properties.status;
 }
 
-/** Whether a pause (dates of a project) falls within any window of the closure, so it can open the road. */
-export function pauseMeets(pause, schedule, zone) {
+/** Whether a project's pause meets the time the closure could close the road (its windows, cut by when works
+ * really began and ended), so it can open this road at all. */
+export function pauseMeets(pause, properties, zone) {
   const start = startInstant(pause.start, zone);
   const end = pause.end == null ? null : endInstant(pause.end, zone);
-  return (schedule?.windows || []).some(w =>
-    (w.end == null || start < endInstant(w.end, zone)) && (end == null || startInstant(w.start, zone) < end));
+  const began = properties.actual_start ? startInstant(properties.actual_start, zone) : null;
+  const over = properties.actual_end ? startInstant(properties.actual_end, zone) : null;
+  return (properties.schedule?.windows || []).some(w => {
+    const from = startInstant(w.start, zone);
+    const until = w.end == null ? over : (over && over < endInstant(w.end, zone) ? over : endInstant(w.end, zone));
+    return (until == null || start < until) && (end == null || (began && began > from ? began : from) < end);
+  });
 }
 
 export const STATUS_ORDER = {active: 0, paused: 1, upcoming: 2, completed: 3, cancelled: 4};

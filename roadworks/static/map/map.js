@@ -61,7 +61,7 @@ async function restore() {
   }
   showWhen();
   const view = wanted.view;
-  if (view && app.map._loaded) app.map.setView([view.lat, view.lon], view.zoom, {animate: false});
+  if (view && app.ready) app.map.setView([view.lat, view.lon], view.zoom, {animate: false});
   if (wanted.closure) select(wanted.closure, {zoom: false, push: false});
   else closeDetails({push: false});
   if (timeChanged) await refresh();
@@ -96,7 +96,13 @@ function makeMap() {
   app.layer = new ClosureLayer(map, (id, options) => select(id, options));
   addBaseMap(map);
   legendControl(!window.matchMedia("(max-width: 759px)").matches).addTo(map);
-  map.on("moveend", onMoveEnd);
+  // Leaflet ends the first move before it adds the layers waiting for a view, so drawing waits for `load`.
+  map.whenReady(() => {
+    app.ready = true;
+    map.on("moveend", onMoveEnd);
+    rememberView();
+    render();
+  });
   new ResizeObserver(() => map.invalidateSize({animate: MOTION})).observe($("map"));
 }
 
@@ -155,10 +161,14 @@ function escapeHtml(text) {
   return holder.innerHTML;
 }
 
-function onMoveEnd() {
+function rememberView() {
   const center = app.map.getCenter();
   app.state.view = {zoom: app.map.getZoom(), lat: center.lat, lon: center.lng};
   writeState(app.state);
+}
+
+function onMoveEnd() {
+  rememberView();
   render();
   if (covered()) return;  // the closures held already cover this view: the next poll refreshes them
   if (!app.moveTimer) busy(1);
@@ -207,7 +217,7 @@ function crsQuery(query) {
 /** The closures asked for: the whole area (when nothing is known yet, or all of it fitted last time), else a box. */
 function closuresUrl(fit) {
   const query = new URLSearchParams({status: STATUSES, limit: String(LIMIT)});
-  const whole = fit || !app.map._loaded || app.coverage === "all";
+  const whole = fit || !app.ready || app.coverage === "all";
   if (!whole) query.set("bbox", boxParameter());
   if (atParameter()) query.set("at", atParameter());
   return {url: `/api/v1/closures?${crsQuery(query)}`, box: whole ? "all" : app.map.getBounds().pad(0.5)};
@@ -247,7 +257,7 @@ async function fetchAndDraw(fit, withProjects) {
     if (number !== app.refreshes) return;
     $("notice-api").hidden = false;
     console.warn("Roadworks map: refresh failed", error);
-    if (!app.map._loaded) app.map.fitBounds(homeBounds());
+    if (!app.ready) app.map.fitBounds(homeBounds());
   }
   render();
 }
@@ -257,7 +267,7 @@ function fitToClosures() {
   const wanted = visibleFeatures();
   const bounds = boundsOf(wanted.length ? wanted : app.features);
   if (bounds.isValid()) app.map.fitBounds(bounds.pad(0.1), {maxZoom: 16, animate: MOTION});
-  else if (!app.map._loaded) app.map.fitBounds(homeBounds());
+  else if (!app.ready) app.map.fitBounds(homeBounds());
 }
 
 function accept(closures, projects, detail) {
@@ -351,7 +361,7 @@ function projectOf(feature) {
 }
 
 function render() {
-  if (!app.map?._loaded) return;
+  if (!app.ready) return;
   const visible = visibleFeatures();
   const shown = listed(visible);
   const selected = app.state.closure;

@@ -144,7 +144,7 @@ function facts(p, project, zone, instant) {
   add("actual", instant && actual(p, zone, instant));
   add("hours", hours(p.schedule?.hours || []));
   // A project's pause outside this closure's windows cannot open this road: it is not this closure's news.
-  const projectPauses = (project?.pauses || []).filter(pause => pauseMeets(pause, p.schedule, zone));
+  const projectPauses = (project?.pauses || []).filter(pause => pauseMeets(pause, p, zone));
   const pauses = [...projectPauses, ...(p.schedule?.pauses || [])];
   add("pauses", pauses.length ? periods(pauses, pause => pause.reason, zone) : null);
   add("project", project?.name || p.project);
