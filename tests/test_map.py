@@ -576,12 +576,12 @@ def test_the_card_labels_the_plan_and_what_happened(open_page):
 
 
 def test_search_finds_cross_streets_projects_and_descriptions_and_the_map_follows(open_page):
-    page = open_page("?at=2024-09-02T12:00&map=18/36.61160/101.79050")  # zoomed in at the west end
+    page = open_page("?at=2024-09-02T12:00&map=18/36.62000/101.78000")  # zoomed in north of the works
     expect(page.locator(".rw-entry")).to_have_count(0)
     page.fill("#search", "建国大街")  # a cross street (to) of one closure
     expect(page.locator(".rw-entry")).to_have_count(1)
     expect(page.locator(f'.rw-entry[data-closure-id="{YANGJIA}"]')).to_be_visible()
-    expect(page).not_to_have_url(re.compile(r"map=18%2F36\.61160%2F101\.79050"))  # the map moved to it
+    expect(page).not_to_have_url(re.compile(r"map=18%2F36\.62000%2F101\.78000"))  # the map moved to it
     wait_until_drawn(page)
     line = page.locator(f'path.rw-line[data-closure-id="{YANGJIA}"]').bounding_box()
     view = page.locator("#map").bounding_box()
@@ -695,7 +695,7 @@ def _pixel(lon: float, lat: float, zoom: int) -> tuple[float, float]:
 def test_with_gcj02_tiles_the_map_asks_for_gcj02_and_draws_the_lines_shifted(open_page, demo):
     from roadworks.domain.crs import wgs84_to_gcj02
 
-    view = "?at=2024-09-02T12:00&map=17/36.61150/101.79300"
+    view = "?at=2024-09-02T12:00&map=15/36.61140/101.79725"  # the whole line in sight: Leaflet clips the rest
     plain = open_page(view).locator(f'path.rw-line[data-closure-id="{NANXIAO}"]').bounding_box()
     demo.settings["TILE_CRS"] = "gcj02"
     page = open_page(view)
@@ -703,9 +703,9 @@ def test_with_gcj02_tiles_the_map_asks_for_gcj02_and_draws_the_lines_shifted(ope
     assert listing and all(parse_qs(urlsplit(url).query)["crs"] == ["gcj02"] for url in listing)
     shifted = page.locator(f'path.rw-line[data-closure-id="{NANXIAO}"]').bounding_box()
     lon, lat = 101.7905, 36.6116  # a point of the demo's lines: every point moves (nearly) alike here
-    (x0, y0), (x1, y1) = _pixel(lon, lat, 17), _pixel(*wgs84_to_gcj02(lon, lat), 17)
+    (x0, y0), (x1, y1) = _pixel(lon, lat, 15), _pixel(*wgs84_to_gcj02(lon, lat), 15)
     assert abs((shifted["x"] - plain["x"]) - (x1 - x0)) < 2 and abs((shifted["y"] - plain["y"]) - (y1 - y0)) < 2
-    assert abs(x1 - x0) > 50  # GCJ-02 moves Xining by hundreds of metres: far more than the tolerance
+    assert abs(x1 - x0) > 20  # GCJ-02 moves Xining by hundreds of metres: far more than the tolerance
     page.click(f'.rw-entry[data-closure-id="{NANXIAO}"]')
     wait_until_drawn(page)
     detail = api_requests(page, f"/api/v1/closures/{NANXIAO}")

@@ -215,9 +215,9 @@ function crsQuery(query) {
 }
 
 /** The closures asked for: the whole area (when nothing is known yet, or all of it fitted last time), else a box. */
-function closuresUrl(fit) {
+function closuresUrl(fit, wanted) {
   const query = new URLSearchParams({status: STATUSES, limit: String(LIMIT)});
-  const whole = fit || !app.ready || app.coverage === "all";
+  const whole = fit || wanted || !app.ready || app.coverage === "all";
   if (!whole) query.set("bbox", boxParameter());
   if (atParameter()) query.set("at", atParameter());
   return {url: `/api/v1/closures?${crsQuery(query)}`, box: whole ? "all" : app.map.getBounds().pad(0.5)};
@@ -232,19 +232,19 @@ function closureUrl(id) {
 
 /** Fetch what the picture needs; on failure keep the last picture and say so, until a later poll succeeds.
  * The projects (names, contacts, pauses) change rarely: asked for on load and with each poll, not on moves. */
-async function refresh({fit = false, projects = false} = {}) {
+async function refresh({fit = false, projects = false, whole = false} = {}) {
   busy(1);
   try {
-    await fetchAndDraw(fit, projects || !app.projects.size);
+    await fetchAndDraw(fit, projects || !app.projects.size, whole);
   } finally {
     busy(-1);
   }
 }
 
-async function fetchAndDraw(fit, withProjects) {
+async function fetchAndDraw(fit, withProjects, whole) {
   const number = ++app.refreshes;
   try {
-    const asked = closuresUrl(fit);
+    const asked = closuresUrl(fit, whole);
     const [closures, projects] = await Promise.all([getJSON(asked.url),
                                                     withProjects ? getJSON("/api/v1/projects") : null]);
     const detail = app.state.closure ? await loadDetail(app.state.closure) : null;
@@ -459,11 +459,15 @@ function bindControls() {
 function onSearch() {
   render();
   clearTimeout(app.searchTimer);
-  app.searchTimer = setTimeout(() => {
-    if (!searchText()) return;
-    const matches = matchingSearch(visibleFeatures(), searchText(), projectOf);
-    if (matches.length) app.map.fitBounds(boundsOf(matches).pad(0.2), {maxZoom: 17, animate: MOTION});
-  }, SEARCH_PAUSE_MS);
+  app.searchTimer = setTimeout(followSearch, SEARCH_PAUSE_MS);
+}
+
+async function followSearch() {
+  if (!searchText()) return;
+  // A search reaches past the view: with only a box of closures at hand, ask for the whole area once.
+  if (app.coverage !== "all") await refresh({whole: true});
+  const matches = matchingSearch(visibleFeatures(), searchText(), projectOf);
+  if (matches.length) app.map.fitBounds(boundsOf(matches).pad(0.2), {maxZoom: 17, animate: MOTION});
 }
 
 /** The skip link: past the header and the map's many lines, to the details if open, else the list. */
