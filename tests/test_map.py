@@ -636,6 +636,9 @@ def test_closures_reopened_long_ago_are_hidden_unless_asked(open_page):
     expect(page.locator(f'path.rw-line[data-closure-id="{GONGHE}"]')).to_have_count(1)
     expect(page.locator(f'.rw-entry[data-closure-id="{GONGHE}"]')).to_contain_text("2024年5月31日起已恢复通行")
     assert query_of(page)["old"] == "1"
+    shared = open_page("?at=2024-06-08T12:00&old=1")
+    expect(shared.locator("#show-old")).to_be_checked()
+    assert GONGHE in lines(shared)
     page.go_back()
     expect(page.locator(f'.rw-entry[data-closure-id="{GONGHE}"]')).to_have_count(0)
 

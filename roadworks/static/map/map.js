@@ -442,6 +442,7 @@ function bindControls() {
   }
   $("at").addEventListener("change", () => { if ($("at").value) setTime($("at").value); });
   $("search").addEventListener("input", onSearch);
+  $("show-old").checked = app.state.old;  // a shared address may ask for them
   $("show-old").addEventListener("change", () => {
     app.state.old = $("show-old").checked;
     writeState(app.state, {push: true});
