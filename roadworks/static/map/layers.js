@@ -74,7 +74,8 @@ export class ClosureLayer {
   drawLine(feature) {
     const look = lookOf(feature.properties);
     const latlngs = latLngsOf(feature);
-    if (look === "active" || look === "partial") this.add(L.polyline(latlngs, {className: "rw-casing", interactive: false}));
+    const inForce = look === "active" || look === "partial";
+    if (inForce) this.add(L.polyline(latlngs, {className: "rw-casing", interactive: false}));
     const line = this.add(L.polyline(latlngs, {className: `rw-line status-${look}`, interactive: false}));
     const hit = this.add(L.polyline(latlngs, {className: "rw-hit", weight: HIT_WEIGHT, opacity: 0}));
     tag(line.getElement(), feature);

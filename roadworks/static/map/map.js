@@ -113,11 +113,10 @@ function homeBounds() {
 
 /** Tiles from the configured server; when they fail, a plain background and a message, closures still drawn.
  *
- * The verdict is read from the tiles on the map after every tile event, not counted between Leaflet's
- * `loading` and `load`: those bracket batches only loosely (a view change while tiles are in flight starts a
- * batch without `loading`, and aborted tiles never report), so a count could be reset after the errors it
- * needed and end a failed batch as "fine". A tile server that hangs reports nothing at all, so a timer
- * gives up on it. */
+ * The verdict is read from the tiles on the map after every tile event rather than counted between Leaflet's
+ * `loading` and `load`, which bracket batches only loosely: a view change while tiles are in flight adds
+ * tiles without a new `loading`, and tiles aborted or pruned report nothing. A tile server that hangs (as
+ * blocked ones do) reports nothing at all and `load` never comes, so a timer gives up on it. */
 function addBaseMap(map) {
   const {tile_url: url, tile_attribution: attribution} = app.config;
   if (!url) {
@@ -427,7 +426,8 @@ function renderDetailsPanel() {
   const project = app.projects.get(feature.properties.project);
   const road = `/feeds/closures.ics?${new URLSearchParams({road: feature.properties.road})}`;
   // A poll or a move re-renders the card: whoever was reading it keeps their place.
-  const focused = $("details-body").contains(document.activeElement) ? document.activeElement.id || "details-title" : null;
+  const reading = $("details-body").contains(document.activeElement);
+  const focused = reading ? document.activeElement.id || "details-title" : null;
   renderDetails($("details-body"), feature, project, zoneOf(feature), road, app.instant);
   $("details-title").tabIndex = -1;
   if (focused) ($(focused) || $("details-title")).focus({preventScroll: true});
@@ -450,7 +450,7 @@ function bindControls() {
   });
   $("skip").addEventListener("click", skipToPanel);
   $("sheet-toggle").addEventListener("click", () => openSheet($("panel").dataset.open !== "true"));
-  $("back").addEventListener("click", closeDetails);
+  $("back").addEventListener("click", () => closeDetails());
   document.addEventListener("keydown", event => {
     if (event.key === "Escape" && app.state.closure) closeDetails();
   });
