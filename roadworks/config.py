@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     # The residents' map's base layer: a {z}/{x}/{y} tile URL template and the credit it requires.
     "TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     "TILE_ATTRIBUTION": "© OpenStreetMap contributors",
+    # The coordinate system the tiles are drawn in: wgs84 (OSM and most servers) or gcj02 (the usual tile
+    # servers inside mainland China); with gcj02 the map asks the API for GCJ-02 lines so they sit on the streets.
+    "TILE_CRS": "wgs84",
     # Level of the JSON log lines on stderr: INFO writes one line per request, WARNING only trouble.
     "LOG_LEVEL": "INFO",
     # Absolute URLs in bodies and headers (iCalendar URL, Link headers) start with this; never the Host header.

@@ -8,6 +8,8 @@ from typing import Any, Callable, Mapping
 
 from .answers import AnswerCache
 from .config import feed_horizon, make_clock
+from .domain.crs import NAMES as CRS_NAMES
+from .domain.errors import ValidationFailed
 from .domain.geometry import parse_service_area
 from .domain.model import FeedCap
 from .domain.schedule import zone
@@ -37,6 +39,8 @@ def build(settings: Mapping[str, Any], instance_path: str, engine=None) -> Servi
     zone(settings["TIMEZONE"], "ROADWORKS_TIMEZONE")
     area = parse_service_area(settings["SERVICE_AREA"], path="ROADWORKS_SERVICE_AREA") \
         if settings["SERVICE_AREA"] else None
+    if settings["TILE_CRS"] not in CRS_NAMES:
+        raise ValidationFailed.one("ROADWORKS_TILE_CRS", f"one of {', '.join(CRS_NAMES)}, not {settings['TILE_CRS']!r}")
     if engine is None:
         engine = make_engine(settings["DATABASE_URL"] or sqlite_url(instance_path))
     if settings["MIGRATE"]:

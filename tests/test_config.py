@@ -25,7 +25,8 @@ def test_environment_overrides_and_integers_are_parsed():
 
 
 @pytest.mark.parametrize("override, field", [({"TIMEZONE": "Mars/Olympus"}, "ROADWORKS_TIMEZONE"),
-                                             ({"SERVICE_AREA": "1,2,3"}, "ROADWORKS_SERVICE_AREA")])
+                                             ({"SERVICE_AREA": "1,2,3"}, "ROADWORKS_SERVICE_AREA"),
+                                             ({"TILE_CRS": "bd09"}, "ROADWORKS_TILE_CRS")])
 def test_bad_settings_stop_the_app_with_the_variable_named(database_url, override, field):
     with pytest.raises(ValidationFailed) as failure:
         create_app({"DATABASE_URL": database_url, "MIGRATE": False, **override})

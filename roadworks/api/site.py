@@ -48,7 +48,8 @@ def map_config():
     settings = services().settings
     home = [float(v) for v in settings["SERVICE_AREA"].split(",")] if settings["SERVICE_AREA"] else None
     return json_response({"tile_url": settings["TILE_URL"], "tile_attribution": settings["TILE_ATTRIBUTION"],
-                          "timezone": settings["TIMEZONE"], "home": home, "poll_seconds": POLL_SECONDS},
+                          "tile_crs": settings["TILE_CRS"], "timezone": settings["TIMEZONE"], "home": home,
+                          "poll_seconds": POLL_SECONDS},
                          max_age=300)
 
 

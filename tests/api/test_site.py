@@ -123,6 +123,12 @@ def test_default_tiles_are_openstreetmaps(client):
     config = client.get("/map/config.json").json
     assert config["tile_url"] == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     assert "OpenStreetMap" in config["tile_attribution"]
+    assert config["tile_crs"] == "wgs84"
+
+
+def test_the_tile_crs_setting_reaches_the_map(make_app):
+    app = make_app(TILE_URL="https://tiles.example.cn/{z}/{x}/{y}.png", TILE_CRS="gcj02")
+    assert app.test_client().get("/map/config.json").json["tile_crs"] == "gcj02"
 
 
 def test_a_relative_tile_url_needs_no_other_image_host(make_app):

@@ -16,7 +16,7 @@ export function nextChange(properties) {
 }
 
 /** When traffic flowed again: a date (actual_end given as a date, or the day after an inclusive end) or an instant. */
-function reopenedAt(properties) {
+export function reopenedAt(properties) {
   if (properties.actual_end) return properties.actual_end;
   const end = plannedEnd(properties.schedule);
   if (!end) return null;
@@ -59,4 +59,36 @@ export function pauseAt(project, instant, zone) {
     startInstant(p.start, zone) <= instant && (p.end == null || instant < endInstant(p.end, zone))) || null;
 }
 
+const OLD_AFTER_MS = 7 * 86400000;
+
+/** Reopened more than a week before `instant`: history, not news, on the map of that instant. */
+export function isLongReopened(properties, zone, instant) {
+  if (properties.status !== "completed") return false;
+  const reopened = reopenedAt(properties);
+  return Boolean(reopened) && startInstant(reopened, zone) <= new Date(instant.getTime() - OLD_AFTER_MS);
+}
+
+const PARTIAL = new Set(["lanes-closed", "alternating", "restricted"]);
+
+/** How a closure is drawn: its status, except that a road still passable in part is not drawn as shut. */
+export function lookOf(properties) {
+  return properties.status === "active" && PARTIAL.has(properties.impact) ? "partial" : properties.status;
+}
+
+/** Whether a project's pause meets the time the closure could close the road (its windows, cut by when works
+ * really began and ended), so it can open this road at all. */
+export function pauseMeets(pause, properties, zone) {
+  const start = startInstant(pause.start, zone);
+  const end = pause.end == null ? null : endInstant(pause.end, zone);
+  const began = properties.actual_start ? startInstant(properties.actual_start, zone) : null;
+  const over = properties.actual_end ? startInstant(properties.actual_end, zone) : null;
+  return (properties.schedule?.windows || []).some(w => {
+    const from = startInstant(w.start, zone);
+    const until = w.end == null ? over : (over && over < endInstant(w.end, zone) ? over : endInstant(w.end, zone));
+    return (until == null || start < until) && (end == null || (began && began > from ? began : from) < end);
+  });
+}
+
 export const STATUS_ORDER = {active: 0, paused: 1, upcoming: 2, completed: 3, cancelled: 4};
+// Drawing order, top first: a closed road over one partly open, over works paused, planned, or over.
+export const LOOK_ORDER = {active: 0, partial: 1, paused: 2, upcoming: 3, completed: 4, cancelled: 5};

@@ -1,14 +1,15 @@
-// Closures on the Leaflet map: SVG lines styled by status (colour and dashes, see map.css), each under a wide
+// Closures on the Leaflet map: SVG lines styled by look (status, and partial closures apart; colour and dashes,
+// see map.css), each under a wide
 // invisible line that takes taps, clicks and keyboard focus; at city zoom, one count per road instead.
 
 import {t} from "./i18n.js";
-import {STATUS_ORDER} from "./facts.js";
+import {LOOK_ORDER, lookOf} from "./facts.js";
 
 const L = window.L;
 export const CITY_ZOOM = 13;  // below this zoom, lines of one road would pile up: show counts
 const HIT_WEIGHT = 28;  // pixels: a finger-sized target around a thin line
 const SVG = "http://www.w3.org/2000/svg";
-export const LEGEND_STATUSES = ["active", "paused", "upcoming", "completed"];
+export const LEGEND_LOOKS = ["active", "partial", "paused", "upcoming", "completed"];
 
 /** Leaflet lat/lngs of a LineString or MultiLineString feature. */
 export function latLngsOf(feature) {
@@ -26,7 +27,7 @@ export function boundsOf(features) {
 export function closureLabel(feature) {
   const p = feature.properties;
   const stretch = p.from && p.to ? t("fromTo", {from: p.from, to: p.to}) : (p.from || p.to || "");
-  return [p.road, stretch, t(`status.${p.status}`)].filter(Boolean).join("，");
+  return [p.road, stretch, t(`look.${lookOf(p)}`)].filter(Boolean).join("，");
 }
 
 export class ClosureLayer {
@@ -46,8 +47,9 @@ export class ClosureLayer {
       this.drawCounts(features);
       return;
     }
+    // SVG paints in document order: the most pressing last, so a closed road is never hidden under a plan.
     const bottomUp = [...features].sort((a, b) =>
-      STATUS_ORDER[b.properties.status] - STATUS_ORDER[a.properties.status]);
+      LOOK_ORDER[lookOf(b.properties)] - LOOK_ORDER[lookOf(a.properties)]);
     for (const feature of bottomUp) this.drawLine(feature);
     if (this.withPlaces) this.drawPlaces(features);
     this.highlight(selectedId);
@@ -70,10 +72,11 @@ export class ClosureLayer {
   }
 
   drawLine(feature) {
-    const status = feature.properties.status;
+    const look = lookOf(feature.properties);
     const latlngs = latLngsOf(feature);
-    if (status === "active") this.add(L.polyline(latlngs, {className: "rw-casing", interactive: false}));
-    const line = this.add(L.polyline(latlngs, {className: `rw-line status-${status}`, interactive: false}));
+    const inForce = look === "active" || look === "partial";
+    if (inForce) this.add(L.polyline(latlngs, {className: "rw-casing", interactive: false}));
+    const line = this.add(L.polyline(latlngs, {className: `rw-line status-${look}`, interactive: false}));
     const hit = this.add(L.polyline(latlngs, {className: "rw-hit", weight: HIT_WEIGHT, opacity: 0}));
     tag(line.getElement(), feature);
     const target = tag(hit.getElement(), feature);
@@ -89,7 +92,7 @@ export class ClosureLayer {
     for (const group of roadGroups(features)) {
       const badge = document.createElement("span");
       badge.textContent = String(group.features.length);
-      const icon = L.divIcon({className: `rw-count status-${group.status}`, html: badge, iconSize: [40, 40]});
+      const icon = L.divIcon({className: `rw-count status-${group.look}`, html: badge, iconSize: [40, 40]});
       const label = t("countMarker", {road: group.road, n: group.features.length});
       const marker = this.add(L.marker(group.bounds.getCenter(), {icon, title: label, keyboard: true}));
       marker.getElement().setAttribute("aria-label", label);
@@ -104,17 +107,16 @@ export class ClosureLayer {
     return layer;
   }
 
+  /** The chosen line is marked by its width, not raised: raising a plan would hide the closure over it. */
   highlight(id) {
-    for (const [lineId, line] of this.lines) {
-      line.getElement().classList.toggle("selected", lineId === id);
-      if (lineId === id) line.bringToFront();
-    }
+    for (const [lineId, line] of this.lines) line.getElement().classList.toggle("selected", lineId === id);
   }
 }
 
 function tag(element, feature) {
   element.dataset.closureId = feature.id;
   element.dataset.status = feature.properties.status;
+  element.dataset.look = lookOf(feature.properties);
   return element;
 }
 
@@ -130,11 +132,12 @@ function roadGroups(features) {
   for (const feature of features) {
     const {project, road, status} = feature.properties;
     if (status === "completed" || status === "cancelled") continue;
+    const look = lookOf(feature.properties);
     const key = `${project}\u0000${road}`;
-    if (!groups.has(key)) groups.set(key, {road, features: [], status});
+    if (!groups.has(key)) groups.set(key, {road, features: [], look});
     const group = groups.get(key);
     group.features.push(feature);
-    if (STATUS_ORDER[status] < STATUS_ORDER[group.status]) group.status = status;
+    if (LOOK_ORDER[look] < LOOK_ORDER[group.look]) group.look = look;
   }
   for (const group of groups.values()) group.bounds = boundsOf(group.features);
   return groups.values();
@@ -149,11 +152,11 @@ export function legendControl(open) {
     const title = L.DomUtil.create("summary", "rw-legend-title", box);
     title.dataset.i18n = "legend";
     const list = L.DomUtil.create("ul", "", box);
-    for (const status of LEGEND_STATUSES) {
+    for (const look of LEGEND_LOOKS) {
       const item = L.DomUtil.create("li", "", list);
-      item.append(sample(status));
+      item.append(sample(look));
       const name = L.DomUtil.create("span", "", item);
-      name.dataset.i18n = `status.${status}`;
+      name.dataset.i18n = `look.${look}`;
     }
     L.DomEvent.disableClickPropagation(box);
     return box;

@@ -5,36 +5,66 @@ import {getJSON} from "./api.js";
 import {readState, writeState} from "./state.js";
 import {formatClock, formatInstant, instantToWall, isoInZone, wallToInstant} from "./time.js";
 import {boundsOf, ClosureLayer, legendControl} from "./layers.js";
-import {renderContacts, renderDetails, renderList, renderPauses, subscribeLink} from "./panel.js";
+import {matchingSearch, renderContacts, renderDetails, renderList, renderPauses, subscribeLink} from "./panel.js";
+import {isLongReopened} from "./facts.js";
 
 const L = window.L;
-const DEFAULTS = {tile_url: "", tile_attribution: "", timezone: "Asia/Shanghai", poll_seconds: 60,
+const DEFAULTS = {tile_url: "", tile_attribution: "", tile_crs: "wgs84", timezone: "Asia/Shanghai", poll_seconds: 60,
                   home: [73.4, 18.1, 135.1, 53.6]};
 const STATUSES = "active,paused,upcoming,completed";
 const LIMIT = 1000;
 const DAY_MS = 86400000;
 const QUICK_DAYS = {tomorrow: 1, week: 7};
 const MOTION = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+// Unreachable tile servers often hang rather than refuse: after this long without one tile, say so.
+const TILE_PATIENCE_MS = 6000;
+const SEARCH_PAUSE_MS = 300;
 
 const app = {
   config: DEFAULTS, state: null, map: null, layer: null,
   features: [], bounds: new Map(), projects: new Map(), detail: null,
-  instant: null, checkedAt: null, truncated: false, refreshes: 0, moveTimer: null,
+  instant: null, checkedAt: null, truncated: false, refreshes: 0, moveTimer: null, searchTimer: null,
+  // What the closures held cover: "all" (the whole answer fitted under the limit), a box, or nothing yet.
+  coverage: null,
 };
 const $ = id => document.getElementById(id);
 
 async function start() {
   app.config = {...DEFAULTS, ...await loadConfig()};
-  app.state = readState(location.search, instant => instantToWall(instant, zone()));
+  app.state = readAddress();
   app.state.lang = setLanguage(app.state.lang || "zh-CN");
   makeMap();
   bindControls();
   translatePage();
   showWhen();
   const shared = Boolean(app.state.view);  // a shared view is kept as it is; otherwise fit the closures
-  await refresh({fit: !shared});
-  if (app.state.closure) await select(app.state.closure, {zoom: !shared});
-  setInterval(() => refresh(), app.config.poll_seconds * 1000);
+  await refresh({fit: !shared, projects: true});
+  if (app.state.closure) await select(app.state.closure, {zoom: !shared, push: false});
+  window.addEventListener("popstate", restore);
+  setInterval(() => refresh({projects: true}), app.config.poll_seconds * 1000);
+}
+
+function readAddress() {
+  return readState(location.search, instant => instantToWall(instant, zone()));
+}
+
+/** Back and Forward: the picture of that history entry (its time, closure, view and language). */
+async function restore() {
+  const wanted = readAddress();
+  const timeChanged = wanted.at !== app.state.at;
+  app.state.at = wanted.at;
+  app.state.old = wanted.old;
+  $("show-old").checked = wanted.old;
+  if ((wanted.lang || "zh-CN") !== language()) {
+    app.state.lang = setLanguage(wanted.lang || "zh-CN");
+    translatePage();
+  }
+  showWhen();
+  const view = wanted.view;
+  if (view && app.ready) app.map.setView([view.lat, view.lon], view.zoom, {animate: false});
+  if (wanted.closure) select(wanted.closure, {zoom: false, push: false});
+  else closeDetails({push: false});
+  if (timeChanged) await refresh();
 }
 
 async function loadConfig() {
@@ -59,14 +89,20 @@ function zoneOf(item) {
 function makeMap() {
   const map = L.map("map", {zoomAnimation: MOTION, fadeAnimation: MOTION, markerZoomAnimation: MOTION});
   const view = app.state.view;
+  // Without a shared view the map waits for the closures and opens on them, not on the whole service area.
   if (view) map.setView([view.lat, view.lon], view.zoom);
-  else map.fitBounds(homeBounds());
   map.attributionControl.setPrefix(escapeHtml("Leaflet"));
   app.map = map;
   app.layer = new ClosureLayer(map, (id, options) => select(id, options));
   addBaseMap(map);
   legendControl(!window.matchMedia("(max-width: 759px)").matches).addTo(map);
-  map.on("moveend", onMoveEnd);
+  // Leaflet ends the first move before it adds the layers waiting for a view, so drawing waits for `load`.
+  map.whenReady(() => {
+    app.ready = true;
+    map.on("moveend", onMoveEnd);
+    rememberView();
+    render();
+  });
   new ResizeObserver(() => map.invalidateSize({animate: MOTION})).observe($("map"));
 }
 
@@ -75,22 +111,40 @@ function homeBounds() {
   return [[south, west], [north, east]];
 }
 
-/** Tiles from the configured server; when they fail, a plain background and a message, closures still drawn. */
+/** Tiles from the configured server; when they fail, a plain background and a message, closures still drawn.
+ *
+ * The verdict is read from the tiles on the map after every tile event rather than counted between Leaflet's
+ * `loading` and `load`, which bracket batches only loosely: a view change while tiles are in flight adds
+ * tiles without a new `loading`, and tiles aborted or pruned report nothing. A tile server that hangs (as
+ * blocked ones do) reports nothing at all and `load` never comes, so a timer gives up on it. */
 function addBaseMap(map) {
   const {tile_url: url, tile_attribution: attribution} = app.config;
   if (!url) {
     baseMapFailed(true);
     return;
   }
-  let failures = 0;
   const tiles = L.tileLayer(url, {maxZoom: 19, attribution: escapeHtml(attribution)});
-  tiles.on("loading", () => { failures = 0; });
-  tiles.on("tileerror", () => { failures += 1; baseMapFailed(true); });
-  tiles.on("load", () => baseMapFailed(failures > 0));
+  let patience = null;
+  const judge = () => {
+    const box = tiles.getContainer();
+    if (box?.querySelector(".leaflet-tile-loaded")) baseMapFailed(false);
+    else if (box?.querySelector(".rw-tile-failed")) baseMapFailed(true);
+  };
+  tiles.on("tileloadstart", () => {
+    patience ??= setTimeout(() => {
+      patience = null;
+      if (!tiles.getContainer()?.querySelector(".leaflet-tile-loaded")) baseMapFailed(true);
+    }, TILE_PATIENCE_MS);
+  });
+  tiles.on("tileerror", event => { event.tile.classList.add("rw-tile-failed"); judge(); });
+  tiles.on("tileload", judge);
+  tiles.on("load", judge);
+  document.body.dataset.basemap = "loading";
   tiles.addTo(map);
 }
 
 function baseMapFailed(failed) {
+  document.body.dataset.basemap = failed ? "failed" : "shown";
   $("notice-tiles").hidden = !failed;
   $("map").classList.toggle("rw-no-basemap", failed);
   if (app.layer && app.layer.withPlaces !== failed) {
@@ -106,11 +160,16 @@ function escapeHtml(text) {
   return holder.innerHTML;
 }
 
-function onMoveEnd() {
+function rememberView() {
   const center = app.map.getCenter();
   app.state.view = {zoom: app.map.getZoom(), lat: center.lat, lon: center.lng};
   writeState(app.state);
+}
+
+function onMoveEnd() {
+  rememberView();
   render();
+  if (covered()) return;  // the closures held already cover this view: the next poll refreshes them
   if (!app.moveTimer) busy(1);
   clearTimeout(app.moveTimer);
   app.moveTimer = setTimeout(() => {
@@ -123,6 +182,11 @@ function onMoveEnd() {
 function busy(change) {
   app.busy = (app.busy || 0) + change;
   document.body.dataset.busy = String(app.busy);
+}
+
+function covered() {
+  if (app.coverage === "all") return true;
+  return Boolean(app.coverage) && app.coverage.contains(app.map.getBounds());
 }
 
 function zoomTo(feature) {
@@ -143,47 +207,70 @@ function boxParameter(padding = 0.5) {
           round(box.getNorth(), true)].map(v => Math.max(-180, Math.min(180, v))).join(",");
 }
 
-function closuresUrl(wholeArea) {
+/** With GCJ-02 tiles the API answers (and reads the box) in GCJ-02, so lines sit on the streets drawn. */
+function crsQuery(query) {
+  if (app.config.tile_crs === "gcj02") query.set("crs", "gcj02");
+  return query;
+}
+
+/** The closures asked for: the whole area (when nothing is known yet, or all of it fitted last time), else a box. */
+function closuresUrl(fit, wanted) {
   const query = new URLSearchParams({status: STATUSES, limit: String(LIMIT)});
-  if (!wholeArea) query.set("bbox", boxParameter());
+  const whole = fit || wanted || !app.ready || app.coverage === "all";
+  if (!whole) query.set("bbox", boxParameter());
   if (atParameter()) query.set("at", atParameter());
-  return `/api/v1/closures?${query}`;
+  return {url: `/api/v1/closures?${crsQuery(query)}`, box: whole ? "all" : app.map.getBounds().pad(0.5)};
 }
 
 function closureUrl(id) {
-  const at = atParameter();
-  return `/api/v1/closures/${encodeURIComponent(id)}${at ? `?${new URLSearchParams({at})}` : ""}`;
+  const query = new URLSearchParams();
+  if (atParameter()) query.set("at", atParameter());
+  const search = crsQuery(query).toString();
+  return `/api/v1/closures/${encodeURIComponent(id)}${search ? `?${search}` : ""}`;
 }
 
-/** Fetch what the picture needs; on failure keep the last picture and say so, until a later poll succeeds. */
-async function refresh({fit = false} = {}) {
+/** Fetch what the picture needs; on failure keep the last picture and say so, until a later poll succeeds.
+ * The projects (names, contacts, pauses) change rarely: asked for on load and with each poll, not on moves. */
+async function refresh({fit = false, projects = false, whole = false} = {}) {
   busy(1);
   try {
-    await fetchAndDraw(fit);
+    await fetchAndDraw(fit, projects || !app.projects.size, whole);
   } finally {
     busy(-1);
   }
 }
 
-async function fetchAndDraw(fit) {
+async function fetchAndDraw(fit, withProjects, whole) {
   const number = ++app.refreshes;
   try {
-    const [closures, projects] = await Promise.all([getJSON(closuresUrl(fit)), getJSON("/api/v1/projects")]);
+    const asked = closuresUrl(fit, whole);
+    const [closures, projects] = await Promise.all([getJSON(asked.url),
+                                                    withProjects ? getJSON("/api/v1/projects") : null]);
     const detail = app.state.closure ? await loadDetail(app.state.closure) : null;
     if (number !== app.refreshes) return;  // a newer refresh (a move, a new time) has overtaken this one
     accept(closures, projects, detail);
+    app.coverage = app.truncated ? null : asked.box;
     $("notice-api").hidden = true;
-    if (fit && app.features.length) app.map.fitBounds(boundsOf(app.features).pad(0.1), {maxZoom: 16, animate: MOTION});
+    if (fit) fitToClosures();
   } catch (error) {
     if (number !== app.refreshes) return;
     $("notice-api").hidden = false;
     console.warn("Roadworks map: refresh failed", error);
+    if (!app.ready) app.map.fitBounds(homeBounds());
   }
   render();
 }
 
+/** The opening view: the closures a resident would look for (old ones left out), else the service area. */
+function fitToClosures() {
+  const wanted = visibleFeatures();
+  const bounds = boundsOf(wanted.length ? wanted : app.features);
+  if (bounds.isValid()) app.map.fitBounds(bounds.pad(0.1), {maxZoom: 16, animate: MOTION});
+  else if (!app.ready) app.map.fitBounds(homeBounds());
+}
+
 function accept(closures, projects, detail) {
-  app.projects = new Map(projects.data.projects.map(project => [project.id, project]));
+  if (projects) app.projects = new Map(projects.data.projects.map(project => [project.id, project]));
   app.features = closures.data.features;
   app.bounds = new Map(app.features.map(feature => [feature.id, boundsOf([feature])]));
   // Without `at` the API answers for its own now and leaves `at` out, so one answer serves every poll.
@@ -206,12 +293,14 @@ async function loadDetail(id) {
   }
 }
 
-async function select(id, {zoom = true} = {}) {
+async function select(id, {zoom = true, push = true} = {}) {
+  const changed = app.state.closure !== id;
   app.state.closure = id;
-  writeState(app.state);
+  writeState(app.state, {push: push && changed});
   app.detail = app.features.find(feature => feature.id === id) || app.detail;
   render();
   openSheet(true);  // after the details are in: the sheet's height decides the map's
+  focusDetails();
   if (zoom && app.detail?.id === id) zoomTo(app.detail);
   busy(1);
   try {
@@ -225,41 +314,76 @@ async function select(id, {zoom = true} = {}) {
     busy(-1);
   }
   render();
-  $("details-title")?.focus({preventScroll: true});
+  focusDetails();
 }
 
-function closeDetails() {
+/** Keyboard and screen-reader users land on the card they chose, not on the page's body. */
+function focusDetails() {
+  const title = $("details-title");
+  if (title && !$("details").hidden) title.focus({preventScroll: true});
+}
+
+function closeDetails({push = true} = {}) {
   const id = app.state.closure;
+  if (!id) return;
   app.state.closure = null;
   app.detail = null;
-  writeState(app.state);
+  writeState(app.state, {push});
   render();
-  document.querySelector(`.rw-entry[data-closure-id="${CSS.escape(id || "")}"]`)?.focus();
+  document.querySelector(`.rw-entry[data-closure-id="${CSS.escape(id)}"]`)?.focus();
 }
 
 // ---------------------------------------------------------------- drawing the page
 
-function inView() {
+/** The closures drawn and listed: those reopened over a week before the chosen time only when asked for. */
+function visibleFeatures() {
+  if (app.state.old || !app.instant) return app.features;
+  return app.features.filter(f => f.id === app.state.closure || !isLongReopened(f.properties, zoneOf(f), app.instant));
+}
+
+function inView(features) {
   const view = app.map.getBounds();
-  return app.features.filter(feature => view.intersects(app.bounds.get(feature.id)));
+  return features.filter(feature => view.intersects(app.bounds.get(feature.id)));
+}
+
+function searchText() {
+  return $("search").value.trim();
+}
+
+/** While searching, the list holds every match (the map follows them); otherwise what is in view. */
+function listed(visible) {
+  return searchText() ? matchingSearch(visible, searchText(), projectOf) : inView(visible);
+}
+
+function projectOf(feature) {
+  return app.projects.get(feature.properties.project);
 }
 
 function render() {
-  if (!app.map) return;
-  const shown = inView();
+  if (!app.ready) return;
+  const visible = visibleFeatures();
+  const shown = listed(visible);
   const selected = app.state.closure;
-  app.layer.draw(app.features, selected);
+  app.layer.draw(visible, selected);
   keepingFocus(() => renderList($("list"), shown, {search: $("search").value, selectedId: selected, zoneOf,
                                                     onChoose: id => select(id)}));
+  renderOld(visible.length);
   renderSummary(shown);
   const projects = [...new Set(shown.map(f => f.properties.project))].map(id => app.projects.get(id)).filter(Boolean);
   if (app.instant) renderPauses($("pause-notes"), projects, app.instant, zoneOf);
   renderContacts($("contacts"), projects);
-  $("subscribe-area").replaceChildren(subscribeLink(`/feeds/closures.ics?bbox=${boxParameter(0)}`, t("subscribeArea")));
+  const area = crsQuery(new URLSearchParams({bbox: boxParameter(0)}));
+  $("subscribe-area").replaceChildren(subscribeLink(`/feeds/closures.ics?${area}`, t("subscribeArea")));
   renderUpdated(shown);
   renderDetailsPanel();
   $("notice-more").hidden = !app.truncated;
   $("notice-more").textContent = t("moreThanShown", {n: LIMIT});
+}
+
+/** How many closures reopened long ago are left out, beside the switch that shows them. */
+function renderOld(visibleCount) {
+  const hidden = app.features.length - visibleCount;
+  $("old-count").textContent = hidden > 0 && !app.state.old ? t("oldHidden", {n: hidden}) : "";
 }
 
 /** Re-rendering the list must not throw a keyboard user's focus away. */
@@ -301,8 +425,12 @@ function renderDetailsPanel() {
   if (!feature) return;
   const project = app.projects.get(feature.properties.project);
   const road = `/feeds/closures.ics?${new URLSearchParams({road: feature.properties.road})}`;
+  // A poll or a move re-renders the card: whoever was reading it keeps their place.
+  const reading = $("details-body").contains(document.activeElement);
+  const focused = reading ? document.activeElement.id || "details-title" : null;
   renderDetails($("details-body"), feature, project, zoneOf(feature), road, app.instant);
   $("details-title").tabIndex = -1;
+  if (focused) ($(focused) || $("details-title")).focus({preventScroll: true});
 }
 
 // ---------------------------------------------------------------- controls
@@ -313,12 +441,42 @@ function bindControls() {
     button.addEventListener("click", () => pickQuick(button.dataset.quick));
   }
   $("at").addEventListener("change", () => { if ($("at").value) setTime($("at").value); });
-  $("search").addEventListener("input", () => render());
+  $("search").addEventListener("input", onSearch);
+  $("show-old").checked = app.state.old;  // a shared address may ask for them
+  $("show-old").addEventListener("change", () => {
+    app.state.old = $("show-old").checked;
+    writeState(app.state, {push: true});
+    render();
+  });
+  $("skip").addEventListener("click", skipToPanel);
   $("sheet-toggle").addEventListener("click", () => openSheet($("panel").dataset.open !== "true"));
-  $("back").addEventListener("click", closeDetails);
+  $("back").addEventListener("click", () => closeDetails());
   document.addEventListener("keydown", event => {
     if (event.key === "Escape" && app.state.closure) closeDetails();
   });
+}
+
+/** The list shows the matches at once; the map follows once typing pauses. */
+function onSearch() {
+  render();
+  clearTimeout(app.searchTimer);
+  app.searchTimer = setTimeout(followSearch, SEARCH_PAUSE_MS);
+}
+
+async function followSearch() {
+  if (!searchText()) return;
+  // A search reaches past the view: with only a box of closures at hand, ask for the whole area once.
+  if (app.coverage !== "all") await refresh({whole: true});
+  const matches = matchingSearch(visibleFeatures(), searchText(), projectOf);
+  if (matches.length) app.map.fitBounds(boundsOf(matches).pad(0.2), {maxZoom: 17, animate: MOTION});
+}
+
+/** The skip link: past the header and the map's many lines, to the details if open, else the list. */
+function skipToPanel(event) {
+  event.preventDefault();
+  openSheet(true);
+  if (!$("details").hidden) focusDetails();
+  else (document.querySelector("#list .rw-entry") || $("search")).focus();
 }
 
 function switchLanguage() {
@@ -336,7 +494,7 @@ function pickQuick(choice) {
 
 function setTime(wall, quick = null) {
   app.state.at = wall;
-  writeState(app.state);
+  writeState(app.state, {push: true});
   showWhen(quick);
   refresh();
 }

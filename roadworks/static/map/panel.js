@@ -1,8 +1,8 @@
 // The list of closures by road and a closure's details. Bureau text goes in as textContent, never as markup.
 
 import {t, language} from "./i18n.js";
-import {nextChange, pauseAt, planVersusActual, STATUS_ORDER} from "./facts.js";
-import {formatInstant, formatScheduleValue, instantToWall, isDateOnly} from "./time.js";
+import {lookOf, nextChange, pauseAt, pauseMeets, planVersusActual, STATUS_ORDER} from "./facts.js";
+import {formatInstant, formatScheduleValue, instantToWall, isDateOnly, startInstant} from "./time.js";
 import {closureLabel} from "./layers.js";
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -19,25 +19,38 @@ function when(value, zone) {
   return formatInstant(value, zone, language());
 }
 
-/** One sentence about what happens next: "Closed until 5 June 2024 at 18:00", "Closed from 1 September 2024". */
+/** One sentence about what happens next, as residents' notices put it: "封闭中，2024年5月31日起恢复通行",
+ * "2024年9月1日起封闭". Every change is "from" an instant, so one at midnight is simply that day. */
 export function nextChangeText(properties, zone) {
-  const {key, time} = nextChange(properties);
+  let {key, time} = nextChange(properties);
+  if (lookOf(properties) === "partial") key = key.replace("next.closed", "next.partial");
   if (!time) return t(key);
-  // A start or a reopening at midnight is a day; "closed until" keeps its hour, or it would read as inclusive.
-  const wall = isDateOnly(time) ? time : instantToWall(new Date(time), zone);
-  const day = key !== "next.closedUntil" && (isDateOnly(time) || wall.endsWith("T00:00"));
-  return t(key, {time: day ? formatScheduleValue(wall.slice(0, 10), zone, language()) : when(time, zone)});
+  return t(key, {time: dayOrInstant(time, zone)});
 }
 
-function matches(feature, query) {
-  return !query || (feature.properties.road || "").toLowerCase().includes(query);
+function dayOrInstant(time, zone) {
+  const wall = isDateOnly(time) ? time : instantToWall(new Date(time), zone);
+  const day = isDateOnly(time) || wall.endsWith("T00:00");
+  return day ? formatScheduleValue(wall.slice(0, 10), zone, language()) : when(time, zone);
+}
+
+/** The closures whose road, cross streets (from, to), description or project (name, description) contain
+ * the query, case aside: a resident searches by the names on the map and in the notices. */
+export function matchingSearch(features, search, projectOf) {
+  const query = search.trim().toLowerCase();
+  if (!query) return features;
+  return features.filter(feature => {
+    const p = feature.properties;
+    const project = projectOf(feature);
+    return [p.road, p.from, p.to, p.description, project?.name, project?.description]
+      .some(text => (text || "").toLowerCase().includes(query));
+  });
 }
 
 /** Closures grouped by road (roads A-Z as the locale sorts them), most pressing first within a road. */
-export function byRoad(features, search) {
-  const query = search.trim().toLowerCase();
+export function byRoad(features) {
   const roads = new Map();
-  for (const feature of features.filter(f => matches(f, query))) {
+  for (const feature of features) {
     const road = feature.properties.road || "—";
     if (!roads.has(road)) roads.set(road, []);
     roads.get(road).push(feature);
@@ -51,7 +64,7 @@ export function byRoad(features, search) {
 
 /** The list: a heading per road and a real button per closure. */
 export function renderList(container, features, {search, selectedId, zoneOf, onChoose}) {
-  const groups = byRoad(features, search);
+  const groups = byRoad(features);
   if (!groups.length) {
     const message = search.trim() ? t("noMatch", {q: search.trim()}) : t("noneInView");
     container.replaceChildren(el("p", "rw-empty", message));
@@ -69,11 +82,12 @@ export function renderList(container, features, {search, selectedId, zoneOf, onC
 
 function entry(feature, selectedId, zone, onChoose) {
   const p = feature.properties;
-  const button = el("button", `rw-entry status-${p.status}`);
+  const look = lookOf(p);
+  const button = el("button", `rw-entry status-${look}`);
   button.type = "button";
   button.dataset.closureId = feature.id;
   button.setAttribute("aria-current", String(feature.id === selectedId));
-  button.append(el("span", `rw-swatch status-${p.status}`));
+  button.append(el("span", `rw-swatch status-${look}`));
   const text = el("span", "rw-entry-text");
   text.append(el("span", "rw-entry-stretch", stretch(p) || p.road),
               el("span", "rw-entry-status", nextChangeText(p, zone)));  // the sentence names the status
@@ -96,14 +110,24 @@ export function renderDetails(container, feature, project, zone, subscribeUrl, i
   title.id = "details-title";
   const parts = [title];
   if (stretch(p)) parts.push(el("p", "rw-details-stretch", stretch(p)));
-  parts.push(el("p", `rw-badge status-${p.status}`, t(`status.${p.status}`)),
+  const look = lookOf(p);
+  parts.push(el("p", `rw-badge status-${look}`, look === "partial" ? t(`impact.${p.impact}`) : t(`status.${p.status}`)),
              el("p", "rw-next", nextChangeText(p, zone)));
   for (const fact of planVersusActual(p, zone, instant)) parts.push(el("p", "rw-plan", t(fact.key, {n: fact.n})));
-  parts.push(facts(p, project, zone), subscribeLink(subscribeUrl, t("subscribeRoad", {road: p.road})));
+  parts.push(facts(p, project, zone, instant), subscribeLink(subscribeUrl, t("subscribeRoad", {road: p.road})));
   container.replaceChildren(...parts);
 }
 
-function facts(p, project, zone) {
+/** What did happen, as far as `instant`: when works began and when the road reopened. */
+function actual(p, zone, instant) {
+  const happened = value => value && startInstant(value, zone) <= instant;
+  const said = [];
+  if (happened(p.actual_start)) said.push(t("actualStart", {time: dayOrInstant(p.actual_start, zone)}));
+  if (happened(p.actual_end)) said.push(t("actualEnd", {time: dayOrInstant(p.actual_end, zone)}));
+  return said.length ? said.join(t("clauseSeparator")) : null;
+}
+
+function facts(p, project, zone, instant) {
   const list = el("dl", "rw-facts");
   const add = (key, value) => {
     if (value == null || value === "" || (Array.isArray(value) && !value.length)) return;
@@ -117,8 +141,11 @@ function facts(p, project, zone) {
   add("description", p.description);
   add("detour", p.detour);
   add("schedule", periods(p.schedule?.windows || [], w => w.label, zone));
+  add("actual", instant && actual(p, zone, instant));
   add("hours", hours(p.schedule?.hours || []));
-  const pauses = [...(project?.pauses || []), ...(p.schedule?.pauses || [])];
+  // A project's pause outside this closure's windows cannot open this road: it is not this closure's news.
+  const projectPauses = (project?.pauses || []).filter(pause => pauseMeets(pause, p, zone));
+  const pauses = [...projectPauses, ...(p.schedule?.pauses || [])];
   add("pauses", pauses.length ? periods(pauses, pause => pause.reason, zone) : null);
   add("project", project?.name || p.project);
   add("agency", project?.agency);
@@ -144,11 +171,26 @@ function hours(list) {
   if (!list.length) return null;
   const items = el("ul", "rw-periods");
   for (const entry of list) {
-    const days = [...entry.days].sort((a, b) => DAYS.indexOf(a) - DAYS.indexOf(b))
-      .map(day => t(`day.${day}`)).join(t("daySeparator"));
-    items.append(el("li", "", t("hoursRange", {days, start: entry.start, end: entry.end})));
+    // A session ending at or before its start runs past midnight: its end is on the next day.
+    const key = entry.end <= entry.start ? "hoursOvernight" : "hoursRange";
+    items.append(el("li", "", t(key, {days: dayNames(entry.days), start: entry.start, end: entry.end})));
   }
   return items;
+}
+
+/** Days as notices write them: 每天, 周一至周五, 周六、周日 (runs of three or more days as a range). */
+export function dayNames(days) {
+  const sorted = [...new Set(days)].sort((a, b) => DAYS.indexOf(a) - DAYS.indexOf(b));
+  if (sorted.length === DAYS.length) return t("everyDay");
+  const runs = [];
+  for (const day of sorted) {
+    const run = runs[runs.length - 1];
+    if (run && DAYS.indexOf(day) === DAYS.indexOf(run[run.length - 1]) + 1) run.push(day);
+    else runs.push([day]);
+  }
+  return runs.flatMap(run => (run.length >= 3
+    ? [t("dayRange", {from: t(`day.${run[0]}`), to: t(`day.${run[run.length - 1]}`)})]
+    : run.map(day => t(`day.${day}`)))).join(t("daySeparator"));
 }
 
 /** A phone number or e-mail address as a link a phone can act on; anything else as plain text. */
@@ -161,9 +203,10 @@ export function contactLink(contact) {
   return link;
 }
 
+/** A calendar subscription: webcal:, so a phone subscribes (and follows changes) rather than importing once. */
 export function subscribeLink(url, label) {
   const link = el("a", "rw-subscribe");
-  link.href = url;
+  link.href = new URL(url, location.href).href.replace(/^https?:/, "webcal:");
   link.append(el("span", "rw-subscribe-label", label), el("span", "rw-subscribe-hint", t("subscribeHint")));
   return link;
 }
