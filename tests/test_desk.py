@@ -106,7 +106,7 @@ def saved(page, text="Saved"):
 
 
 def create_project(page):
-    page.get_by_role("link", name="New project").click()
+    page.locator("#nav").get_by_role("link", name="New project").click()
     page.get_by_label("Name", exact=True).fill("东关大街燃气管网提升改造项目")
     page.get_by_label("Contact", exact=True).fill("12345")
     page.get_by_role("button", name="Add pause").click()
@@ -133,7 +133,7 @@ def draw(page, *points):
 
 
 def record_closure(page, points, road_from, road_to, start, end=None, label=None, draft_until=None, impact=None):
-    page.get_by_role("link", name="New closure").click()
+    page.locator("#nav").get_by_role("link", name="New closure").click()
     expect(page.locator("#desk-map")).to_be_visible()
     draw(page, *points)
     page.get_by_label("Road", exact=True).fill("东关大街")
@@ -198,3 +198,168 @@ def test_a_clerk_records_the_dongguan_street_case_from_an_empty_database(open_de
     assert abs(first[0] - LEDU[0]) < 1e-4 and abs(first[1] - LEDU[1]) < 1e-4  # drawn where clicked
     for at, expected in INSTANTS.items():
         assert statuses_at(client, at) == expected, at
+
+
+# ---------------------------------------------------------------- sign-in, errors, conflicts, import
+
+def api_project(client, auth, token) -> str:
+    body = {"name": "东关大街燃气管网提升改造项目",
+            "pauses": [{"start": "2024-06-01", "end": "2024-08-31", "reason": "tourist season"}]}
+    return client.post("/api/v1/projects", json=body, headers=auth(token)).get_json()["id"]
+
+
+def api_closure(client, auth, token, project, **properties) -> str:
+    feature = {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [list(LEDU), list(GONGHE)]},
+               "properties": {"project": project, "road": "东关大街", "from": "乐都路", "to": "共和路",
+                              "schedule": {"windows": [{"start": "2024-04-12", "end": "2024-06-05"}]}, **properties}}
+    return client.post("/api/v1/closures", json=feature, headers=auth(token)).get_json()["id"]
+
+
+def test_a_wrong_token_is_refused_and_the_desk_stays_shut(open_desk, artifacts):
+    page = open_desk()
+    page.get_by_label("Token", exact=True).fill("rw_not-a-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#signin-error")).to_contain_text("unknown or revoked")
+    expect(page.locator("#nav")).to_be_hidden()
+    page.screenshot(path=artifacts / "07-sign-in-refused.png")
+
+
+def test_api_errors_appear_beside_the_field_they_name(open_desk, editor_token, client, auth, artifacts):
+    api_project(client, auth, editor_token)
+    page = open_desk()
+    sign_in(page, editor_token)
+    page.locator("#nav").get_by_role("link", name="New closure").click()
+    page.get_by_label("Road", exact=True).fill("东关大街")
+    page.get_by_label("Window start", exact=True).fill("2024-06-05")
+    page.get_by_label("Window end", exact=True).fill("2024-04-12")
+    page.get_by_role("button", name="Save").click()
+    coordinates = page.get_by_label("Coordinates (one lon,lat a line; blank line between parts)")
+    expect(coordinates).to_have_attribute("aria-invalid", "true")  # no line drawn yet
+    expect(page.locator(f"#{coordinates.get_attribute('aria-describedby')}")).to_contain_text("may not be null")
+    coordinates.fill(f"{LEDU[0]},{LEDU[1]}\n{GONGHE[0]},{GONGHE[1]}")
+    coordinates.blur()
+    page.get_by_role("button", name="Save").click()
+    end = page.get_by_label("Window end", exact=True)
+    expect(end).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(f"#{end.get_attribute('aria-describedby')}")).to_contain_text("before it starts")
+    expect(coordinates).not_to_have_attribute("aria-invalid", "true")
+    page.screenshot(path=artifacts / "08-errors-beside-fields.png", full_page=True)
+    assert client.get("/api/v1/closures?status=all").get_json()["features"] == []
+
+
+def test_when_someone_saved_first_the_clerk_merges_both_versions(open_desk, editor_token, client, auth, artifacts):
+    project = api_project(client, auth, editor_token)
+    closure = api_closure(client, auth, editor_token, project)
+    page = open_desk()
+    sign_in(page, editor_token)
+    page.goto(page.url.rsplit("#", 1)[0] + f"#closure/{closure}")
+    expect(page.locator("#history-h")).to_be_visible()
+    # Meanwhile a colleague, with curl, adds the detour.
+    etag = client.get(f"/api/v1/closures/{closure}").headers["ETag"]
+    assert client.patch(f"/api/v1/closures/{closure}", json={"properties": {"detour": "经南小街绕行"}},
+                        headers=auth(editor_token, If_Match=etag)).status_code == 200
+    page.get_by_label("Description", exact=True).fill("燃气管道更换，全封闭施工")
+    page.get_by_role("button", name="Save").click()
+    conflict = page.locator("#conflict")
+    expect(conflict).to_contain_text("Someone else saved this closure first")
+    expect(conflict).to_contain_text("经南小街绕行")
+    expect(conflict).to_contain_text("燃气管道更换")
+    page.screenshot(path=artifacts / "09-conflict-merge.png", full_page=True)
+    page.get_by_role("button", name="Save merge").click()
+    saved(page)
+    properties = client.get(f"/api/v1/closures/{closure}").get_json()["properties"]
+    assert (properties["description"], properties["detour"]) == ("燃气管道更换，全封闭施工", "经南小街绕行")
+    assert properties["version"] == 3
+
+
+def test_an_import_with_errors_lists_them_by_feature_and_imports_nothing(open_desk, editor_token, client, auth,
+                                                                         artifacts, tmp_path):
+    project = api_project(client, auth, editor_token)
+    good = {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [list(YANGJIA), list(JIANGUO)]},
+            "properties": {"project": project, "road": "东关大街", "from": "杨家三巷", "to": "建国大街",
+                           "schedule": {"windows": [{"start": "2024-09-01"}]}}}
+    swapped = json.loads(json.dumps(good))
+    swapped["geometry"]["coordinates"] = [[lat, lon] for lon, lat in swapped["geometry"]["coordinates"]]
+    nameless = json.loads(json.dumps(good))
+    del nameless["properties"]["road"]
+    path = tmp_path / "closures.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [good, swapped, nameless]}))
+    page = open_desk()
+    sign_in(page, editor_token)
+    page.locator("#nav").get_by_role("link", name="Import").click()
+    page.get_by_label("GeoJSON file (FeatureCollection)").set_input_files(str(path))
+    page.get_by_role("button", name="Import", exact=True).click()
+    rows = page.locator(".import-errors tbody tr")
+    expect(rows.first).to_be_visible()
+    expect(page.locator(".import-errors")).to_contain_text("Feature 2")
+    expect(page.locator(".import-errors")).to_contain_text("Feature 3")
+    expect(page.locator(".import-errors")).not_to_contain_text("Feature 1")
+    page.screenshot(path=artifacts / "10-import-errors.png", full_page=True)
+    assert client.get("/api/v1/closures?status=all").get_json()["features"] == []  # all or nothing
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [good]}))
+    page.get_by_label("GeoJSON file (FeatureCollection)").set_input_files(str(path))
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.locator("#import-result")).to_contain_text("Imported 1 closures")
+    assert len(client.get("/api/v1/closures?status=all").get_json()["features"]) == 1
+
+
+# ---------------------------------------------------------------- keyboard, phone, Chinese
+
+def tab_to(page, name: str, limit: int = 120):
+    """Press Tab until the focused control's label (or text) is `name`."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => { const e = document.activeElement;"
+                                " return (e.labels && e.labels[0] ? e.labels[0].textContent : e.textContent).trim(); }")
+        if focused == name:
+            return
+    raise AssertionError(f"Tab never reached {name!r}")
+
+
+def test_a_closure_can_be_created_with_the_keyboard_alone(open_desk, editor_token, client, auth, artifacts):
+    project = api_project(client, auth, editor_token)
+    page = open_desk()
+    page.keyboard.type(editor_token)  # the token field has the focus
+    page.keyboard.press("Enter")
+    expect(page.locator("#who")).to_contain_text("Construction bureau desk")
+    tab_to(page, "New closure")
+    page.keyboard.press("Enter")
+    expect(page.locator("#desk-map")).to_be_visible()
+    tab_to(page, "Coordinates (one lon,lat a line; blank line between parts)")
+    # Typed the wrong way round (lat,lon): the desk turns it, since only lon,lat lies in the service area.
+    page.keyboard.type(f"{YANGJIA[1]},{YANGJIA[0]}\n{JIANGUO[1]},{JIANGUO[0]}")
+    for name, text in (("Road", "东关大街"), ("From", "杨家三巷"), ("To", "建国大街"), ("Window start", "2024-09-01")):
+        tab_to(page, name)
+        page.keyboard.type(text)
+    tab_to(page, "Save")
+    page.keyboard.press("Enter")
+    saved(page)
+    page.screenshot(path=artifacts / "11-keyboard-created.png", full_page=True)
+    [feature] = client.get("/api/v1/closures?status=all").get_json()["features"]
+    assert feature["geometry"]["coordinates"] == [list(YANGJIA), list(JIANGUO)]
+    assert feature["properties"]["project"] == project and feature["properties"]["from"] == "杨家三巷"
+
+
+def test_an_inspector_reports_the_reopening_from_a_phone(open_desk, editor_token, client, auth, artifacts):
+    project = api_project(client, auth, editor_token)
+    closure = api_closure(client, auth, editor_token, project)
+    page = open_desk("", viewport=PHONE)
+    expect(page.get_by_label("令牌", exact=True)).to_be_focused()
+    page.screenshot(path=artifacts / "12-phone-sign-in-zh.png")
+    page.get_by_label("令牌", exact=True).fill(editor_token)
+    page.get_by_role("button", name="登录").click()
+    expect(page.locator("table.closures tbody tr")).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=artifacts / "13-phone-overview-zh.png", full_page=True)
+    page.get_by_role("link", name="东关大街（乐都路—共和路）").click()
+    expect(page.get_by_label("道路", exact=True)).to_have_value("东关大街")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    reopen = page.locator("#reopen")
+    reopen.scroll_into_view_if_needed()
+    box = reopen.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    reopen.click()
+    saved(page, "已记录恢复通行")
+    page.screenshot(path=artifacts / "14-phone-reopened-zh.png", full_page=True)
+    properties = client.get(f"/api/v1/closures/{closure}").get_json()["properties"]
+    assert properties["actual_end"] is not None and properties["status"] == "completed"
