@@ -264,6 +264,7 @@ def test_when_someone_saved_first_the_clerk_merges_both_versions(open_desk, edit
     expect(conflict).to_contain_text("Someone else saved this closure first")
     expect(conflict).to_contain_text("经南小街绕行")
     expect(conflict).to_contain_text("燃气管道更换")
+    expect(conflict.locator("tbody tr")).to_have_count(2)  # only what differs: description and detour
     page.screenshot(path=artifacts / "09-conflict-merge.png", full_page=True)
     page.get_by_role("button", name="Save merge").click()
     saved(page)

@@ -6,7 +6,7 @@ import { t } from "./i18n.js";
 import { renderPreview } from "./timeline.js";
 import { describe, showHistory } from "./history.js";
 import { hoursList, spanList } from "./spans.js";
-import { el, field, flash, localDate, select } from "./util.js";
+import { el, field, flash, localDate, normal, select } from "./util.js";
 
 const IMPACTS = ["closed", "lanes-closed", "alternating", "restricted"];
 const DIRECTIONS = ["both", "forward", "backward"];
@@ -128,9 +128,10 @@ export async function showClosure(view, id, desk, params = new URLSearchParams()
   // Someone saved first: both versions side by side, a choice per differing field, then one save.
   async function conflict(body) {
     const { data: theirs, etag: fresh } = await api.closure(id);
-    const rows = COMPARED.filter((k) => JSON.stringify(value(body, k)) !== JSON.stringify(value(theirs, k)));
+    const same = (a, b) => JSON.stringify(normal(a)) === JSON.stringify(normal(b));
+    const rows = COMPARED.filter((k) => !same(value(body, k), value(theirs, k)));
     const choices = rows.map((k) => {
-      const changedByMe = JSON.stringify(value(body, k)) !== JSON.stringify(value(base, k));
+      const changedByMe = !same(value(body, k), value(base, k));
       const name = `merge-${k}`;
       const a = el("input", { type: "radio", name, value: "mine", id: `${name}-mine`, checked: changedByMe });
       const b = el("input", { type: "radio", name, value: "theirs", id: `${name}-theirs`, checked: !changedByMe });

@@ -48,8 +48,8 @@ export function flash(message, kind = "ok") {
 export function day(iso, tz = "Asia/Shanghai") {
   if (!iso) return "";
   const when = new Date(iso);
-  return new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "zh-CN", { timeZone: tz, month: "short", day: "numeric",
-    ...(lang === "en" ? {} : { month: "numeric" }) }).format(when);
+  return new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "zh-CN", { timeZone: tz, day: "numeric",
+    month: lang === "en" ? "short" : "long" }).format(when);
 }
 
 export function dayTime(iso, tz = "Asia/Shanghai") {
@@ -73,4 +73,14 @@ export function nextChangeText(props, tz) {
     case "upcoming": return props.next_change ? t("closed_from", { d }) : t("upcoming");
     default: return t(props.status);
   }
+}
+
+// A value with null members and empty lists left out: what the API stores for "not given".
+export function normal(value) {
+  if (Array.isArray(value)) return value.map(normal);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && !(Array.isArray(v) && !v.length))
+      .sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, normal(v)]));
+  }
+  return value;
 }
