@@ -183,6 +183,9 @@ def test_a_clerk_records_the_dongguan_street_case_from_an_empty_database(open_de
     page.get_by_role("button", name="Reopen", exact=True).click()
     saved(page, "Reopening recorded")
     expect(page.locator(".history-list")).to_contain_text("reopened")
+    expect(page.locator(".timeline-bar .period")).to_have_count(1)  # closed 12 April to 31 May, then open
+    page.get_by_label("See it on", exact=True).fill("2024-06-03")
+    expect(page.locator("#residents-see")).to_have_text("Residents see on that day: completed")
     page.screenshot(path=artifacts / "05-reopened-with-history.png", full_page=True)
     for draft in (nanxiao, yangjia):
         page.goto(page.url.rsplit("#", 1)[0] + f"#closure/{draft}")
@@ -232,6 +235,9 @@ def test_api_errors_appear_beside_the_field_they_name(open_desk, editor_token, c
     page.get_by_label("Road", exact=True).fill("东关大街")
     page.get_by_label("Window start", exact=True).fill("2024-06-05")
     page.get_by_label("Window end", exact=True).fill("2024-04-12")
+    page.get_by_role("button", name="Add hours").click()  # night works 22:00-06:00 Mon-Fri, shown as overnight
+    expect(page.locator(".overnight")).to_have_text("（next day）")
+    page.get_by_role("button", name="Remove", exact=True).last.click()
     page.get_by_role("button", name="Save").click()
     coordinates = page.get_by_label("Coordinates (one lon,lat a line; blank line between parts)")
     expect(coordinates).to_have_attribute("aria-invalid", "true")  # no line drawn yet

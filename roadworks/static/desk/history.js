@@ -25,7 +25,7 @@ export function describe(key, value) {
 function label(path) {
   const key = path.replace(/^properties\./, "");
   return { geometry: t("line"), actual_start: t("actual_start"), actual_end: t("actual_end"),
-    publish_at: t("publish_at"), cancelled: t("cancel_closure") }[key] || t(key);
+    publish_at: t("publish_at"), cancelled: t("cancelled_field"), project: t("project") }[key] || t(key);
 }
 
 export async function showHistory(box, id, currentEtag, restored) {

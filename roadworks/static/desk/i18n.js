@@ -70,7 +70,7 @@ const WORDS = {
   imported: ["已导入 {n} 条", "Imported {n} closures"], feature_n: ["第 {n} 条", "Feature {n}"],
   not_json: ["文件不是有效的 JSON", "The file is not valid JSON"],
   choose_project: ["请选择工程", "Choose a project"], none_yet: ["还没有封闭路段。", "No closures yet."],
-  back: ["返回总览", "Back to overview"], open: ["通行", "open"], schedule: ["时间安排", "Schedule"],
+  back: ["返回总览", "Back to overview"], cancelled_field: ["已取消", "Cancelled"], open: ["通行", "open"], schedule: ["时间安排", "Schedule"],
 };
 
 export const lang = new URLSearchParams(location.search).get("lang") === "en" ? "en" : "zh";
