@@ -361,7 +361,11 @@ def test_an_inspector_reports_the_reopening_from_a_phone(open_desk, editor_token
     page.get_by_role("link", name="东关大街（乐都路—共和路）").click()
     expect(page.get_by_label("道路", exact=True)).to_have_value("东关大街")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.get_by_label("开工时间（留空为现在）", exact=True).fill("2024-04-12")
+    page.get_by_role("button", name="已开工").click()
+    saved(page, "已记录开工")
     reopen = page.locator("#reopen")
+    assert reopen.bounding_box()["y"] < page.get_by_label("道路", exact=True).bounding_box()["y"]  # actions first
     reopen.scroll_into_view_if_needed()
     box = reopen.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
@@ -370,3 +374,4 @@ def test_an_inspector_reports_the_reopening_from_a_phone(open_desk, editor_token
     page.screenshot(path=artifacts / "14-phone-reopened-zh.png", full_page=True)
     properties = client.get(f"/api/v1/closures/{closure}").get_json()["properties"]
     assert properties["actual_end"] is not None and properties["status"] == "completed"
+    assert properties["actual_start"] == "2024-04-12"

@@ -168,7 +168,12 @@ export async function showClosure(view, id, desk, params = new URLSearchParams()
     const pEnd = el("input", { type: "text", placeholder: "YYYY-MM-DD" });
     const pReason = el("input", { type: "text" });
     const schedule = () => structuredClone(base.properties.schedule);
+    const startedAt = el("input", { type: "text", placeholder: "YYYY-MM-DD" });
     return [
+      el("div", { class: "action" }, field(t("started_at"), startedAt, "actual_start"),
+        el("button", { type: "button", id: "works-started", text: t("works_started"), on: { click: () =>
+          act(() => api.patchClosure(id, { properties: { actual_start: startedAt.value.trim() || new Date().toISOString() } },
+            etag), t("started_done")) } })),
       el("div", { class: "action" }, field(t("reopen_at"), reopenAt, "at"),
         el("button", { type: "button", id: "reopen", text: t("reopen"), on: { click: () =>
           act(() => api.reopen(id, reopenAt.value.trim() || null), t("reopened")) } })),

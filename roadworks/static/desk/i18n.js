@@ -50,6 +50,8 @@ const WORDS = {
   snapped: ["已对齐到相邻路段端点", "snapped to a neighbouring closure's end"],
   save: ["保存", "Save"], publish: ["发布", "Publish"], reopen: ["恢复通行", "Reopen"],
   reopen_at: ["恢复通行时间（留空为现在）", "Reopen at (blank: now)"],
+  works_started: ["已开工", "Works started"], started_at: ["开工时间（留空为现在）", "Started at (blank: now)"],
+  started_done: ["已记录开工", "Start recorded"],
   extend_end: ["延长结束日期", "Extend end"], new_end: ["新的结束日期", "New end"],
   cancel_closure: ["取消封闭", "Cancel closure"], duplicate: ["复制为下一期", "Duplicate"],
   actions: ["常用操作", "Actions"], saved: ["已保存", "Saved"], published: ["已发布", "Published"],
