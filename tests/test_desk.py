@@ -371,6 +371,8 @@ def test_an_inspector_reports_the_reopening_from_a_phone(open_desk, editor_token
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     reopen.click()
     saved(page, "已记录恢复通行")
+    expect(page.locator(".history-list > li")).to_have_count(3)  # created, works started, reopened
+    expect(page.get_by_label("实际开工", exact=True)).to_have_value("2024-04-12")
     page.screenshot(path=artifacts / "14-phone-reopened-zh.png", full_page=True)
     properties = client.get(f"/api/v1/closures/{closure}").get_json()["properties"]
     assert properties["actual_end"] is not None and properties["status"] == "completed"

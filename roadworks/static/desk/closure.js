@@ -118,6 +118,7 @@ export async function showClosure(view, id, desk, params = new URLSearchParams()
   function show(saved) {
     publishAt.value = saved.properties.publish_at || "";
     actualEnd.value = saved.properties.actual_end || "";
+    actualStart.value = saved.properties.actual_start || "";
     actions.replaceChildren(...actionControls());
     preview();
     showHistory(historyBox, id, () => etag, restored);
