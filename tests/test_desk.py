@@ -277,6 +277,14 @@ def test_when_someone_saved_first_the_clerk_merges_both_versions(open_desk, edit
     properties = client.get(f"/api/v1/closures/{closure}").get_json()["properties"]
     assert (properties["description"], properties["detour"]) == ("燃气管道更换，全封闭施工", "经南小街绕行")
     assert properties["version"] == 3
+    # The history reads as changes, and the first version comes back as a fourth.
+    history = page.locator(".history-list")
+    expect(history.locator("> li")).to_have_count(3)
+    expect(history).to_contain_text("Detour: — → 经南小街绕行")
+    page.get_by_role("button", name="Restore as new version (1)").click()
+    expect(page.locator(".history-list > li")).to_have_count(4)
+    properties = client.get(f"/api/v1/closures/{closure}").get_json()["properties"]
+    assert (properties["version"], properties["description"], properties["detour"]) == (4, None, None)
 
 
 def test_an_import_with_errors_lists_them_by_feature_and_imports_nothing(open_desk, editor_token, client, auth,
