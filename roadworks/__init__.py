@@ -14,7 +14,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import observability, services
     from .api import answering, bureau, changes, feeds, limits, ogc, open511, ops, problems, public, routecheck, site
-    from .api import headers, openapi, urls
+    from .api import desk, headers, openapi, preview, session, urls
     from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
     from .config import settings as settings_of
 
@@ -38,10 +38,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(feeds.blp)
     api.register_blueprint(ogc.blp)
     api.register_blueprint(open511.blp)
+    api.register_blueprint(preview.blp)
     problems.document(api)  # after the last API blueprint: every error documented as problem+json
     openapi.document(api, settings)  # then the bearer scheme, conditional headers and examples
     app.register_blueprint(site.blp)
     app.register_blueprint(ops.blp)
+    app.register_blueprint(session.blp)
+    app.register_blueprint(desk.blp)
     found = app.extensions["roadworks"]
     # How a request is handled, in one list, innermost first. Each entry wraps what comes before it: WSGI
     # layers wrap the app, before_request hooks run in this order and after_request hooks in the reverse.
@@ -50,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # the rate count next; on the way out rate headers are added, then compression, then the headers.
     layers = (
         lambda: answering.install(app, found, lambda: app.extensions.get("roadworks_limiter")),  # replay, query cap
+        lambda: session.install(app, settings),  # the desk's cookie as a token (outside the replay), CSRF checks
         lambda: limits.compress(app),  # gzip/br/zstd for answers that did not compress themselves
         lambda: limits.register(app, settings),  # rate limits (and ProxyFix in front of the replay)
         lambda: urls.install(app, settings),  # absolute URLs on ROADWORKS_PUBLIC_URL, never on the Host header

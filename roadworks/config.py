@@ -45,6 +45,11 @@ DEFAULTS: dict[str, Any] = {
     # Replay: an ISO 8601 instant with its offset (2024-05-20T12:00+08:00). The service starts its clock there
     # and lets it run on at real speed; every answer says so in a Roadworks-Clock header. Empty: the real time.
     "AT": "",
+    # Signs the bureau desk's CSRF tokens and cookie. Empty: one is generated on first start and kept in the
+    # instance folder (instance/secret_key); set it when several hosts serve the desk.
+    "SECRET_KEY": "",
+    # How long a desk sign-in lasts, in minutes, from signing in (revoking the token ends it at once).
+    "DESK_SESSION_MINUTES": 480,
     # ---- Bounded cost: every cap below is refused with a 400 problem that names it and its value.
     # Longest query string accepted, in bytes (as sent, percent escapes included), on every path.
     "MAX_QUERY_BYTES": 4096,
@@ -79,7 +84,7 @@ CODE_ONLY: dict[str, Any] = {"CLOCK": None, "MIGRATE": True}
 
 _INTEGERS = {"MAX_BODY_BYTES", "TRUSTED_PROXIES", "FEED_DAYS_BACK", "FEED_DAYS_AHEAD", "MAX_QUERY_BYTES",
              "MAX_INTERVAL_DAYS", "ROUTE_MAX_VERTICES", "ROUTE_MAX_WINDOW_DAYS", "ROUTE_MAX_PAIRS",
-             "FEED_MAX_EVENTS_PER_CLOSURE",
+             "FEED_MAX_EVENTS_PER_CLOSURE", "DESK_SESSION_MINUTES",
              "ANSWER_CACHE_BYTES", "FRAGMENT_CACHE_BYTES", "REDIS_TIMEOUT_MS", "REDIS_RETRY_S"}
 
 

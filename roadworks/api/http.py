@@ -17,6 +17,7 @@ from ..auth import Actor, resolve
 from ..store.errors import AlreadyRemembered
 from ..store.repository import Remembered
 from .problems import Problem
+from .session import desk_actor
 
 JSON_TYPES = ("application/json", "application/geo+json", "application/merge-patch+json")
 MAX_NESTING = 64
@@ -36,7 +37,8 @@ def actor() -> Actor:
     """Who sent this request (looked up once per request); a bad token is refused even on public reads."""
     found = g.get("_roadworks_actor")
     if found is None:
-        found = g._roadworks_actor = resolve(services().store, request.headers.get("Authorization"))
+        # The desk's session cookie (api/session.py) stands for a token; otherwise the bearer header decides.
+        found = g._roadworks_actor = desk_actor() or resolve(services().store, request.headers.get("Authorization"))
     return found
 
 

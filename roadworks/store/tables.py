@@ -111,6 +111,15 @@ tokens = sa.Table(
     sa.Column("revoked_at", UTCDateTime),
 )
 
+# The bureau desk's sign-ins: a session id (stored hashed, like tokens) standing for one token until it expires.
+desk_sessions = sa.Table(
+    "desk_sessions", metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("token_id", sa.Integer, nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
 idempotency = sa.Table(
     "idempotency", metadata,
     sa.Column("token_id", sa.Integer, primary_key=True),

@@ -1,0 +1,55 @@
+"""The bureau desk's pages at /desk/: files from roadworks/static/desk, Leaflet from its package, its own CSP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, abort, request, send_from_directory
+
+from .headers import page_policy
+from .http import json_response, services
+from .site import LEAFLET_DIR, LEAFLET_FILES, tile_source
+
+DESK_DIR = Path(__file__).resolve().parents[1] / "static" / "desk"
+
+blp = Blueprint("desk", __name__)
+
+
+@blp.get("/desk")
+def desk_root():
+    return send_from_directory(DESK_DIR, "index.html", max_age=0)
+
+
+@blp.get("/desk/")
+@blp.get("/desk/<path:name>")
+def desk_page(name: str = "index.html"):
+    if name in ("session", "config.json"):
+        abort(404)
+    return send_from_directory(DESK_DIR, name, max_age=60)
+
+
+@blp.get("/desk/vendor/leaflet/<path:name>")
+def desk_leaflet(name: str):
+    """The same Leaflet as the residents' map, from the xstatic-leaflet package."""
+    if name not in LEAFLET_FILES and not name.startswith("images/"):
+        abort(404)
+    return send_from_directory(LEAFLET_DIR, name, max_age=86400)
+
+
+@blp.get("/desk/config.json")
+def desk_config():
+    """The map settings the desk shares with the residents' map (the page's CSP forbids inline script)."""
+    settings = services().settings
+    home = [float(v) for v in settings["SERVICE_AREA"].split(",")] if settings.get("SERVICE_AREA") else None
+    return json_response({"tile_url": settings["TILE_URL"], "tile_attribution": settings["TILE_ATTRIBUTION"],
+                          "timezone": settings["TIMEZONE"], "home": home}, max_age=60)
+
+
+@blp.after_app_request
+def desk_security_headers(response):
+    """No inline script or style; images only from here and the tile server; nothing cached by others."""
+    if request.path.startswith("/desk"):
+        tiles = tile_source(services().settings["TILE_URL"])
+        response.headers["Content-Security-Policy"] = page_policy(images=[tiles] if tiles else [])
+        response.headers.setdefault("Cache-Control", "no-cache")
+    return response
