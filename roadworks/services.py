@@ -14,7 +14,9 @@ from .domain.schedule import zone
 from .feeds import FragmentMemo
 from .index import ReadModel
 from .registry import Registry
+from .reports import ReportCounts
 from .store.engine import make_engine, migrate, sqlite_url
+from .store.reports import ReportStore
 from .store.repository import Store
 
 
@@ -29,6 +31,9 @@ class Services:
     index: ReadModel
     answers: AnswerCache    # every public answer, within ANSWER_CACHE_BYTES
     fragments: FragmentMemo  # each closure's part of every page and feed, within FRAGMENT_CACHE_BYTES
+    reports: ReportStore  # residents' reports (api/reports.py)
+    report_counts: ReportCounts  # their counts by state on public closures, per change sequence
+    report_limiter: Any = None  # their per-address budget, made by api/reports.py on the first filing
 
 
 def build(settings: dict[str, Any], instance_path: str, engine=None) -> Services:
@@ -53,8 +58,9 @@ def build(settings: dict[str, Any], instance_path: str, engine=None) -> Services
     # after a fork) its pages.
     gc.collect()
     gc.freeze()
+    reports = ReportStore(store)
     return Services(settings, store, registry, clock, index, AnswerCache(int(settings["ANSWER_CACHE_BYTES"])),
-                    FragmentMemo(int(settings["FRAGMENT_CACHE_BYTES"])))
+                    FragmentMemo(int(settings["FRAGMENT_CACHE_BYTES"])), reports, ReportCounts(reports))
 
 
 def feed_cap(settings: dict[str, Any]) -> FeedCap:
