@@ -6,6 +6,7 @@ import {readState, writeState} from "./state.js";
 import {formatClock, formatInstant, instantToWall, isoInZone, wallToInstant} from "./time.js";
 import {boundsOf, ClosureLayer, legendControl} from "./layers.js";
 import {renderContacts, renderDetails, renderList, renderPauses, subscribeLink} from "./panel.js";
+import {installReports, renderReportCard, renderReportsArea} from "./report.js";
 
 const L = window.L;
 const DEFAULTS = {tile_url: "", tile_attribution: "", timezone: "Asia/Shanghai", poll_seconds: 60,
@@ -28,6 +29,7 @@ async function start() {
   app.state = readState(location.search, instant => instantToWall(instant, zone()));
   app.state.lang = setLanguage(app.state.lang || "zh-CN");
   makeMap();
+  installReports(app.map);
   bindControls();
   translatePage();
   showWhen();
@@ -257,6 +259,7 @@ function render() {
   renderContacts($("contacts"), projects);
   $("subscribe-area").replaceChildren(subscribeLink(`/feeds/closures.ics?bbox=${boxParameter(0)}`, t("subscribeArea")));
   renderUpdated(shown);
+  renderReportsArea($("report-area"));
   renderDetailsPanel();
   $("notice-more").hidden = !app.truncated;
   $("notice-more").textContent = t("moreThanShown", {n: LIMIT});
@@ -302,6 +305,7 @@ function renderDetailsPanel() {
   const project = app.projects.get(feature.properties.project);
   const road = `/feeds/closures.ics?${new URLSearchParams({road: feature.properties.road})}`;
   renderDetails($("details-body"), feature, project, zoneOf(feature), road, app.instant);
+  renderReportCard($("details-body"), feature);
   $("details-title").tabIndex = -1;
 }
 
