@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -101,10 +102,12 @@ def list_reports(limit, grouped, **query):
                          project=query.get("project"), group=query.get("group"), bbox=query.get("bbox"),
                          after=_after(query.get("cursor")), grouped=grouped)
     store = services().reports
-    rows = store.queue(service.scope_of(who), wanted, limit + 1)
+    scope = service.scope_of(who)
+    rows = store.queue(scope, wanted, limit + 1)
     page = rows[:limit]
     sizes = store.group_sizes(r["group_id"] for r in page)
-    out: dict[str, Any] = {"reports": [_staff_json(r, sizes) for r in page], "next": None}
+    total = store.count(scope, replace(wanted, after=None))
+    out: dict[str, Any] = {"reports": [_staff_json(r, sizes) for r in page], "total": total, "next": None}
     if len(rows) > limit:
         args = {k: v for k, v in request.args.items() if k != "cursor"}
         args["cursor"] = _cursor(page[-1])

@@ -52,13 +52,7 @@ class ReportStore:
 
     def queue(self, scope: Scope, wanted: QueueFilter, limit: int) -> list[dict]:
         """Reports in `scope` matching `wanted`, newest first, `limit` of them after the cursor."""
-        conditions = _conditions(reports, scope, wanted)
-        if wanted.grouped:  # the group's newest matching report stands for it
-            later = reports.alias("later")
-            newer = sa.or_(later.c.created_at > reports.c.created_at,
-                           sa.and_(later.c.created_at == reports.c.created_at, later.c.id > reports.c.id))
-            conditions.append(~sa.exists().where(later.c.group_id == reports.c.group_id, newer,
-                                                 *_conditions(later, scope, wanted)))
+        conditions = _matching(scope, wanted)
         if wanted.after is not None:
             at, id = wanted.after
             conditions.append(sa.or_(reports.c.created_at < at,
@@ -67,6 +61,12 @@ class ReportStore:
                  .order_by(reports.c.created_at.desc(), reports.c.id.desc()).limit(limit))
         with self.store.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
+
+    def count(self, scope: Scope, wanted: QueueFilter) -> int:
+        """How many reports (or groups, when grouped) match, the cursor aside."""
+        query = sa.select(sa.func.count()).select_from(reports).where(*_matching(scope, wanted))
+        with self.store.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
 
     def group_sizes(self, groups: Iterable[str]) -> dict[str, tuple[int, int]]:
         """(all reports, open ones) of each group."""
@@ -146,6 +146,17 @@ class ReportStore:
                     contact=None, contact_erased_at=now, version=version + 1, updated_at=now))
                 _history(conn, id, version + 1, now, actor, "contact-erased", {"contact": "erased"})
             return [id for id, _ in due]
+
+
+def _matching(scope: Scope, wanted: QueueFilter) -> list:
+    conditions = _conditions(reports, scope, wanted)
+    if wanted.grouped:  # the group's newest matching report stands for it
+        later = reports.alias("later")
+        newer = sa.or_(later.c.created_at > reports.c.created_at,
+                       sa.and_(later.c.created_at == reports.c.created_at, later.c.id > reports.c.id))
+        conditions.append(~sa.exists().where(later.c.group_id == reports.c.group_id, newer,
+                                             *_conditions(later, scope, wanted)))
+    return conditions
 
 
 def _conditions(table, scope: Scope, wanted: QueueFilter) -> list:

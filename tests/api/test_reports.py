@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from roadworks.cli import main
-from roadworks.reports import erase_contacts, hash_key
+from roadworks.reports import erase_contacts, hash_key, start_eraser
 from roadworks.store.tables import report_history, reports
 from tests.conftest import AGENCY, OTHER_AGENCY
 
@@ -220,6 +221,7 @@ def test_the_queue_is_newest_first_and_pages_with_a_cursor(demo, client, file, c
         clock.advance(minutes=1)
         ids.append(file(closure="dongguan-ledu-nanxiao" if minute % 2 else LEDU_GONGHE)["id"])
     first = client.get(f"{URL}?limit=2", headers=auth(editor_token)).json
+    assert first["total"] == 5
     assert [r["id"] for r in first["reports"]] == ids[::-1][:2]
     second = client.get(first["next"], headers=auth(editor_token)).json
     third = client.get(second["next"], headers=auth(editor_token)).json
@@ -265,7 +267,9 @@ def test_many_reports_on_one_closure_in_a_short_time_are_one_group(demo, client,
     groups = {r["id"]: r["group"] for r in queue}
     assert {groups[i]["id"] for i in burst} == {burst[0]} and groups[burst[-1]]["size"] == 4
     assert groups[later]["size"] == 1 and groups[lone]["size"] == 1
-    grouped = client.get(f"{URL}?grouped=true", headers=auth(editor_token)).json["reports"]
+    grouped_answer = client.get(f"{URL}?grouped=true", headers=auth(editor_token)).json
+    grouped = grouped_answer["reports"]
+    assert grouped_answer["total"] == 3
     assert [(r["id"], r["group"]["size"]) for r in grouped] == [(lone, 1), (later, 1), (burst[-1], 4)]
     members = client.get(f"{URL}?group={burst[0]}", headers=auth(editor_token)).json["reports"]
     assert {r["id"] for r in members} == set(burst)
@@ -429,6 +433,22 @@ def test_contacts_are_erased_180_days_after_a_report_is_closed(demo, client, fil
     assert seen["history"][-1]["action"] == "contact-erased" and seen["history"][-1]["by"] == "retention"
     assert client.get(f"{URL}/{still_open}", headers=auth(editor_token)).json["contact"] == "Resident.Wang@example.org"
     assert erase_contacts(services.reports, clock.advance(days=1)) == []  # once is enough
+
+
+def test_the_periodic_job_of_serve_erases_due_contacts(demo, client, file, clock, auth, editor_token, services):
+    filed = file(contact=PHONE)["id"]
+    patch(client, auth, editor_token, filed, {"state": "resolved", "reply": "已处理"})
+    clock.advance(days=180)
+    job = start_eraser(services.reports, clock, 0.05)
+    try:
+        deadline = time.monotonic() + 10
+        while client.get(f"{URL}/{filed}", headers=auth(editor_token)).json["contact"] is not None:
+            assert time.monotonic() < deadline, "the job did not erase the due contact"
+            time.sleep(0.05)
+    finally:
+        job.stop.set()
+        job.join(5)
+    assert not job.is_alive()
 
 
 def test_the_command_erases_due_contacts(demo, client, file, auth, editor_token, services, database_url):

@@ -35,10 +35,13 @@ const WORDS = {
     cancel: "取消",
     sending: "正在提交…",
     sent: "已提交。您可以在“我的报告”中查看处理进度和答复。",
-    failed: "提交失败：{reason}",
+    failed: "提交失败，请检查：{reason}",
     tooMany: "提交过于频繁，请 {n} 秒后再试。",
     offline: "无法连接服务器，请稍后再试。",
     chooseKind: "请选择情况类型。",
+    writeText: "请描述您看到的情况。",
+    "field.kind": "情况类型", "field.text": "描述", "field.contact": "联系方式", "field.point": "位置",
+    "field.closure": "路段", "field.body": "内容",
     mine: "我的报告",
     mineEmpty: "您还没有提交报告。",
     followLink: "查看此报告",
@@ -75,10 +78,13 @@ const WORDS = {
     cancel: "Cancel",
     sending: "Sending…",
     sent: "Sent. Follow it and read the bureau's reply under “My reports”.",
-    failed: "Not sent: {reason}",
+    failed: "Not sent; please check: {reason}",
     tooMany: "Too many reports from here; try again in {n} seconds.",
     offline: "The server cannot be reached; try again later.",
     chooseKind: "Choose what you saw.",
+    writeText: "Describe what you see.",
+    "field.kind": "what you saw", "field.text": "description", "field.contact": "contact", "field.point": "place",
+    "field.closure": "closure", "field.body": "report",
     mine: "My reports",
     mineEmpty: "You have not sent any reports.",
     followLink: "Open this report",
@@ -339,6 +345,11 @@ async function submit(form, status, send) {
     form.querySelector("input[name=kind]")?.focus();
     return;
   }
+  if (!String(data.get("text") || "").trim()) {
+    status.textContent = w("writeText");
+    form.querySelector("textarea[name=text]")?.focus();
+    return;
+  }
   const target = state.target;
   const body = {kind: data.get("kind"), text: String(data.get("text") || "")};
   if (target.closure) body.closure = target.closure.id;
@@ -381,7 +392,9 @@ function doneButton() {
 
 function problemText(response, answer) {
   if (response.status === 429) return w("tooMany", {n: response.headers.get("Retry-After") || "60"});
-  const fields = Object.entries(answer.errors || {}).map(([name, messages]) => `${name}: ${messages.join("; ")}`);
+  // The server's reasons are English; the field they name is said in the page's language.
+  const fields = Object.entries(answer.errors || {})
+    .map(([path, messages]) => `${w(`field.${path.split(".")[0]}`)} (${messages.join("; ")})`);
   return w("failed", {reason: fields.join(" · ") || answer.detail || response.status});
 }
 
