@@ -207,7 +207,7 @@ export function renderReportsArea(container) {
 
 function myReports() {
   const list = remembered();
-  if (!list.length) return el("p", "rw-empty", w("mineEmpty"));
+  if (!list.length) return el("p", "rw-my-reports-empty", w("mineEmpty"));
   const items = el("ul", "rw-my-reports-list");
   for (const entry of list) items.append(myReport(entry));
   return items;
