@@ -31,6 +31,12 @@ QUEUE_LIMIT = 200
 NO_STORE = {"Cache-Control": "no-store"}
 _NOT_OURS = "not a cursor this API handed out"
 
+
+@blp.record_once
+def _check_settings(state) -> None:
+    # A bad budget stops the app as it starts, naming the variable, as the other rate limits do.
+    _check_limit("REPORT_RATE_LIMIT", state.app.extensions["roadworks"].settings.get("REPORT_RATE_LIMIT") or "")
+
 EXAMPLE = {"closure": "ledu-gonghe", "kind": "open-but-shown-closed",
            "text": "路已经通车了，地图还显示封闭。", "contact": "13912345678"}
 
@@ -145,7 +151,6 @@ def _count_report() -> None:
     limiter = getattr(found, "report_limiter", None)
     if limiter is None:
         setting = found.settings.get("REPORT_RATE_LIMIT") or ""
-        _check_limit("REPORT_RATE_LIMIT", setting)
         prefix = f"{found.settings.get('RATE_LIMIT_PREFIX') or 'roadworks'}-reports"
         limiter = found.report_limiter = RateLimiter({**found.settings, "RATE_LIMIT": setting,
                                                       "PARTNER_RATE_LIMIT": "", "RATE_LIMIT_PREFIX": prefix})

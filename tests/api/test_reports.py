@@ -10,7 +10,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from roadworks import create_app
 from roadworks.cli import main
+from roadworks.domain.errors import ValidationFailed
 from roadworks.reports import erase_contacts, hash_key, start_eraser
 from roadworks.store.tables import report_history, reports
 from tests.conftest import AGENCY, OTHER_AGENCY
@@ -411,10 +413,10 @@ def _redis_url() -> str:
     return REDIS_URL
 
 
-def test_a_bad_report_rate_limit_setting_is_named(demo, make_app):
-    client = make_app(REPORT_RATE_LIMIT="lots").test_client()
-    response = client.post(URL, json=report())
-    assert response.status_code == 422 and "ROADWORKS_REPORT_RATE_LIMIT" in response.json["errors"]
+def test_a_bad_report_rate_limit_stops_the_app_with_the_variable_named(app, database_url):
+    with pytest.raises(ValidationFailed) as failure:
+        create_app({"DATABASE_URL": database_url, "MIGRATE": False, "REPORT_RATE_LIMIT": "lots"})
+    assert "ROADWORKS_REPORT_RATE_LIMIT" in failure.value.errors
 
 
 # ---------------------------------------------------------------------- erasure of contacts
