@@ -190,7 +190,9 @@ def answer(store: ReportStore, actor: Actor, id: str, version: int | None, body:
         values["closed_at"] = now
     action = values["state"] if "state" in changes else "replied"
     try:
-        saved = store.update(id, version, values, actor=actor.name, action=action, changes=changes, now=now)
+        # Checked against the version read (also for If-Match: *), so a transition allowed above still is.
+        expected = row["version"] if version is None else version
+        saved = store.update(id, expected, values, actor=actor.name, action=action, changes=changes, now=now)
     except LookupError:
         raise StaleVersion(f"report {id!r} has changed since version {version}") from None
     if saved is None:

@@ -120,6 +120,15 @@ def test_a_point_far_from_every_closure_goes_to_administrators(demo, client, fil
     assert client.get(URL, headers=auth(editor_token)).json["reports"] == []
 
 
+def test_a_point_given_with_a_closure_is_kept_as_the_reporter_s(demo, client, file, auth, editor_token):
+    filed = file(point=point([101.7950, 36.6114]))
+    assert filed["closure"] == LEDU_GONGHE and filed["point"] == point([101.7950, 36.6114])
+    plain = file()
+    assert plain["point"] is None  # the queue still places it, at the closure's middle
+    position = client.get(f"{URL}/{plain['id']}", headers=auth(editor_token)).json["position"]
+    assert 101.7905 < position["coordinates"][0] < 101.7975
+
+
 def test_an_e_mail_contact_is_kept_normalised(demo, client, file, auth, editor_token):
     filed = file(contact=EMAIL)
     seen = client.get(f"{URL}/{filed['id']}", headers=auth(editor_token)).json
@@ -361,6 +370,18 @@ def test_public_closures_carry_counts_by_state_and_move_with_reports(demo, clien
     patch(client, auth, editor_token, first, {"state": "resolved", "reply": "已处理"})
     assert counts(client) == dict(zero, new=1, resolved=1) and listed_counts(client) == dict(zero, new=1, resolved=1)
     assert counts(client, "dongguan-ledu-nanxiao") == zero
+
+
+def test_last_modified_moves_with_the_closure_s_reports(demo, client, file, clock):
+    clock.advance(minutes=1)
+    before = client.get(f"/api/v1/closures/{LEDU_GONGHE}")
+    assert before.headers["Last-Modified"] == "Mon, 20 May 2024 04:00:00 GMT"  # the demo's writes
+    clock.advance(minutes=4)
+    file()
+    clock.advance(minutes=1)
+    after = client.get(f"/api/v1/closures/{LEDU_GONGHE}", headers={"If-Modified-Since": before.headers["Last-Modified"]})
+    assert after.status_code == 200
+    assert after.headers["Last-Modified"] == "Mon, 20 May 2024 04:05:00 GMT"
 
 
 def test_counts_show_in_every_worker_at_once(demo, client, make_app, file):
