@@ -86,3 +86,14 @@ def test_a_right_click_or_long_press_on_the_map_opens_the_form_for_that_point(op
     expect(dialog.get_by_role("status")).to_have_text("请选择情况类型。")
     dialog.get_by_role("button", name="取消").click()
     expect(page.locator(".rw-report-marker")).to_have_count(0)
+
+
+def test_escape_closes_the_form_and_keeps_the_closure_s_card(open_page):
+    page = open_page(f"?at=2024-05-20T12:00&closure={GONGHE}&lang=en", viewport=PHONE)
+    button = page.locator(".rw-report-card").get_by_role("button", name="Report a problem")
+    button.click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(page.locator("#details")).to_be_visible()
+    expect(button).to_be_focused()

@@ -267,6 +267,8 @@ function buildDialog() {
     state.marker = null;
     state.lastFocus?.focus?.();
   });
+  // Escape closes the form only, not the closure's card beneath it (the page closes the card on Escape).
+  dialog.addEventListener("keydown", event => { if (event.key === "Escape") event.stopPropagation(); });
   document.body.append(dialog);
   state.dialog = dialog;
 }
