@@ -17,7 +17,7 @@ from .auth import ANONYMOUS, Actor, Forbidden, Unauthenticated
 from .domain import reports as rules
 from .domain.errors import NotFound, StaleVersion, Unavailable, ValidationFailed
 from .index import Entry, Snapshot
-from .store.reports import QueueFilter, ReportStore, Scope
+from .store.reports import ReportStore, Scope
 
 log = logging.getLogger(__name__)
 

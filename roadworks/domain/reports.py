@@ -6,7 +6,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import email_validator
@@ -123,11 +123,6 @@ def check_transition(current: str, wanted: Any) -> str:
         allowed = ", ".join(TRANSITIONS[current]) or "none: the report is closed"
         raise ValidationFailed.one("state", f"a {current} report cannot become {wanted} (allowed: {allowed})")
     return wanted
-
-
-def contact_due(closed_at: datetime | None, now: datetime) -> bool:
-    """Whether a report closed at `closed_at` must have lost its contact by `now`."""
-    return closed_at is not None and closed_at + CONTACT_KEPT <= now
 
 
 def metres_between(lon: float, lat: float, shape: BaseGeometry) -> float:

@@ -15,7 +15,7 @@ from roadworks.cli import main
 from roadworks.domain.errors import ValidationFailed
 from roadworks.reports import erase_contacts, hash_key, start_eraser
 from roadworks.store.tables import report_history, reports
-from tests.conftest import AGENCY, OTHER_AGENCY
+from tests.conftest import AGENCY
 
 URL = "/api/v1/reports"
 LEDU_GONGHE = "dongguan-ledu-gonghe"
