@@ -14,13 +14,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import observability, services
     from .api import answering, bureau, changes, feeds, limits, ogc, open511, ops, problems, public, routecheck, site
-    from .api import reports
-    from .api import headers, urls
+    from .api import headers, openapi, reports, urls
     from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
-    from .config import from_environment
+    from .config import settings as settings_of
 
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
-    settings = {**from_environment(), **(config or {})}
+    settings = settings_of(config)
     app.config.update(
         MAX_CONTENT_LENGTH=int(settings["MAX_BODY_BYTES"]), JSON_AS_ASCII=False,
         API_TITLE="Roadworks", API_VERSION="v1", OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX="/",
@@ -41,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(open511.blp)
     api.register_blueprint(reports.blp)
     problems.document(api)  # after the last API blueprint: every error documented as problem+json
+    openapi.document(api, settings)  # then the bearer scheme, conditional headers and examples
     app.register_blueprint(site.blp)
     app.register_blueprint(ops.blp)
     found = app.extensions["roadworks"]
@@ -55,7 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         lambda: limits.register(app, settings),  # rate limits (and ProxyFix in front of the replay)
         lambda: urls.install(app, settings),  # absolute URLs on ROADWORKS_PUBLIC_URL, never on the Host header
         lambda: problems.register(app),  # every error as problem+json
-        lambda: headers.install(app),  # security headers and CORS
+        lambda: headers.install(app, getattr(found.clock, "label", None)),  # security headers, CORS, a replay's clock
         lambda: observability.install(app, found, settings["LOG_LEVEL"]),  # outermost: ids, logs, metrics
     )
     for install in layers:

@@ -10,9 +10,19 @@ import click
 
 from . import create_app
 from .auth import Actor, create_token
+from .config import parse_at
 from .domain.errors import DomainError, ValidationFailed
 
 CLI_ACTOR = Actor(name="command line", role="admin")
+
+
+def _replay_instant(_context, parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_at(value, "--at")
+        except ValidationFailed as failure:
+            raise click.BadParameter("; ".join(failure.errors["--at"]), param=parameter) from None
+    return value
 
 
 @click.group()
@@ -25,19 +35,24 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-def serve(demo: bool, host: str, port: int, threads: int) -> None:
+@click.option("--at", default=None, callback=_replay_instant, metavar="INSTANT",
+              help="Replay: run as of this instant (2024-05-20T12:00+08:00), the clock moving on at real speed; "
+                   "default ROADWORKS_AT, else now.")
+def serve(demo: bool, host: str, port: int, threads: int, at: str | None) -> None:
     """Run the service under waitress, a production WSGI server.
 
     Absolute URLs in answers start with ROADWORKS_PUBLIC_URL; unset, with http://HOST:PORT/.
+    With ROADWORKS_TRUSTED_PROXIES=N, waitress takes the client's address from the last N X-Forwarded-For entries.
     """
     from waitress import serve as waitress_serve
 
     from .api.server_name import SERVER_NAME
     from .demo import load_demo
+    from .observability import log_server
 
     public_url = os.environ.get("ROADWORKS_PUBLIC_URL") or served_url(host, port)
     try:
-        app = create_app({"PUBLIC_URL": public_url})
+        app = create_app({"PUBLIC_URL": public_url, **({"AT": at} if at else {})})
     except ValidationFailed as failure:
         raise click.UsageError(str(failure)) from None
     if demo:
@@ -47,8 +62,21 @@ def serve(demo: bool, host: str, port: int, threads: int) -> None:
     _erase_contacts_now_and_then(app)
     click.echo(f"Roadworks on http://{_url_host(host)}:{port}/, public URL {public_url}  "
                "(map /map/, API /api/v1/, docs /docs)")
+    log_server("waitress")
     # ident: the Server header names the service, not waitress (roadworks/api/server_name.py)
-    waitress_serve(app, host=host, port=port, threads=threads, ident=SERVER_NAME)
+    waitress_serve(app, host=host, port=port, threads=threads, ident=SERVER_NAME,
+                   **proxy_settings(app.extensions["roadworks"].settings))
+
+
+def proxy_settings(settings) -> dict:
+    """waitress's own proxy handling from ROADWORKS_TRUSTED_PROXIES: without it waitress drops X-Forwarded-For
+    before the app (and its ProxyFix) could see it, and everyone behind a proxy would share one rate budget."""
+    proxies = int(settings.get("TRUSTED_PROXIES") or 0)
+    if proxies <= 0:
+        return {}
+    # "*": any peer, as ProxyFix counts hops without knowing their addresses; the count bounds what is trusted.
+    return {"trusted_proxy": "*", "trusted_proxy_count": proxies,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
 
 
 def _erase_contacts_now_and_then(app) -> None:
@@ -68,6 +96,14 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _services():
+    """The app's services for a command; a bad ROADWORKS_* setting (ROADWORKS_AT among them) is a usage error."""
+    try:
+        return create_app().extensions["roadworks"]
+    except ValidationFailed as failure:
+        raise click.UsageError(str(failure)) from None
+
+
 @main.group()
 def tokens() -> None:
     """Create, list and revoke API tokens."""
@@ -79,7 +115,7 @@ def tokens() -> None:
 @click.option("--agency", default=None, help="Required for editors: the only agency they may write for.")
 def tokens_create(role: str, name: str, agency: str | None) -> None:
     """Mint a token and print it once; only its hash is stored."""
-    services = create_app().extensions["roadworks"]
+    services = _services()
     try:
         plain, token = create_token(services.store, role=role, name=name, agency=agency, now=services.clock())
     except ValidationFailed as failure:
@@ -92,7 +128,7 @@ def tokens_create(role: str, name: str, agency: str | None) -> None:
 @tokens.command("list")
 def tokens_list() -> None:
     """List tokens (never their secrets)."""
-    for token in create_app().extensions["roadworks"].store.tokens():
+    for token in _services().store.tokens():
         state = f"revoked {token.revoked_at.isoformat()}" if token.revoked_at else "active"
         click.echo(f"{token.id}\t{token.role}\t{token.agency or '-'}\t{token.name}\t{state}")
 
@@ -101,7 +137,7 @@ def tokens_list() -> None:
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id: int) -> None:
     """Revoke a token by its number; it stops working at once."""
-    services = create_app().extensions["roadworks"]
+    services = _services()
     if not services.store.revoke_token(token_id, services.clock()):
         raise click.ClickException(f"no active token {token_id}")
     click.echo(f"token {token_id} revoked")
@@ -113,7 +149,7 @@ def import_file(source) -> None:
     """Import a GeoJSON FeatureCollection of closures, all or nothing."""
     from .api.bodies import load_features
 
-    registry = create_app().extensions["roadworks"].registry
+    registry = _services().registry
     try:
         saved = registry.import_features(load_features(json.load(source)), CLI_ACTOR)
     except ValueError as error:
@@ -133,7 +169,7 @@ def export(output) -> None:
     """Write every closure (drafts included) as a GeoJSON FeatureCollection."""
     from .documents import closure_doc
 
-    registry = create_app().extensions["roadworks"].registry
+    registry = _services().registry
     features = [closure_doc(v.closure) for v in registry.closures(CLI_ACTOR)]
     json.dump({"type": "FeatureCollection", "features": features}, output, ensure_ascii=False, indent=1)
     output.write("\n")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
+
+from .domain.errors import ValidationFailed
 
 DEFAULTS: dict[str, Any] = {
     # Empty means a SQLite file in the instance folder, created and migrated on first start.
@@ -40,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     # Absolute URLs in bodies and headers (iCalendar URL, Link headers) start with this; never the Host header.
     "PUBLIC_URL": "http://localhost:8000/",
+    # Replay: an ISO 8601 instant with its offset (2024-05-20T12:00+08:00). The service starts its clock there
+    # and lets it run on at real speed; every answer says so in a Roadworks-Clock header. Empty: the real time.
+    "AT": "",
     # ---- Bounded cost: every cap below is refused with a 400 problem that names it and its value.
     # Longest query string accepted, in bytes (as sent, percent escapes included), on every path.
     "MAX_QUERY_BYTES": 4096,
@@ -68,6 +74,10 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_RETRY_S": 30,
 }
 
+# Given only by code (tests, `roadworks serve`), never read from the environment: what tells the time (None:
+# the system clock) and whether the app migrates its database when made.
+CODE_ONLY: dict[str, Any] = {"CLOCK": None, "MIGRATE": True}
+
 _INTEGERS = {"MAX_BODY_BYTES", "TRUSTED_PROXIES", "FEED_DAYS_BACK", "FEED_DAYS_AHEAD", "MAX_QUERY_BYTES",
              "MAX_INTERVAL_DAYS", "ROUTE_MAX_VERTICES", "ROUTE_MAX_WINDOW_DAYS", "ROUTE_MAX_PAIRS",
              "FEED_MAX_EVENTS_PER_CLOSURE",
@@ -86,12 +96,66 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
     return settings
 
 
+def settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The app's one settings object: defaults, then ROADWORKS_* variables, then `overrides`.
+
+    Every name is present, so readers index it instead of repeating defaults; a name nobody knows is refused,
+    because a mistyped setting would otherwise be ignored without a word.
+    """
+    merged = {**from_environment(environ), **CODE_ONLY}
+    for name, value in (overrides or {}).items():
+        if name not in merged:
+            raise ValidationFailed.one(name, "is not a setting (see roadworks/config.py)")
+        merged[name] = int(value) if name in _INTEGERS and isinstance(value, str) else value
+    return merged
+
+
 def feed_horizon(settings: Mapping[str, Any]) -> tuple[timedelta, timedelta]:
-    """The partner feeds' rolling horizon (back, ahead) from FEED_DAYS_BACK and FEED_DAYS_AHEAD, else DEFAULTS."""
-    return (timedelta(days=int(settings.get("FEED_DAYS_BACK", DEFAULTS["FEED_DAYS_BACK"]))),
-            timedelta(days=int(settings.get("FEED_DAYS_AHEAD", DEFAULTS["FEED_DAYS_AHEAD"]))))
+    """The partner feeds' rolling horizon (back, ahead) from FEED_DAYS_BACK and FEED_DAYS_AHEAD."""
+    return timedelta(days=int(settings["FEED_DAYS_BACK"])), timedelta(days=int(settings["FEED_DAYS_AHEAD"]))
 
 
 def system_clock() -> datetime:
     """Now, time-zone aware; the app's CLOCK setting can replace it (tests, replays)."""
     return datetime.now(timezone.utc)
+
+
+class ReplayClock:
+    """The service's clock started at `start` and running on at real speed (`roadworks serve --at`).
+
+    Running on, not standing still: partners replaying the founding case see statuses change at their instants,
+    writes get increasing times (history, Last-Modified), and cache lifetimes still count down.
+    """
+
+    def __init__(self, start: datetime):
+        self.start = start
+        self._origin = time.monotonic()  # shared by gunicorn's forked workers: one clock for all of them
+
+    def __call__(self) -> datetime:
+        return (self.start + timedelta(seconds=time.monotonic() - self._origin)).astimezone(timezone.utc)
+
+    @property
+    def label(self) -> str:
+        """The Roadworks-Clock header's value."""
+        return f"replay {self.start.isoformat()}"
+
+
+def parse_at(raw: str, name: str = "ROADWORKS_AT") -> datetime:
+    """An instant to replay from: ISO 8601 with an offset or Z; anything else is refused naming `name`."""
+    try:
+        instant = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValidationFailed.one(name, f"not an ISO 8601 date-time like 2024-05-20T12:00+08:00: {raw!r}") \
+            from None
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValidationFailed.one(name, f"needs an offset or Z, as in 2024-05-20T12:00+08:00: {raw!r}")
+    return instant
+
+
+def make_clock(settings: Mapping[str, Any]):
+    """CLOCK when given (tests), else a ReplayClock at AT when set, else the system clock."""
+    if settings.get("CLOCK"):
+        return settings["CLOCK"]
+    if settings.get("AT"):
+        return ReplayClock(parse_at(str(settings["AT"])))
+    return system_clock

@@ -122,6 +122,24 @@ def configure_logging(level: str = "INFO") -> None:
         logger.addHandler(handler)
 
 
+def log_server(name: str) -> None:
+    """Under a server that calls logging.basicConfig() (waitress does): its lines as JSON too, ours once.
+
+    basicConfig adds a plain-text handler to the root logger only when the root has none, and every `roadworks`
+    line would reach it too and be printed twice; a root NullHandler keeps it from adding one.
+    """
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
+    server = logging.getLogger(name)
+    if not any(getattr(h, "roadworks_json", False) for h in server.handlers):
+        handler = json_handler()
+        handler.roadworks_json = True
+        server.addHandler(handler)
+    if server.level == logging.NOTSET:
+        server.setLevel(logging.INFO)  # "Serving on ..." is an INFO line
+
+
 # ---------------------------------------------------------------------- metrics
 
 class Metrics:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .answers import AnswerCache
-from .config import DEFAULTS, feed_horizon, system_clock
+from .config import feed_horizon, make_clock
 from .domain.geometry import parse_service_area
 from .domain.model import FeedCap
 from .domain.schedule import zone
@@ -24,7 +24,7 @@ from .store.repository import Store
 class Services:
     """What request handlers and commands need, built once per app."""
 
-    settings: dict[str, Any]
+    settings: dict[str, Any]  # config.settings: every name present
     store: Store
     registry: Registry
     clock: Callable
@@ -36,18 +36,18 @@ class Services:
     report_limiter: Any = None  # their per-address budget, made by api/reports.py on the first filing
 
 
-def build(settings: dict[str, Any], instance_path: str, engine=None) -> Services:
+def build(settings: Mapping[str, Any], instance_path: str, engine=None) -> Services:
     """Open (and migrate) the database and make the registry; on `engine` when given (the tests renew a shared
     app's services on its engine, whose compiled statements then serve the next test too)."""
     zone(settings["TIMEZONE"], "ROADWORKS_TIMEZONE")
     area = parse_service_area(settings["SERVICE_AREA"], path="ROADWORKS_SERVICE_AREA") \
-        if settings.get("SERVICE_AREA") else None
+        if settings["SERVICE_AREA"] else None
     if engine is None:
         engine = make_engine(settings["DATABASE_URL"] or sqlite_url(instance_path))
-    if settings.get("MIGRATE", True):
+    if settings["MIGRATE"]:
         migrate(engine)
     store = Store(engine)
-    clock = settings.get("CLOCK") or system_clock
+    clock = make_clock(settings)
     registry = Registry(store, default_timezone=settings["TIMEZONE"], service_area=area, clock=clock,
                         feed_cap=feed_cap(settings))
     index = ReadModel(store)
@@ -63,8 +63,7 @@ def build(settings: dict[str, Any], instance_path: str, engine=None) -> Services
                     FragmentMemo(int(settings["FRAGMENT_CACHE_BYTES"])), reports, ReportCounts(reports))
 
 
-def feed_cap(settings: dict[str, Any]) -> FeedCap:
+def feed_cap(settings: Mapping[str, Any]) -> FeedCap:
     """FEED_MAX_EVENTS_PER_CLOSURE over the feeds' horizon: FEED_DAYS_BACK + FEED_DAYS_AHEAD and today."""
     back, ahead = feed_horizon(settings)
-    cap = settings.get("FEED_MAX_EVENTS_PER_CLOSURE", DEFAULTS["FEED_MAX_EVENTS_PER_CLOSURE"])
-    return FeedCap(int(cap), (back + ahead).days + 1)
+    return FeedCap(int(settings["FEED_MAX_EVENTS_PER_CLOSURE"]), (back + ahead).days + 1)

@@ -93,3 +93,53 @@ class Gunicorn:
 
     def call(self, method: str, path: str, **kwargs):
         return call(self.port, method, path, **kwargs)
+
+
+class Served:
+    """`roadworks serve` (waitress) on a free port of 127.0.0.1, in a process group of its own, its output in `log`.
+
+    `command` is how to run the CLI (default: this interpreter's `-m roadworks.cli`; the packaging test passes the
+    `roadworks` script of another virtualenv); `environment` replaces every ROADWORKS_* variable of ours.
+    """
+
+    def __init__(self, log: Path, *args: str, command: list[str] | None = None, cwd: Path | None = None,
+                 **environment: str):
+        self.log, self.args, self.environment = log, args, environment
+        self.command = command or [sys.executable, "-m", "roadworks.cli"]
+        self.cwd = cwd
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        # Also for the commands the tests run beside it (`roadworks tokens create` on the same database).
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("ROADWORKS_")}, **environment}
+
+    def start(self, ready_within: float = 60) -> "Served":
+        with open(self.log, "ab") as output:
+            self.process = subprocess.Popen(
+                [*self.command, "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
+                cwd=self.cwd, env=self.env, stdout=output, stderr=output, start_new_session=True)
+        deadline = time.monotonic() + ready_within
+        while True:
+            assert self.process.poll() is None, f"roadworks serve stopped:\n{self.log.read_text()}"
+            try:
+                call(self.port, "GET", "/healthz", timeout=2)
+                return self
+            except OSError:
+                assert time.monotonic() < deadline, f"roadworks serve did not answer within {ready_within} s"
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def call(self, method: str, path: str, **kwargs):
+        return call(self.port, method, path, **kwargs)

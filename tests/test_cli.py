@@ -305,31 +305,21 @@ def test_serve_defaults_the_public_url_to_where_it_listens(host, port, url):
 
 
 @pytest.fixture
-def serving(db_url):
-    """serve(**environment) -> the port of `roadworks serve` (waitress) on 127.0.0.1, stopped afterwards."""
+def serving(db_url, tmp_path):
+    """serve(*args, **environment) -> the port of `roadworks serve` (waitress) on 127.0.0.1, stopped afterwards;
+    its output goes to tmp_path/serve-N.log (serving.logs)."""
     started = []
 
-    def serve(**environment) -> int:
-        port = live.free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ROADWORKS_")}
-        env.update(ROADWORKS_DATABASE_URL=db_url, **environment)
-        command = [sys.executable, "-m", "roadworks.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        started.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True))
-        deadline = time.monotonic() + 30
-        while True:
-            assert started[-1].poll() is None, "roadworks serve stopped"
-            try:
-                live.call(port, "GET", "/healthz", timeout=2)
-                return port
-            except OSError:
-                assert time.monotonic() < deadline, "roadworks serve did not answer within 30 s"
-                time.sleep(0.1)
+    def serve(*args: str, **environment) -> int:
+        log = tmp_path / f"serve-{len(started)}.log"
+        started.append(live.Served(log, *args, ROADWORKS_DATABASE_URL=db_url, **environment).start(30))
+        return started[-1].port
 
+    serve.logs = lambda: [server.log.read_text() for server in started]
+    serve.stop_all = lambda: [server.stop() for server in started]
     yield serve
-    for process in started:
-        process.terminate()
-        process.wait(timeout=10)
+    for server in started:
+        server.stop()
 
 
 @pytest.mark.system
@@ -347,3 +337,78 @@ def test_serve_links_to_the_public_url_when_it_is_set(serving):
     port = serving(ROADWORKS_PUBLIC_URL="https://roads.example.org/")
     status, _, body = live.call(port, "GET", "/ogc/")
     assert {link["rel"]: link["href"] for link in body["links"]}["self"] == "https://roads.example.org/ogc/"
+
+
+@pytest.mark.system
+def test_serve_writes_each_log_line_once_as_json(serving):
+    port = serving()
+    for _ in range(3):
+        assert live.call(port, "GET", "/api/v1/projects")[0] == 200
+    serving.stop_all()
+    log = serving.logs()[0]
+    # waitress's basicConfig() printed each record a second time, as "INFO:roadworks.request:request"
+    request_lines = [json.loads(line) for line in log.splitlines() if "roadworks.request" in line]
+    assert sum(line["path"] == "/api/v1/projects" for line in request_lines) == 3, log
+    served = [json.loads(line) for line in log.splitlines() if "Serving on" in line]
+    assert [line["logger"] for line in served] == ["waitress"], log
+
+
+@pytest.mark.system
+def test_serve_behind_a_proxy_gives_each_client_its_own_rate_budget(serving):
+    port = serving(ROADWORKS_TRUSTED_PROXIES="1", ROADWORKS_RATE_LIMIT="2 per minute")
+
+    def status(client: str) -> int:
+        return live.call(port, "GET", "/api/v1/projects", headers={"X-Forwarded-For": client})[0]
+
+    assert [status("203.0.113.7") for _ in range(3)] == [200, 200, 429]
+    assert [status("203.0.113.8") for _ in range(2)] == [200, 200]  # waitress dropped the header: one budget
+
+
+@pytest.mark.system
+def test_serve_without_trusted_proxies_ignores_forwarded_for(serving):
+    port = serving(ROADWORKS_RATE_LIMIT="2 per minute")
+    statuses = [live.call(port, "GET", "/api/v1/projects", headers={"X-Forwarded-For": f"203.0.113.{n}"})[0]
+                for n in range(3)]
+    assert statuses == [200, 200, 429]  # a client cannot pick a new address for a new budget
+
+
+@pytest.mark.system
+def test_serve_at_replays_the_founding_case_and_says_so(serving):
+    port = serving("--demo", "--at", "2024-05-20T12:00+08:00")
+    status, headers, body = live.call(port, "GET", "/api/v1/closures?status=all")
+    assert status == 200
+    assert headers["Roadworks-Clock"] == "replay 2024-05-20T12:00:00+08:00"
+    statuses = {f["id"]: f["properties"]["status"] for f in body["features"]}
+    assert statuses["dongguan-ledu-gonghe"] == "active"
+    assert live.call(port, "GET", "/no-such-page")[1]["Roadworks-Clock"] == "replay 2024-05-20T12:00:00+08:00"
+
+
+@pytest.mark.system
+def test_serve_at_from_the_environment(serving):
+    port = serving("--demo", ROADWORKS_AT="2024-07-15T12:00:00Z")
+    status, headers, body = live.call(port, "GET", "/api/v1/closures/dongguan-ledu-gonghe")
+    assert headers["Roadworks-Clock"] == "replay 2024-07-15T12:00:00+00:00"
+    assert body["properties"]["status"] == "completed"
+
+
+@pytest.mark.parametrize("value, reason", [("2024-05-20T12:00", "needs an offset"),
+                                           ("20 May 2024", "not an ISO 8601 date-time"),
+                                           ("2024-02-30T12:00+08:00", "not an ISO 8601 date-time")])
+def test_serve_refuses_a_bad_at_saying_why(db_url, value, reason):
+    result = CliRunner().invoke(main, ["serve", "--port", "1", "--at", value],
+                                env={"ROADWORKS_DATABASE_URL": db_url})
+    assert result.exit_code == 2
+    assert "--at" in result.output and reason in result.output
+
+
+def test_serve_refuses_a_bad_roadworks_at_naming_it(db_url):
+    result = CliRunner().invoke(main, ["serve", "--port", "1"],
+                                env={"ROADWORKS_DATABASE_URL": db_url, "ROADWORKS_AT": "yesterday"})
+    assert result.exit_code == 2
+    assert "ROADWORKS_AT" in result.output
+
+
+def test_commands_refuse_a_bad_setting_naming_it(db_url):
+    result = CliRunner().invoke(main, ["tokens", "list"],
+                                env={"ROADWORKS_DATABASE_URL": db_url, "ROADWORKS_AT": "2024-05-20T12:00"})
+    assert result.exit_code == 2 and "ROADWORKS_AT" in result.output and "needs an offset" in result.output

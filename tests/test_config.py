@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from roadworks import create_app
-from roadworks.config import DEFAULTS, from_environment
+from roadworks.config import CODE_ONLY, DEFAULTS, from_environment
+from roadworks.config import settings as config_settings
 from roadworks.domain.errors import ValidationFailed
 
 
@@ -27,3 +30,61 @@ def test_bad_settings_stop_the_app_with_the_variable_named(database_url, overrid
     with pytest.raises(ValidationFailed) as failure:
         create_app({"DATABASE_URL": database_url, "MIGRATE": False, **override})
     assert field in failure.value.errors
+
+
+def test_a_replayed_clock_starts_at_its_instant_and_runs_on(monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    import roadworks.config as config
+
+    ticks = iter([100.0, 100.0, 190.5])
+    monkeypatch.setattr(config.time, "monotonic", lambda: next(ticks))
+    clock = config.make_clock({"AT": "2024-05-20T12:00+08:00"})
+    assert clock() == datetime(2024, 5, 20, 4, 0, tzinfo=timezone.utc)
+    assert clock() == datetime(2024, 5, 20, 4, 0, tzinfo=timezone.utc) + timedelta(seconds=90.5)
+    assert clock.label == "replay 2024-05-20T12:00:00+08:00"
+
+
+def test_without_at_the_clock_is_the_system_clock_and_a_test_clock_wins():
+    from roadworks.config import make_clock, system_clock
+
+    assert make_clock({"AT": ""}) is system_clock
+    fixed = object()
+    assert make_clock({"AT": "2024-05-20T12:00Z", "CLOCK": fixed}) is fixed
+
+
+@pytest.mark.parametrize("raw, reason", [("2024-05-20T12:00", "needs an offset"), ("soon", "not an ISO 8601"),
+                                         ("2024-13-01T00:00Z", "not an ISO 8601")])
+def test_a_bad_replay_instant_is_refused_naming_the_variable(raw, reason):
+    from roadworks.config import parse_at
+
+    with pytest.raises(ValidationFailed) as failure:
+        parse_at(raw)
+    assert reason in failure.value.errors["ROADWORKS_AT"][0]
+
+
+def test_a_replaying_app_marks_every_answer_and_answers_as_of_its_instant(database_url):
+    app = create_app({"DATABASE_URL": database_url, "MIGRATE": False, "AT": "2024-05-20T12:00+08:00"})
+    client = app.test_client()
+    for path in ("/api/v1/closures", "/api/v1/closures", "/no-such-page", "/map/config.json"):
+        assert client.get(path).headers["Roadworks-Clock"] == "replay 2024-05-20T12:00:00+08:00"
+    clock = app.extensions["roadworks"].clock()
+    assert abs((clock - datetime(2024, 5, 20, 4, tzinfo=timezone.utc)).total_seconds()) < 60
+
+
+def test_a_live_app_sends_no_clock_header(app):
+    assert "Roadworks-Clock" not in app.test_client().get("/api/v1/closures").headers
+
+def test_every_setting_is_present_and_code_overrides_come_last():
+    settings = config_settings({"TIMEZONE": "Europe/Paris", "MAX_BODY_BYTES": "2048"},
+                               environ={"ROADWORKS_TIMEZONE": "Asia/Tokyo", "ROADWORKS_PUBLISHER": "JTJ"})
+    assert settings["TIMEZONE"] == "Europe/Paris" and settings["PUBLISHER"] == "JTJ"
+    assert settings["MAX_BODY_BYTES"] == 2048  # integers parsed wherever they come from
+    assert set(DEFAULTS) | set(CODE_ONLY) == set(settings)
+    assert settings["CLOCK"] is None and settings["MIGRATE"] is True
+
+
+def test_a_mistyped_setting_is_refused_with_its_name():
+    with pytest.raises(ValidationFailed) as failure:
+        create_app({"DATABSE_URL": "sqlite://"})
+    assert "DATABSE_URL" in failure.value.errors

@@ -28,11 +28,12 @@ EXAMPLES = {
         "geometry": {"type": "LineString", "coordinates": [[101.7905, 36.6116], [101.7860, 36.6118]]},
         "properties": {"project": "dongguan-gas-2024", "road": "东关大街", "from": "乐都路", "to": "南小街",
                        "impact": "alternating", "direction": "both",
-                       "schedule": {"windows": [{"start": "2025-03-01", "end": "2025-04-30", "label": "phase 3"}],
+                       # Open-ended: in force today, not completed the moment it is created.
+                       "schedule": {"windows": [{"start": "2025-03-01", "end": None, "label": "phase 3"}],
                                     "hours": [{"days": ["mon", "tue", "wed", "thu", "fri"],
                                                "start": "22:00", "end": "06:00"}]}}},
     "Project": {"name": "东关大街燃气管网提升改造项目", "contact": "12345", "timezone": "Asia/Shanghai"},
-    "Reopen": {"at": "2024-05-31"},
+    "Reopen": {},  # now: any fixed instant would one day lie before the closure it reopens, or after today
 }
 
 

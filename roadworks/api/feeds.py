@@ -81,8 +81,8 @@ def wzdx(**query):
     settings = services().settings
 
     def render(entries, at, crs):
-        return work_zone_feed(entries, at, horizon(), publisher=settings.get("PUBLISHER") or "Roadworks",
-                              contact=settings.get("CONTACT") or None,
+        return work_zone_feed(entries, at, horizon(), publisher=settings["PUBLISHER"] or "Roadworks",
+                              contact=settings["CONTACT"] or None,
                               updated=_last_change(entries), memo=_memo(), crs=crs, max_events=max_events())
 
     return _answer(query, render, "application/geo+json")

@@ -20,7 +20,7 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 READ_POSTS = frozenset({"/api/v1/route-check"})
 CORS_ALLOWED_HEADERS = "Accept, Accept-Language, Authorization, If-None-Match, If-Modified-Since, X-Request-Id"
 CORS_EXPOSED_HEADERS = ("ETag, Link, Location, Content-Location, Retry-After, RateLimit, RateLimit-Policy, "
-                        "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id")
+                        "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id, Roadworks-Clock")
 
 
 def page_policy(*, scripts: Iterable[bytes] = (), images: Iterable[str] = ()) -> str:
@@ -46,12 +46,15 @@ _READ_HEADERS = _headers(("Access-Control-Allow-Origin", "*"),
 _HTTPS_HEADERS = _headers(("Strict-Transport-Security", "max-age=31536000"))
 
 
-def install(app: Flask) -> None:
-    """Wrap the app's WSGI callable (before observability.install, which wraps this) and add the page hook."""
+def install(app: Flask, clock_label: str | None = None) -> None:
+    """Wrap the app's WSGI callable (before observability.install, which wraps this) and add the page hook.
+
+    `clock_label` (a replayed clock's, "replay 2024-05-20T12:00:00+08:00") goes on every answer as
+    Roadworks-Clock, so no one mistakes a replay for the present."""
     # A WSGI layer, so replays of the cached-read path, 304s, errors and preflights get the same headers as
     # any other answer; the Flask hook gives HTML pages their policy, built by page_policy() like the map's.
     app.after_request(_page_policy)
-    app.wsgi_app = Secured(app.wsgi_app)
+    app.wsgi_app = Secured(app.wsgi_app, _headers(("Roadworks-Clock", clock_label)) if clock_label else ())
 
 
 def _page_policy(response: Response) -> Response:
@@ -69,20 +72,20 @@ def _page_policy(response: Response) -> Response:
 class Secured:
     """WSGI layer: the security headers an answer lacks, CORS on reads, and CORS preflights answered here."""
 
-    def __init__(self, wsgi_app: Callable):
-        self.wsgi_app = wsgi_app
+    def __init__(self, wsgi_app: Callable, always: tuple[tuple[str, str, str], ...] = ()):
+        self.wsgi_app, self.always = wsgi_app, always
 
     def __call__(self, environ, start_response) -> Iterable[bytes]:
         def start(status: str, headers: list, exc_info=None):
-            _decorate(environ, headers)
+            _decorate(environ, headers, self.always)
             return start_response(status, headers, exc_info)
 
         if _preflight(environ):
-            return _answer_preflight(environ, start)
+            return _answer_preflight(environ, start)  # through `start`: a preflight too says the clock is replayed
         return self.wsgi_app(environ, start)
 
 
-def _decorate(environ, headers: list) -> None:
+def _decorate(environ, headers: list, always=()) -> None:
     present, html = set(), False
     for name, value in headers:
         lower = name.lower()
@@ -90,7 +93,7 @@ def _decorate(environ, headers: list) -> None:
         html = html or (lower == "content-type" and value.startswith("text/html"))
     extra = [*(_PAGE_HEADERS if html else _API_HEADERS),
              *(_READ_HEADERS if _reads(environ, environ.get("REQUEST_METHOD", "")) else ()),
-             *(_HTTPS_HEADERS if environ.get("wsgi.url_scheme") == "https" else ())]
+             *(_HTTPS_HEADERS if environ.get("wsgi.url_scheme") == "https" else ()), *always]
     headers.extend((name, value) for lower, name, value in extra if lower not in present)
 
 

@@ -94,17 +94,17 @@ class RateLimiter:
     def __init__(self, settings: dict[str, Any]):
         self.policies = {ANONYMOUS: parse_many(settings["RATE_LIMIT"] or "") if settings["RATE_LIMIT"] else [],
                          TOKEN: parse_many(settings["PARTNER_RATE_LIMIT"]) if settings["PARTNER_RATE_LIMIT"] else []}
-        self.prefix = settings.get("RATE_LIMIT_PREFIX") or "roadworks"
-        redis_url = settings.get("REDIS_URL") or ""
+        self.prefix = settings["RATE_LIMIT_PREFIX"] or "roadworks"
+        redis_url = settings["REDIS_URL"]
         self.local = LocalWindows(WINDOW_KEYS)
         self.shared = None
         # When the breaker is open (after Redis failed), counts stay in this process; opened_at tells when.
         self.breaker_state = CircuitMemoryStorage(STATE_CLOSED)
-        self.breaker = CircuitBreaker(fail_max=1, reset_timeout=int(settings.get("REDIS_RETRY_S", 30)),
+        self.breaker = CircuitBreaker(fail_max=1, reset_timeout=int(settings["REDIS_RETRY_S"]),
                                       state_storage=self.breaker_state, listeners=[OutageLog()], name="redis")
         if redis_url:
             # A stalled Redis must not stall requests: fail fast, then stop asking it until the retry is due.
-            timeout = int(settings.get("REDIS_TIMEOUT_MS", 100)) / 1000
+            timeout = int(settings["REDIS_TIMEOUT_MS"]) / 1000
             self.shared = SharedWindows(storage_from_string(
                 redis_url, key_prefix=self.prefix, socket_connect_timeout=timeout, socket_timeout=timeout),
                 WINDOW_KEYS)
@@ -248,7 +248,7 @@ def register(app: Flask, settings: dict[str, Any]) -> RateLimiter:
     """Install the rate limiter (and ProxyFix when proxies are trusted); call after the blueprints."""
     for name in ("RATE_LIMIT", "PARTNER_RATE_LIMIT"):
         _check_limit(name, settings[name])
-    proxies = int(settings.get("TRUSTED_PROXIES") or 0)
+    proxies = int(settings["TRUSTED_PROXIES"])
     if proxies > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     limiter = app.extensions["roadworks_limiter"] = RateLimiter(settings)

@@ -185,7 +185,7 @@ def answer(query: dict, fmt: str, document: Callable[[Snapshot, datetime], tuple
 
 
 def links() -> o5.Links:
-    return o5.Links(absolute("open511"), services().settings.get("OPEN511_JURISDICTION")
+    return o5.Links(absolute("open511"), services().settings["OPEN511_JURISDICTION"]
                     or "roadworks.invalid")
 
 
@@ -203,7 +203,7 @@ def _answers():
 def discovery(**query):
     """Open511 discovery: the jurisdiction and the services this server offers."""
     fmt = negotiated(query)
-    name = services().settings.get("PUBLISHER") or "Roadworks"
+    name = services().settings["PUBLISHER"] or "Roadworks"
     made = o5.discovery_document(links(), name, public_request_url())
     return answer(query, fmt, lambda snapshot, at: (made, []))
 
@@ -229,8 +229,8 @@ def _jurisdictions(query: dict, wanted: str | None = None):
     here = links()
     _check_jurisdiction(here, wanted)
     settings = services().settings
-    contact = settings.get("CONTACT") or ""
-    found = o5.jurisdiction_resource(here, name=settings.get("PUBLISHER") or "Roadworks",
+    contact = settings["CONTACT"]
+    found = o5.jurisdiction_resource(here, name=settings["PUBLISHER"] or "Roadworks",
                                      email=contact if "@" in contact and " " not in contact else None,
                                      zone=settings["TIMEZONE"], license_url=CC0)
     made = {"jurisdictions": [found], "meta": {"version": o5.VERSION, "url": public_request_url()}}

@@ -37,7 +37,7 @@ def _check_settings(state) -> None:
     # A bad budget stops the app as it starts, naming the variable, as the other rate limits do.
     _check_limit("REPORT_RATE_LIMIT", state.app.extensions["roadworks"].settings.get("REPORT_RATE_LIMIT") or "")
 
-EXAMPLE = {"closure": "ledu-gonghe", "kind": "open-but-shown-closed",
+EXAMPLE = {"closure": "dongguan-ledu-gonghe", "kind": "open-but-shown-closed",
            "text": "路已经通车了，地图还显示封闭。", "contact": "13912345678"}
 
 

@@ -17,6 +17,7 @@ MAP_DIR = Path(__file__).resolve().parents[1] / "static" / "map"
 LEAFLET_DIR = Path(xstatic.pkg.leaflet.BASE_DIR)
 LEAFLET_FILES = ("leaflet.js", "leaflet.css")
 SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
 POLL_SECONDS = 60
 
 blp = Blueprint("site", __name__)
@@ -45,7 +46,7 @@ def leaflet_asset(name: str):
 def map_config():
     """What the page needs from the settings; a file, because the page's CSP forbids inline script."""
     settings = services().settings
-    home = [float(v) for v in settings["SERVICE_AREA"].split(",")] if settings.get("SERVICE_AREA") else None
+    home = [float(v) for v in settings["SERVICE_AREA"].split(",")] if settings["SERVICE_AREA"] else None
     return json_response({"tile_url": settings["TILE_URL"], "tile_attribution": settings["TILE_ATTRIBUTION"],
                           "timezone": settings["TIMEZONE"], "home": home, "poll_seconds": POLL_SECONDS},
                          max_age=300)
@@ -78,6 +79,14 @@ def docs_asset(name: str):
     if name.endswith(".map"):
         abort(404)
     return send_from_directory(SWAGGER_DIR, name, max_age=86400)
+
+
+@blp.get("/docs/api.md")
+def api_description():
+    """The API described in prose, shipped inside the package, so a clone or an installed wheel has it."""
+    response = send_from_directory(DOCS_DIR, "API.md", mimetype="text/markdown", max_age=300)
+    response.headers["Content-Type"] = "text/markdown; charset=utf-8"
+    return response
 
 
 @blp.get("/problems/<slug>")

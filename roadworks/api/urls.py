@@ -21,7 +21,7 @@ PATH_SAFE = "/:@!$&'()*+,;="
 
 def check_public_url(settings: dict[str, Any]) -> str:
     """The PUBLIC_URL setting if it is an http(s) URL ending in '/', else a ValidationFailed naming it."""
-    value = settings.get("PUBLIC_URL") or ""
+    value = settings["PUBLIC_URL"]
     problem = public_url_problem(value)
     if problem:
         raise ValidationFailed.one("ROADWORKS_PUBLIC_URL", f"{problem}: {value!r}")

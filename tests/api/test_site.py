@@ -228,3 +228,23 @@ def test_problem_types_resolve_to_their_meaning(client):
     assert meaning.status_code == 200
     assert meaning.json == {"type": "/problems/not-found", "title": "Not found", "status": 404}
     assert client.get("/problems/no-such-problem").status_code == 404
+
+
+def test_the_api_description_is_served_from_the_package(client):
+    response = client.get("/docs/api.md")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/markdown; charset=utf-8"
+    text = response.get_data(as_text=True)
+    assert text.startswith("# The Roadworks API, version 1")
+    for section in ("## Time", "## Resources", "## Feeds", "### Replaying a date", "### Partner push"):
+        assert f"\n{section}" in text
+    assert "../shared" not in text
+
+
+def test_the_readme_points_at_the_api_description_inside_the_repository():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "../shared/CONTRACT.md" not in readme
+    assert "roadworks/docs/API.md" in readme and (root / "roadworks" / "docs" / "API.md").is_file()
