@@ -53,7 +53,7 @@ def file_report(store: ReportStore, snapshot: Snapshot, body: Any, now: datetime
     unknown = sorted(set(body) - {"closure", "point", "kind", "text", "contact", "website"})
     if unknown:
         raise ValidationFailed({name: ["unknown field"] for name in unknown})
-    if body.get("website"):
+    if body.get("website") not in (None, ""):
         # A field people never see (the map hides it); scripts that fill every field fill it too.
         raise ValidationFailed.one("website", "must be left empty")
     errors: dict[str, list[str]] = {}

@@ -10,6 +10,8 @@ from .bureau import EXAMPLES
 _METHODS = ("get", "put", "post", "delete", "patch")
 # POSTs that only read: anyone may call them, a token only raises the rate limit.
 READ_POSTS = frozenset({"/api/v1/route-check"})
+# POSTs anyone may send without a token: residents' reports (api/reports.py).
+ANONYMOUS_POSTS = frozenset({"/api/v1/reports"})
 # POSTs that honour Idempotency-Key (api/http.py idempotent()).
 IDEMPOTENT_POSTS = frozenset({"/api/v1/projects", "/api/v1/closures", "/api/v1/closures/{id}/reopen",
                               "/api/v1/import"})
@@ -219,7 +221,7 @@ def _path_examples(path: str, parameters: list, jurisdiction: str) -> None:
 
 
 def _operation(method: str, path: str, operation: dict) -> None:
-    writes = method != "get" and path not in READ_POSTS
+    writes = method != "get" and path not in READ_POSTS and not (method == "post" and path in ANONYMOUS_POSTS)
     # Reads are public: a partner's token only raises its rate limit. {} lets Swagger UI call without one.
     operation["security"] = [{"bearer": []}] if writes else [{}, {"bearer": []}]
     parameters = operation.setdefault("parameters", [])

@@ -163,6 +163,7 @@ BAD = [
     (report(closure=None, point=point([36.61, 101.79])), "point.coordinates"),
     (report(closure=None, point=point(["a", 1])), "point.coordinates"),
     (report(website="http://spam.example"), "website"),
+    (report(website={}), "website"),
     (report(priority="high"), "priority"),
     (["not", "an", "object"], ""),
 ]
