@@ -14,3 +14,11 @@ gunicorn.http.wsgi.SERVER_SOFTWARE = SERVER_NAME  # the WSGI environ's SERVER_SO
 # The app refuses long query strings itself (ROADWORKS_MAX_QUERY_BYTES) with a problem naming the cap;
 # gunicorn's own request-line limit (4094 by default) must not answer first with a bare 414.
 limit_request_line = 8190
+
+
+def post_worker_init(worker):
+    """Each worker erases residents' contacts that are due, now and then (idempotent, so several may)."""
+    from roadworks.reports import start_eraser
+
+    found = worker.wsgi.extensions["roadworks"]
+    start_eraser(found.reports, found.clock, float(found.settings["REPORT_ERASE_EVERY_S"]))

@@ -14,7 +14,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import observability, services
     from .api import answering, bureau, changes, feeds, limits, ogc, open511, ops, problems, public, routecheck, site
-    from .api import desk, headers, openapi, preview, session, urls
+    from .api import desk, headers, openapi, preview, reports, session, urls
     from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
     from .config import settings as settings_of
 
@@ -39,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(ogc.blp)
     api.register_blueprint(open511.blp)
     api.register_blueprint(preview.blp)
+    api.register_blueprint(reports.blp)
     problems.document(api)  # after the last API blueprint: every error documented as problem+json
     openapi.document(api, settings)  # then the bearer scheme, conditional headers and examples
     app.register_blueprint(site.blp)

@@ -59,6 +59,7 @@ def serve(demo: bool, host: str, port: int, threads: int, at: str | None) -> Non
         loaded = load_demo(app.extensions["roadworks"].registry)
         app.extensions["roadworks"].index.rebuild()
         click.echo("demo data loaded" if loaded else "database not empty: demo data not loaded")
+    _erase_contacts_now_and_then(app)
     click.echo(f"Roadworks on http://{_url_host(host)}:{port}/, public URL {public_url}  "
                "(map /map/, API /api/v1/, docs /docs)")
     log_server("waitress")
@@ -76,6 +77,13 @@ def proxy_settings(settings) -> dict:
     # "*": any peer, as ProxyFix counts hops without knowing their addresses; the count bounds what is trusted.
     return {"trusted_proxy": "*", "trusted_proxy_count": proxies,
             "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}}
+
+
+def _erase_contacts_now_and_then(app) -> None:
+    from .reports import start_eraser
+
+    found = app.extensions["roadworks"]
+    start_eraser(found.reports, found.clock, float(found.settings["REPORT_ERASE_EVERY_S"]))
 
 
 def served_url(host: str, port: int) -> str:
@@ -165,6 +173,21 @@ def export(output) -> None:
     features = [closure_doc(v.closure) for v in registry.closures(CLI_ACTOR)]
     json.dump({"type": "FeatureCollection", "features": features}, output, ensure_ascii=False, indent=1)
     output.write("\n")
+
+
+@main.group("reports")
+def reports_group() -> None:
+    """Residents' reports."""
+
+
+@reports_group.command("erase-contacts")
+def reports_erase_contacts() -> None:
+    """Erase the contact of every report resolved or rejected 180 days ago or more (serve does it hourly)."""
+    from .reports import erase_contacts
+
+    found = create_app().extensions["roadworks"]
+    erased = erase_contacts(found.reports, found.clock())
+    click.echo(f"erased the contact of {len(erased)} reports")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,10 @@ DEFAULTS: dict[str, Any] = {
     # Requests per client address without a token, and per token (partner, editor, admin).
     "RATE_LIMIT": "300 per minute",
     "PARTNER_RATE_LIMIT": "3000 per minute",
+    # Residents' reports filed per client address (on top of RATE_LIMIT), shared through REDIS_URL when set.
+    "REPORT_RATE_LIMIT": "5 per minute;30 per hour",
+    # Seconds between two runs of `serve`'s job erasing contacts 180 days after a report was closed.
+    "REPORT_ERASE_EVERY_S": 3600,
     # Empty keeps rate-limit counts in each process; redis://host:6379/0 shares them between workers.
     "REDIS_URL": "",
     "RATE_LIMIT_PREFIX": "roadworks",
@@ -85,7 +89,8 @@ CODE_ONLY: dict[str, Any] = {"CLOCK": None, "MIGRATE": True}
 _INTEGERS = {"MAX_BODY_BYTES", "TRUSTED_PROXIES", "FEED_DAYS_BACK", "FEED_DAYS_AHEAD", "MAX_QUERY_BYTES",
              "MAX_INTERVAL_DAYS", "ROUTE_MAX_VERTICES", "ROUTE_MAX_WINDOW_DAYS", "ROUTE_MAX_PAIRS",
              "FEED_MAX_EVENTS_PER_CLOSURE", "DESK_SESSION_MINUTES",
-             "ANSWER_CACHE_BYTES", "FRAGMENT_CACHE_BYTES", "REDIS_TIMEOUT_MS", "REDIS_RETRY_S"}
+             "ANSWER_CACHE_BYTES", "FRAGMENT_CACHE_BYTES", "REDIS_TIMEOUT_MS", "REDIS_RETRY_S",
+             "REPORT_ERASE_EVERY_S"}
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

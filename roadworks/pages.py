@@ -8,7 +8,7 @@ and its status and next change at the page's instant; the `FragmentMemo` keeps o
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable
+from typing import Callable, Iterable
 
 from shapely.geometry import box
 
@@ -39,10 +39,14 @@ def local_iso(instant: datetime | None, project: Project) -> str | None:
     return None if instant is None else instant.astimezone(zone(project.timezone)).isoformat()
 
 
-def feature(entry: Entry, at: datetime) -> dict:
-    """One closure as a GeoJSON Feature, with `status` and `next_change` at `at` (its line as the entry holds it)."""
+def feature(entry: Entry, at: datetime, reports: dict | None = None) -> dict:
+    """One closure as a GeoJSON Feature, with `status` and `next_change` at `at` (its line as the entry holds it),
+    and its residents' report counts by state when given."""
     status, change = entry.status(at)
-    return feature_of(closure_doc(entry.closure), entry.view, status, change)
+    found = feature_of(closure_doc(entry.closure), entry.view, status, change)
+    if reports is not None:
+        found["properties"]["reports"] = reports
+    return found
 
 
 def feature_of(doc: dict, view: ClosureView, status: str, change: datetime | None) -> dict:
@@ -55,16 +59,26 @@ def feature_of(doc: dict, view: ClosureView, status: str, change: datetime | Non
     return doc
 
 
-def features(entries: list[Entry], at: datetime, crs: str, memo: FragmentMemo) -> Raw:
-    """The entries' Features at `at` in `crs`, as one serialised JSON array of kept fragments."""
+def features(entries: list[Entry], at: datetime, crs: str, memo: FragmentMemo,
+             reports: Callable[[str], dict] | None = None) -> Raw:
+    """The entries' Features at `at` in `crs`, as one serialised JSON array of kept fragments; with `reports`
+    (counts by closure id) each carries its report counts, a fragment kept per counts."""
     moved = in_crs(entries, crs, memo)
-    parts = [memo.get("feature", e, crs, e.status(at), lambda e=e: dumps(feature(e, at))) for e in moved]
+    if reports is None:
+        parts = [memo.get("feature", e, crs, e.status(at), lambda e=e: dumps(feature(e, at))) for e in moved]
+    else:
+        parts = []
+        for e in moved:
+            counts = reports(e.id)
+            parts.append(memo.get("feature+reports", e, crs, (e.status(at), tuple(counts.values())),
+                                  lambda e=e, c=counts: dumps(feature(e, at, c))))
     return Raw(b"[" + b",".join(parts) + b"]")
 
 
-def feature_bytes(entry: Entry, at: datetime, crs: str, memo: FragmentMemo) -> bytes:
+def feature_bytes(entry: Entry, at: datetime, crs: str, memo: FragmentMemo,
+                  reports: Callable[[str], dict] | None = None) -> bytes:
     """One entry's Feature at `at` in `crs`, serialised (the fragment pages are joined from)."""
-    return features([entry], at, crs, memo)[1:-1]
+    return features([entry], at, crs, memo, reports)[1:-1]
 
 
 def crs_note(crs: str) -> tuple[dict, dict]:

@@ -16,7 +16,9 @@ from .domain.schedule import zone
 from .feeds import FragmentMemo
 from .index import ReadModel
 from .registry import Registry
+from .reports import ReportCounts
 from .store.engine import make_engine, migrate, sqlite_url
+from .store.reports import ReportStore
 from .store.repository import Store
 
 
@@ -31,6 +33,9 @@ class Services:
     index: ReadModel
     answers: AnswerCache    # every public answer, within ANSWER_CACHE_BYTES
     fragments: FragmentMemo  # each closure's part of every page and feed, within FRAGMENT_CACHE_BYTES
+    reports: ReportStore  # residents' reports (api/reports.py)
+    report_counts: ReportCounts  # their counts by state on public closures, per change sequence
+    report_limiter: Any = None  # their per-address budget, made by api/reports.py on the first filing
 
 
 def build(settings: Mapping[str, Any], instance_path: str, engine=None) -> Services:
@@ -57,8 +62,9 @@ def build(settings: Mapping[str, Any], instance_path: str, engine=None) -> Servi
     # after a fork) its pages.
     gc.collect()
     gc.freeze()
+    reports = ReportStore(store)
     return Services(settings, store, registry, clock, index, AnswerCache(int(settings["ANSWER_CACHE_BYTES"])),
-                    FragmentMemo(int(settings["FRAGMENT_CACHE_BYTES"])))
+                    FragmentMemo(int(settings["FRAGMENT_CACHE_BYTES"])), reports, ReportCounts(reports))
 
 
 def feed_cap(settings: Mapping[str, Any]) -> FeedCap:

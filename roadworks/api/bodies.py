@@ -21,7 +21,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL_IN_LINE = re.compile("[\x00-\x1f\x7f]")
 _CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 READ_ONLY_PROPERTIES = ("status", "next_change", "length_m", "version", "created_at", "updated_at",
-                        "planned_end", "periods")
+                        "planned_end", "periods", "reports")
 
 
 class When(fields.String):

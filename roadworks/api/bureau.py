@@ -67,8 +67,14 @@ def _project_created(project, status=201):
 
 def _closure_saved(view, status=200):
     headers = {"Location": url_for("public.get_closure", id=view.closure.id)} if status == 201 else None
-    return json_response(closure_feature(view, now()), status=status, version=view.closure.version,
+    return json_response(closure_feature(view, now(), _report_counts()), status=status, version=view.closure.version,
                          mimetype=GEOJSON, headers=headers)
+
+
+def _report_counts():
+    # A write answers what the next read gives, report counts included (so its ETag is the read's).
+    found = services()
+    return found.report_counts.at(found.store.sequence()).of
 
 
 @blp.route("/projects", methods=["POST"])
@@ -167,8 +173,8 @@ def import_closures():
     who, body = editor(), json_body()
 
     def render(views):
-        at = now()
-        return json_response({"type": "FeatureCollection", "features": [closure_feature(v, at) for v in views]},
+        at, counts = now(), _report_counts()
+        return json_response({"type": "FeatureCollection", "features": [closure_feature(v, at, counts) for v in views]},
                              mimetype=GEOJSON)
 
     return idempotent(lambda after: services().registry.import_features(load_features(body), who, after), render)

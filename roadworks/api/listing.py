@@ -11,13 +11,14 @@ from ..domain.crs import WGS84
 from ..feeds import FragmentMemo, encode
 from ..index import Snapshot
 from ..pages import crs_note, features, select
+from ..reports import Counted, with_reports
 from .queries import DEFAULT_STATUSES
 
 GEOJSON = "application/geo+json"
 
 
 def closures_page(snapshot: Snapshot, query: dict, actor: Actor, now: datetime, memo: FragmentMemo,
-                  next_url: Callable[[str], str]) -> Answer:
+                  next_url: Callable[[str], str], reports: Counted | None = None) -> Answer:
     """Closures matching `query` as `actor` sees them, with statuses at `at` (default now), a page at a time."""
     at = query.get("at") or now
     entries = select(snapshot, query)
@@ -27,7 +28,7 @@ def closures_page(snapshot: Snapshot, query: dict, actor: Actor, now: datetime, 
     remaining = [e for e in shown if after is None or e.id > after]
     page = remaining[:query["limit"]]
     crs = query.get("crs", WGS84)
-    members = {"type": "FeatureCollection", "features": features(page, at, crs, memo),
+    members = {"type": "FeatureCollection", "features": features(page, at, crs, memo, reports and reports.of),
                "numberMatched": len(shown), "numberReturned": len(page)}
     note, headers = crs_note(crs)
     members.update(note)
@@ -36,4 +37,6 @@ def closures_page(snapshot: Snapshot, query: dict, actor: Actor, now: datetime, 
     if len(remaining) > len(page):
         headers["Link"] = f'<{next_url(page[-1].id)}>; rel="next"'
     life = lifetime(snapshot, entries, actor, now, at=query.get("at"))
+    if reports is not None:
+        life = with_reports(life, reports, [e.id for e in shown])
     return make_answer(encode(members), GEOJSON, life, headers=headers)

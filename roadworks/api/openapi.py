@@ -10,6 +10,8 @@ from .bureau import EXAMPLES
 _METHODS = ("get", "put", "post", "delete", "patch")
 # POSTs that only read: anyone may call them, a token only raises the rate limit.
 READ_POSTS = frozenset({"/api/v1/route-check"})
+# POSTs anyone may send without a token: residents' reports (api/reports.py).
+ANONYMOUS_POSTS = frozenset({"/api/v1/reports"})
 # POSTs that honour Idempotency-Key (api/http.py idempotent()).
 IDEMPOTENT_POSTS = frozenset({"/api/v1/projects", "/api/v1/closures", "/api/v1/closures/{id}/reopen",
                               "/api/v1/import"})
@@ -85,7 +87,8 @@ RESPONSES = {
 _NIGHT_WORKS = EXAMPLES["ClosureFeature"]
 JURISDICTION = "{jurisdiction}"  # replaced by the app's OPEN511_JURISDICTION
 PATH_EXAMPLES = {
-    "id": {"/api/v1/projects/": "dongguan-gas-2024", "/api/v1/closures/": "dongguan-ledu-nanxiao"},
+    "id": {"/api/v1/projects/": "dongguan-gas-2024", "/api/v1/closures/": "dongguan-ledu-nanxiao",
+           "/api/v1/reports/": "r0123456789abcdef"},  # a report's id comes from its POST (tests file one first)
     "collectionId": "closures", "featureId": "dongguan-ledu-gonghe",
     "jurisdiction_id": JURISDICTION, "closure_id": "dongguan-ledu-gonghe",
 }
@@ -93,6 +96,7 @@ QUERY_EXAMPLES = {
     ("get", "/api/v1/closures"): {"at": "2024-05-20T12:00:00+08:00", "status": "all", "road": "东关", "limit": 2},
     ("get", "/api/v1/closures/{id}"): {"at": "2024-05-20T12:00:00+08:00"},
     ("get", "/api/v1/changes"): {"limit": 100},
+    ("get", "/api/v1/reports"): {"state": "new", "limit": 20},
     ("get", "/feeds/wzdx.geojson"): {"road": "东关大街"},
     ("get", "/feeds/closures.ics"): {"road": "东关大街"},
     ("get", "/feeds/waze.json"): {"road": "东关大街"},
@@ -217,7 +221,7 @@ def _path_examples(path: str, parameters: list, jurisdiction: str) -> None:
 
 
 def _operation(method: str, path: str, operation: dict) -> None:
-    writes = method != "get" and path not in READ_POSTS
+    writes = method != "get" and path not in READ_POSTS and not (method == "post" and path in ANONYMOUS_POSTS)
     # Reads are public: a partner's token only raises its rate limit. {} lets Swagger UI call without one.
     operation["security"] = [{"bearer": []}] if writes else [{}, {"bearer": []}]
     parameters = operation.setdefault("parameters", [])

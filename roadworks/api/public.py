@@ -11,6 +11,7 @@ from ..answers import lifetime, make_answer
 from ..domain.errors import NotFound
 from ..feeds import dumps, encode
 from ..pages import crs_note, feature_bytes
+from ..reports import with_reports
 from .answering import respond
 from .bodies import FeatureListSchema, FeatureOutSchema, HistorySchema, ProjectListSchema, ProjectOutSchema
 from .listing import GEOJSON, closures_page
@@ -56,7 +57,8 @@ def project_history(id):
 def list_closures(**query):
     """Closures as a GeoJSON FeatureCollection, with each status at `at` (default now)."""
     memo = current_app.extensions["roadworks"].fragments
-    return respond(lambda snapshot, who, now: closures_page(snapshot, query, who, now, memo, _next_url), query)
+    return respond(lambda snapshot, who, now: closures_page(snapshot, query, who, now, memo, _next_url,
+                                                            _report_counts(snapshot)), query)
 
 
 @blp.route("/closures/<id>", methods=["GET"])
@@ -70,11 +72,13 @@ def get_closure(id, **query):
         entry = snapshot.get(id)
         if entry is None or not entry.visible(who, now):
             raise NotFound(f"no closure {id!r}")
-        body = feature_bytes(entry, query.get("at") or now, query["crs"], memo)
+        counted = _report_counts(snapshot)
+        body = feature_bytes(entry, query.get("at") or now, query["crs"], memo, counted.of)
         note, headers = crs_note(query["crs"])
         if note:  # one more member at the Feature's end
             body = body[:-1] + b"," + encode(note)[1:]
-        return make_answer(body, GEOJSON, lifetime(snapshot, [entry], who, now, at=query.get("at")),
+        life = with_reports(lifetime(snapshot, [entry], who, now, at=query.get("at")), counted, [id])
+        return make_answer(body, GEOJSON, life,
                            version=entry.view.closure.version, headers=headers)
     return respond(build, query, extra=(id,))
 
@@ -92,6 +96,11 @@ def _history(kind: str, id: str):
         body = dumps({"history": [dict(e, at=local_iso(e["at"], project)) for e in entries]})
         return make_answer(body, JSON, lifetime(snapshot, (), who, now))
     return respond(build, {}, extra=(id,))
+
+
+def _report_counts(snapshot):
+    # Residents' reports move the change sequence, so answers kept per sequence carry fresh counts.
+    return current_app.extensions["roadworks"].report_counts.at(snapshot.seq)
 
 
 def _next_url(after_id: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 from ..documents import closure_doc, project_doc
 from ..domain.model import ClosureView, Project
@@ -16,7 +17,11 @@ def project_json(project: Project) -> dict:
     return out
 
 
-def closure_feature(view: ClosureView, at: datetime) -> dict:
-    """One closure as a GeoJSON Feature, with `status` and `next_change` at instant `at`."""
+def closure_feature(view: ClosureView, at: datetime, reports: Callable[[str], dict] | None = None) -> dict:
+    """One closure as a GeoJSON Feature, with `status` and `next_change` at instant `at` (and its residents'
+    report counts, as reads give them, when `reports` is given)."""
     timeline = view.closure.timeline(view.project)
-    return feature_of(closure_doc(view.closure), view, timeline.status_at(at), timeline.next_change(at))
+    found = feature_of(closure_doc(view.closure), view, timeline.status_at(at), timeline.next_change(at))
+    if reports is not None:
+        found["properties"]["reports"] = reports(view.closure.id)
+    return found

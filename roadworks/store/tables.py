@@ -134,3 +134,41 @@ idempotency = sa.Table(
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+# Residents' reports (api/reports.py). Not part of the change sequence's history or the public change feed;
+# the contact is erased 180 days after a report is closed, and the key is kept only as its hash.
+reports = sa.Table(
+    "reports", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("closure_id", sa.String(64), index=True),
+    sa.Column("project_id", sa.String(64), index=True),  # the closure's, or the nearest closure's
+    sa.Column("agency", sa.String(200), index=True),  # responsible when no project is (null: administrators)
+    sa.Column("lon", sa.Float),
+    sa.Column("lat", sa.Float),
+    sa.Column("point_given", sa.Boolean, nullable=False),  # the reporter's point, not the closure's middle
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("contact", sa.String(254)),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reply", sa.Text),
+    sa.Column("group_id", sa.String(32), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime),  # when it was resolved or rejected
+    sa.Column("contact_erased_at", UTCDateTime),
+    sa.Index("ix_reports_new_first", "created_at", "id"),
+    sa.Index("ix_reports_closure_state", "closure_id", "state"),
+)
+
+report_history = sa.Table(
+    "report_history", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("report_id", sa.String(32), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("changes", Document, nullable=False),  # never the contact itself
+)

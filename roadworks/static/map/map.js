@@ -7,6 +7,7 @@ import {formatClock, formatInstant, instantToWall, isoInZone, wallToInstant} fro
 import {boundsOf, ClosureLayer, legendControl} from "./layers.js";
 import {matchingSearch, renderContacts, renderDetails, renderList, renderPauses, subscribeLink} from "./panel.js";
 import {isLongReopened} from "./facts.js";
+import {installReports, renderReportCard, renderReportsArea} from "./report.js";
 
 const L = window.L;
 const DEFAULTS = {tile_url: "", tile_attribution: "", tile_crs: "wgs84", timezone: "Asia/Shanghai", poll_seconds: 60,
@@ -34,6 +35,7 @@ async function start() {
   app.state = readAddress();
   app.state.lang = setLanguage(app.state.lang || "zh-CN");
   makeMap();
+  installReports(app.map);
   bindControls();
   translatePage();
   showWhen();
@@ -375,6 +377,7 @@ function render() {
   const area = crsQuery(new URLSearchParams({bbox: boxParameter(0)}));
   $("subscribe-area").replaceChildren(subscribeLink(`/feeds/closures.ics?${area}`, t("subscribeArea")));
   renderUpdated(shown);
+  renderReportsArea($("report-area"));
   renderDetailsPanel();
   $("notice-more").hidden = !app.truncated;
   $("notice-more").textContent = t("moreThanShown", {n: LIMIT});
@@ -429,6 +432,7 @@ function renderDetailsPanel() {
   const reading = $("details-body").contains(document.activeElement);
   const focused = reading ? document.activeElement.id || "details-title" : null;
   renderDetails($("details-body"), feature, project, zoneOf(feature), road, app.instant);
+  renderReportCard($("details-body"), feature);
   $("details-title").tabIndex = -1;
   if (focused) ($(focused) || $("details-title")).focus({preventScroll: true});
 }
