@@ -14,6 +14,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import observability, services
     from .api import answering, bureau, changes, feeds, limits, ogc, open511, ops, problems, public, routecheck, site
+    from .api import subscriptions
     from .api import headers, urls
     from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
     from .config import from_environment
@@ -38,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(feeds.blp)
     api.register_blueprint(ogc.blp)
     api.register_blueprint(open511.blp)
+    api.register_blueprint(subscriptions.blp)
     problems.document(api)  # after the last API blueprint: every error documented as problem+json
     app.register_blueprint(site.blp)
     app.register_blueprint(ops.blp)

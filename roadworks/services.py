@@ -15,6 +15,7 @@ from .feeds import FragmentMemo
 from .index import ReadModel
 from .registry import Registry
 from .store.engine import make_engine, migrate, sqlite_url
+from .store.push import PushStore
 from .store.repository import Store
 
 
@@ -29,6 +30,7 @@ class Services:
     index: ReadModel
     answers: AnswerCache    # every public answer, within ANSWER_CACHE_BYTES
     fragments: FragmentMemo  # each closure's part of every page and feed, within FRAGMENT_CACHE_BYTES
+    push: PushStore  # partner push: subscriptions, the outbox, deliveries
 
 
 def build(settings: dict[str, Any], instance_path: str, engine=None) -> Services:
@@ -54,7 +56,7 @@ def build(settings: dict[str, Any], instance_path: str, engine=None) -> Services
     gc.collect()
     gc.freeze()
     return Services(settings, store, registry, clock, index, AnswerCache(int(settings["ANSWER_CACHE_BYTES"])),
-                    FragmentMemo(int(settings["FRAGMENT_CACHE_BYTES"])))
+                    FragmentMemo(int(settings["FRAGMENT_CACHE_BYTES"])), PushStore(store))
 
 
 def feed_cap(settings: dict[str, Any]) -> FeedCap:

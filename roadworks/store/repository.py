@@ -16,7 +16,7 @@ from ..domain.errors import Unavailable
 from ..domain.schedule import start_instant, zone
 from .engine import unreachable
 from .errors import AlreadyRemembered
-from .tables import closures, counters, history, idempotency, projects, public_changes, tokens
+from .tables import closures, counters, history, idempotency, projects, public_changes, push_events, tokens, utcnow
 
 KINDS = {"project": projects, "closure": closures}
 
@@ -81,6 +81,8 @@ class Store:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self._readers = threading.local()  # each thread's connection for `sequence`, outside the pool
+        # Called after a transaction that wrote push events commits: wakes this process's delivery worker.
+        self.on_announce: list = []
         # Disposing of the engine (before a fork, at shutdown, after a test) closes it too.
         sa.event.listen(engine, "engine_disposed", lambda _engine: self.release_reader())
 
@@ -259,7 +261,10 @@ class Store:
         if not self.due_publications(now):
             return 0
         with self._transaction() as conn:
-            return Publicity(conn).publish_due(now)
+            publicity = Publicity(conn, outbox=True)
+            done = publicity.publish_due(now)
+        self._announced(publicity)
+        return done
 
     def outline(self, resources: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
         """Every history row of these (kind, id) resources, without documents: their version timelines."""
@@ -323,7 +328,15 @@ class Store:
     def writing(self) -> Iterator["Writer"]:
         """One write transaction: everything in it lands together or not at all."""
         with self._transaction() as conn:
-            yield Writer(conn)
+            writer = Writer(conn)
+            yield writer
+        self._announced(writer.publicity)
+
+    def _announced(self, publicity: "Publicity") -> None:
+        """After the commit: tell this process's delivery worker that push events wait."""
+        if publicity.announced:
+            for wake in self.on_announce:
+                wake()
 
     @contextmanager
     def _transaction(self):
@@ -341,7 +354,7 @@ class Writer:
 
     def __init__(self, conn: sa.Connection):
         self.conn = conn
-        self.publicity = Publicity(conn)
+        self.publicity = Publicity(conn, outbox=True)
 
     def get(self, kind: str, id: str, *, include_deleted: bool = False) -> Stored | None:
         return _get(self.conn, kind, id, include_deleted)
@@ -409,8 +422,10 @@ class Publicity:
     can read shows that a draft exists. Used by every write and by the migration that fills the table.
     """
 
-    def __init__(self, conn: sa.Connection):
+    def __init__(self, conn: sa.Connection, outbox: bool = False):
         self.conn = conn
+        self.outbox = outbox  # also announce each numbered change to partner push (not while migrating)
+        self.announced = 0
 
     def publish_due(self, now: datetime) -> int:
         """Number the publications due by `now`, oldest first; returns how many."""
@@ -470,9 +485,31 @@ class Publicity:
 
     def _number(self, seq: int, kind: str, id: str, action: str, at: datetime, scheduled: bool = False) -> None:
         # Callers hold the write lock (the change counter), so the next number is the largest plus one.
+        pseq = _last_public(self.conn) + 1
         self.conn.execute(public_changes.insert().values(
-            pseq=_last_public(self.conn) + 1, seq=seq, kind=kind, resource_id=id, action=action, at=at,
-            scheduled=scheduled))
+            pseq=pseq, seq=seq, kind=kind, resource_id=id, action=action, at=at, scheduled=scheduled))
+        if self.outbox:
+            announce(self.conn, event_type(kind, action), kind, id, at, pseq=pseq)
+            self.announced += 1
+
+
+def event_type(kind: str, action: str) -> str:
+    """The push event of a public change: closure.created/updated/deleted, project.updated."""
+    if kind == "project":
+        return "project.updated"
+    return {"create": "closure.created", "delete": "closure.deleted"}.get(action, "closure.updated")
+
+
+def announce(conn: sa.Connection, type: str, kind: str, id: str, at: datetime, *, pseq: int | None = None,
+             data: dict | None = None) -> None:
+    """One outbox row, in the caller's transaction (which holds the change counter's lock: ids in commit order).
+
+    On PostgreSQL a NOTIFY goes with it: delivered to listening workers at commit, dropped on rollback.
+    """
+    conn.execute(push_events.insert().values(type=type, kind=kind, resource_id=id, pseq=pseq, at=at,
+                                             created_at=utcnow(), data=data))
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("NOTIFY roadworks_push")
 
 
 def publish_instant(doc: dict, timezone_name: str | None) -> datetime | None:
