@@ -39,9 +39,12 @@ def check(url: str, allow_private: bool) -> list[str]:
     """
     _, host, port = check_form(url)
     try:
-        found = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
-    except (socket.gaierror, UnicodeError) as error:
-        raise Refused(f"host {host!r} does not resolve: {error}") from None
+        found = {str(ipaddress.ip_address(host))}  # an address literal needs no lookup
+    except ValueError:
+        try:
+            found = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+        except (socket.gaierror, UnicodeError) as error:
+            raise Refused(f"host {host!r} does not resolve: {error}") from None
     if not allow_private:
         for address in found:
             if not public(address):

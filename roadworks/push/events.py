@@ -56,8 +56,12 @@ class Preparer:
         self.kept: OrderedDict[int, Prepared] = OrderedDict()
         self.lock = threading.Lock()
 
-    def after(self, cursor: int, limit: int) -> list[Prepared]:
-        rows = self.push.events_after(cursor, limit)
+    def after(self, cursor: int, limit: int, rows: list[dict] | None = None) -> list[Prepared]:
+        """Events after `cursor`; from `rows` (fetched once for many subscriptions) where they reach that far."""
+        if rows is None or not rows or rows[0]["id"] > cursor + 1 or rows[-1]["id"] <= cursor:
+            rows = self.push.events_after(cursor, limit)
+        else:
+            rows = [r for r in rows if r["id"] > cursor][:limit]
         with self.lock:
             missing = [r for r in rows if r["id"] not in self.kept]
             if missing:

@@ -124,10 +124,12 @@ class Worker:
             self.woken.clear()
             if self.stopping.is_set():
                 return
-            for subscription in self.push.claim(self.owner, wall() + LEASE, self.clock(), 500,
-                                                exclude=set(self.inflight)):
+            claimed = self.push.claim(self.owner, wall() + LEASE, self.clock(), 500, exclude=set(self.inflight))
+            # One read of the events for all of them: most subscriptions stand at the same cursor.
+            shared = self.push.events_after(min(s["cursor"] for s in claimed), BATCH) if claimed else None
+            for subscription in claimed:
                 self.inflight.add(subscription["id"])
-                self.pool.submit(self._task, subscription)
+                self.pool.submit(self._task, subscription, shared)
             if time.monotonic() - pruned > PRUNE_EVERY:
                 pruned = time.monotonic()
                 self.push.prune(wall() - RETENTION)
@@ -179,20 +181,20 @@ class Worker:
 
     # ------------------------------------------------------------------ one subscription
 
-    def _task(self, subscription: dict) -> None:
+    def _task(self, subscription: dict, shared: list[dict] | None = None) -> None:
         try:
-            outcome = self.deliver(subscription)
+            outcome = self.deliver(subscription, shared)
         except Exception as error:  # never lose the lease bookkeeping: retry this event later
             log.exception("push: delivery to subscription %s failed", subscription["id"])
             outcome = self._failed(subscription, subscription["cursor"], subscription["attempts"],
                                    subscription["failing_since"], f"worker error: {error}", [])
         self.outcomes.put(outcome)
 
-    def deliver(self, subscription: dict) -> Outcome:
+    def deliver(self, subscription: dict, shared: list[dict] | None = None) -> Outcome:
         """Send the subscription's events after its cursor, in order, until one fails or the batch ends."""
         cursor, rows = subscription["cursor"], []
         keys = self._keys(subscription)
-        for event in self.preparer.after(cursor, BATCH):
+        for event in self.preparer.after(cursor, BATCH, shared):
             if self.stopping.is_set():
                 break
             if not matches(subscription, event):

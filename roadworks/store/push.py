@@ -37,10 +37,14 @@ class PushStore:
         self.store = store
         self.engine = store.engine
 
+    def _begin(self):
+        """A write transaction that takes SQLite's write lock up front (a deferred one could fail as locked)."""
+        return _Begun(self.engine)
+
     # ------------------------------------------------------------------ subscriptions
 
     def add(self, values: dict[str, Any]) -> dict:
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             last = _last_event(conn)  # a new subscription hears what happens from now on
             conn.execute(push_subscriptions.insert().values(cursor=last, attempts=0, version=1, **values))
         return self.get(values["id"])
@@ -62,7 +66,7 @@ class PushStore:
         query = push_subscriptions.update().where(_S.id == id)
         if version is not None:
             query = query.where(_S.version == version)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             done = conn.execute(query.values(version=_S.version + 1, **values)).rowcount
         return self.get(id) if done else None
 
@@ -70,7 +74,7 @@ class PushStore:
         query = push_subscriptions.delete().where(_S.id == id)
         if version is not None:
             query = query.where(_S.version == version)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             done = conn.execute(query).rowcount
             if done:
                 conn.execute(push_deliveries.delete().where(push_deliveries.c.subscription_id == id))
@@ -110,7 +114,7 @@ class PushStore:
             if conn.execute(sa.select(_S.id).where(pending).limit(1)).first() is None:
                 return []
         query = sa.select(_S.id).where(pending).order_by(_S.id).limit(limit)
-        with self.engine.connect().execution_options(writing=True) as conn, conn.begin():
+        with self._begin() as conn:
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)  # workers on other hosts take the others
             ids = [r.id for r in conn.execute(query)]
@@ -142,28 +146,31 @@ class PushStore:
         if not outcomes:
             return
         rows = [d for o in outcomes for d in o.deliveries]
-        with self.engine.connect().execution_options(writing=True) as conn, conn.begin():
-            for o in outcomes:
-                mine = sa.and_(_S.id == o.subscription_id, _S.lease_owner == owner)
-                conn.execute(push_subscriptions.update().where(mine).values(
-                    cursor=o.cursor, attempts=o.attempts, retry_at=o.retry_at, failing_since=o.failing_since,
-                    last_error=o.last_error, lease_owner=None, lease_until=None))
-                if o.state is not None:  # a subscription paused meanwhile stays paused
-                    conn.execute(push_subscriptions.update().where(_S.id == o.subscription_id, _S.state == "active")
-                                 .values(state=o.state))
+        mine = sa.and_(_S.id == sa.bindparam("sid"), _S.lease_owner == owner)
+        moved = [dict(sid=o.subscription_id, cursor=o.cursor, attempts=o.attempts, retry_at=o.retry_at,
+                      failing_since=o.failing_since, last_error=o.last_error) for o in outcomes]
+        failing = [dict(sid=o.subscription_id, new_state=o.state) for o in outcomes if o.state is not None]
+        with self._begin() as conn:
+            conn.execute(push_subscriptions.update().where(mine).values(
+                cursor=sa.bindparam("cursor"), attempts=sa.bindparam("attempts"), retry_at=sa.bindparam("retry_at"),
+                failing_since=sa.bindparam("failing_since"), last_error=sa.bindparam("last_error"),
+                lease_owner=None, lease_until=None), moved)
+            if failing:  # a subscription paused meanwhile stays paused
+                conn.execute(push_subscriptions.update().where(_S.id == sa.bindparam("sid"), _S.state == "active")
+                             .values(state=sa.bindparam("new_state")), failing)
             if rows:
                 conn.execute(push_deliveries.insert(), rows)
 
     def release(self, owner: str) -> None:
         """Give back every lease of `owner` (a worker stopping)."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(push_subscriptions.update().where(_S.lease_owner == owner)
                          .values(lease_owner=None, lease_until=None))
 
     def prune(self, events_before: datetime) -> None:
         """Drop events older than `events_before` that every subscription is past, and old log rows."""
         e, d = push_events.c, push_deliveries.c
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             low = conn.execute(sa.select(sa.func.min(_S.cursor))).scalar()
             query = push_events.delete().where(e.created_at < events_before)
             if low is not None:
@@ -221,6 +228,24 @@ class PushStore:
             for wake in self.store.on_announce:
                 wake()
         return written
+
+
+class _Begun:
+    def __init__(self, engine: sa.Engine):
+        self.connection = engine.connect().execution_options(writing=True)
+
+    def __enter__(self) -> sa.Connection:
+        self.transaction = self.connection.begin()
+        return self.connection
+
+    def __exit__(self, kind, error, trace) -> None:
+        try:
+            if kind is None:
+                self.transaction.commit()
+            else:
+                self.transaction.rollback()
+        finally:
+            self.connection.close()
 
 
 def _last_event(conn) -> int:

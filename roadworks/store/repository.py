@@ -83,6 +83,7 @@ class Store:
         self._readers = threading.local()  # each thread's connection for `sequence`, outside the pool
         # Called after a transaction that wrote push events commits: wakes this process's delivery worker.
         self.on_announce: list = []
+        self.announcing = True  # writes fill the push outbox (bench/push.py turns it off to compare)
         # Disposing of the engine (before a fork, at shutdown, after a test) closes it too.
         sa.event.listen(engine, "engine_disposed", lambda _engine: self.release_reader())
 
@@ -328,7 +329,7 @@ class Store:
     def writing(self) -> Iterator["Writer"]:
         """One write transaction: everything in it lands together or not at all."""
         with self._transaction() as conn:
-            writer = Writer(conn)
+            writer = Writer(conn, announcing=self.announcing)
             yield writer
         self._announced(writer.publicity)
 
@@ -352,9 +353,9 @@ class Store:
 class Writer:
     """Writes within one transaction; each change takes the next sequence number and a history row."""
 
-    def __init__(self, conn: sa.Connection):
+    def __init__(self, conn: sa.Connection, announcing: bool = True):
         self.conn = conn
-        self.publicity = Publicity(conn, outbox=True)
+        self.publicity = Publicity(conn, outbox=announcing)
 
     def get(self, kind: str, id: str, *, include_deleted: bool = False) -> Stored | None:
         return _get(self.conn, kind, id, include_deleted)
