@@ -281,10 +281,15 @@ def snapshot(services):
     def take() -> dict:
         engine = services.store.engine
         with engine.connect() as conn:
-            return {t.name: sorted(map(repr, conn.execute(sa.select(t)).all())) for t in metadata.sorted_tables
-                    if t.name != "tokens"}
+            return {t.name: sorted(map(repr, conn.execute(sa.select(*_compared(t))).all()))
+                    for t in metadata.sorted_tables if t.name != "tokens"}
 
     return take
+
+
+def _compared(table: sa.Table) -> list[sa.Column]:
+    """A table's columns but the wall-clock commit instant of push events (no two loads of one case agree on it)."""
+    return [c for c in table.columns if not (table.name == "push_events" and c.name == "created_at")]
 
 
 @pytest.fixture
