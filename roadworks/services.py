@@ -44,6 +44,10 @@ def build(settings: dict[str, Any], instance_path: str, engine=None) -> Services
     if settings.get("MIGRATE", True):
         migrate(engine)
     store = Store(engine)
+    if settings.get("REDIS_URL") and engine.dialect.name != "postgresql":  # PostgreSQL's NOTIFY wakes them itself
+        from .push.worker import redis_announcer
+
+        store.on_announce.append(redis_announcer(settings["REDIS_URL"]))  # wakes delivery workers elsewhere
     clock = settings.get("CLOCK") or system_clock
     registry = Registry(store, default_timezone=settings["TIMEZONE"], service_area=area, clock=clock,
                         feed_cap=feed_cap(settings))

@@ -263,17 +263,26 @@ CHANNEL = "roadworks-push"
 
 
 def redis_announcer(url: str):
-    """A wake for workers on other hosts through Redis pub/sub (ROADWORKS_REDIS_URL), called after commits."""
+    """A wake for workers on other hosts through Redis pub/sub (ROADWORKS_REDIS_URL), called after commits.
+
+    The write only sets an event; a thread of its own publishes, so a slow or absent Redis never delays a write.
+    """
     import redis
 
-    connection = redis.Redis.from_url(url, socket_timeout=0.1, socket_connect_timeout=0.1)
+    connection = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    pending = threading.Event()
 
-    def publish() -> None:
-        try:
-            connection.publish(CHANNEL, b"1")
-        except redis.RedisError:
-            pass  # the workers' poll still finds the events
-    return publish
+    def publish_forever() -> None:
+        while True:
+            pending.wait()
+            pending.clear()
+            try:
+                connection.publish(CHANNEL, b"1")
+            except redis.RedisError:
+                time.sleep(1.0)  # the workers' poll still finds the events meanwhile
+
+    threading.Thread(target=publish_forever, name="push-announce", daemon=True).start()
+    return pending.set
 
 
 def for_services(services, **options) -> Worker:
