@@ -36,6 +36,7 @@ HOURLY = 3600
 BATCH = 100  # events a task sends before it hands its subscription back
 PRUNE_EVERY = 600  # seconds
 RETENTION = timedelta(days=7)  # events kept for redelivery
+SETTLE = 0.03  # seconds between a wake and the claim
 
 
 def backoff(attempts: int, rng: random.Random = random) -> timedelta:
@@ -120,7 +121,10 @@ class Worker:
     def _dispatch(self) -> None:
         pruned = 0.0
         while not self.stopping.is_set():
-            self.woken.wait(self.poll)
+            if self.woken.wait(self.poll):
+                # Let the write that woke us finish its answer before deliveries compete with it for the
+                # interpreter; writes landing meanwhile are taken in the same round.
+                self.stopping.wait(SETTLE)
             self.woken.clear()
             if self.stopping.is_set():
                 return
