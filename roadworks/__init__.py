@@ -50,6 +50,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # the rate limit, then the replay of kept answers; inside Flask the query-size refusal runs first and
     # the rate count next; on the way out rate headers are added, then compression, then the headers.
     layers = (
+        lambda: subscriptions.install(app, found),  # a write wakes the push worker once its answer is made
         lambda: answering.install(app, found, lambda: app.extensions.get("roadworks_limiter")),  # replay, query cap
         lambda: limits.compress(app),  # gzip/br/zstd for answers that did not compress themselves
         lambda: limits.register(app, settings),  # rate limits (and ProxyFix in front of the replay)

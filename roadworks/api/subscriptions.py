@@ -250,3 +250,23 @@ def redeliver(id: str):
     if found["state"] == "failing":
         values["state"] = "active"
     return _answer(_changed(id, found["version"], values))
+
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class HeldWake:
+    """WSGI layer: a write wakes this process's delivery worker once its answer is made, not at its commit."""
+
+    def __init__(self, wsgi_app, found):
+        self.wsgi_app, self.found = wsgi_app, found
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") not in WRITES:
+            return self.wsgi_app(environ, start_response)
+        with self.found.store.holding_announcements():
+            return self.wsgi_app(environ, start_response)
+
+
+def install(app, found) -> None:
+    app.wsgi_app = HeldWake(app.wsgi_app, found)

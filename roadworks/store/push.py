@@ -225,8 +225,7 @@ class PushStore:
                     announce(conn, "closure.status_changed", "closure", id, event["at"], data=event["data"])
                     written += 1
         if written:
-            for wake in self.store.on_announce:
-                wake()
+            self.store.wake_workers()
         return written
 
 

@@ -84,6 +84,7 @@ class Store:
         # Called after a transaction that wrote push events commits: wakes this process's delivery worker.
         self.on_announce: list = []
         self.announcing = True  # writes fill the push outbox (bench/push.py turns it off to compare)
+        self._held = threading.local()
         # Disposing of the engine (before a fork, at shutdown, after a test) closes it too.
         sa.event.listen(engine, "engine_disposed", lambda _engine: self.release_reader())
 
@@ -334,10 +335,29 @@ class Store:
         self._announced(writer.publicity)
 
     def _announced(self, publicity: "Publicity") -> None:
-        """After the commit: tell this process's delivery worker that push events wait."""
+        """After the commit: tell this process's delivery worker that push events wait (or note it, while held)."""
         if publicity.announced:
-            for wake in self.on_announce:
-                wake()
+            if getattr(self._held, "on", False):
+                self._held.pending = True
+            else:
+                self.wake_workers()
+
+    def wake_workers(self) -> None:
+        for wake in self.on_announce:
+            wake()
+
+    @contextmanager
+    def holding_announcements(self) -> Iterator[None]:
+        """Wake the delivery worker only when this thread's block ends (a request: once its answer is made),
+        so the deliveries a write starts do not compete with the rest of that write's own work."""
+        self._held.on, self._held.pending = True, False
+        try:
+            yield
+        finally:
+            self._held.on = False
+            if self._held.pending:
+                self._held.pending = False
+                self.wake_workers()
 
     @contextmanager
     def _transaction(self):
