@@ -166,8 +166,11 @@ class Worker:
                 self.stopping.wait(1.0)
 
     def _schedule(self) -> None:
-        while not self.stopping.is_set():
-            self.stopping.wait(self.scheduler.step())
+        try:
+            while not self.stopping.is_set():
+                self.stopping.wait(self.scheduler.step())
+        finally:
+            self.push.store.release_reader()  # the read model's per-thread connection, kept for `sequence`
 
     def _listen(self) -> None:
         while not self.stopping.is_set():
@@ -292,7 +295,6 @@ def redis_announcer(url: str):
 def for_services(services, **options) -> Worker:
     """A worker on an app's services and settings (`roadworks worker`, and the one `roadworks serve` runs)."""
     settings = services.settings
-    return Worker(services.push, services.index, services.clock,
-                  allow_private=str(settings.get("WEBHOOK_ALLOW_PRIVATE", 0)) in ("1", "true", "yes"),
-                  threads=int(settings.get("PUSH_THREADS", 16)), redis_url=settings.get("REDIS_URL", ""),
-                  **options)
+    chosen = dict(allow_private=str(settings.get("WEBHOOK_ALLOW_PRIVATE", 0)) in ("1", "true", "yes"),
+                  threads=int(settings.get("PUSH_THREADS", 16)), redis_url=settings.get("REDIS_URL", ""))
+    return Worker(services.push, services.index, services.clock, **{**chosen, **options})

@@ -224,3 +224,25 @@ def test_deliveries_are_counted_with_their_lag(receiver, subscribe, editor, clos
     assert metrics.DELIVERIES.labels("delivered")._value.get() == before + 1
     text = push_client.get("/metrics").get_data(as_text=True)
     assert "roadworks_push_lag_seconds_bucket" in text and "roadworks_push_failing_subscriptions 0.0" in text
+
+
+def test_a_worker_elsewhere_wakes_on_notify_or_redis_not_on_its_poll(receiver, subscribe, editor, closure_body,
+                                                                     start_worker, push_services, redis_connection):
+    """As if the worker ran in another process: PostgreSQL's NOTIFY, or on SQLite a Redis message, wakes it."""
+    from roadworks.push.worker import redis_announcer
+
+    from tests.conftest import REDIS_URL
+
+    subscribe(receiver.url, events=["closure.created"])
+    worker = start_worker(poll=30.0, statuses=False, redis_url=REDIS_URL)
+    push_services.store.on_announce.remove(worker.wake)  # no in-process wake: only the database or Redis
+    time.sleep(0.3)  # listening
+    if worker.listener is None:
+        push_services.store.on_announce.append(redis_announcer(REDIS_URL))
+    try:
+        started = time.time()
+        editor.closure(closure_body())
+        got = receiver.wait_for(1, timeout=5)
+        assert got and got[0]["at"] - started < 2.0
+    finally:
+        push_services.store.on_announce.clear()
