@@ -15,7 +15,7 @@ from .feeds import FragmentMemo
 from .index import ReadModel
 from .registry import Registry
 from .store.engine import make_engine, migrate, sqlite_url
-from .store.push import PushStore
+from .store.push import PushStore, notifier
 from .store.repository import Store
 
 
@@ -44,10 +44,13 @@ def build(settings: dict[str, Any], instance_path: str, engine=None) -> Services
     if settings.get("MIGRATE", True):
         migrate(engine)
     store = Store(engine)
-    if settings.get("REDIS_URL") and engine.dialect.name != "postgresql":  # PostgreSQL's NOTIFY wakes them itself
+    # Delivery workers in other processes are woken after each write that announced push events.
+    if engine.dialect.name == "postgresql":
+        store.on_announce.append(notifier(engine))
+    elif settings.get("REDIS_URL"):
         from .push.worker import redis_announcer
 
-        store.on_announce.append(redis_announcer(settings["REDIS_URL"]))  # wakes delivery workers elsewhere
+        store.on_announce.append(redis_announcer(settings["REDIS_URL"]))
     clock = settings.get("CLOCK") or system_clock
     registry = Registry(store, default_timezone=settings["TIMEZONE"], service_area=area, clock=clock,
                         feed_cap=feed_cap(settings))

@@ -276,6 +276,8 @@ def redis_announcer(url: str):
     """
     import redis
 
+    if url in _announcers:
+        return _announcers[url]
     connection = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
     pending = threading.Event()
 
@@ -289,7 +291,11 @@ def redis_announcer(url: str):
                 time.sleep(1.0)  # the workers' poll still finds the events meanwhile
 
     threading.Thread(target=publish_forever, name="push-announce", daemon=True).start()
+    _announcers[url] = pending.set
     return pending.set
+
+
+_announcers: dict[str, object] = {}  # one thread per Redis, however many apps
 
 
 def for_services(services, **options) -> Worker:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import select
+import threading
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
@@ -249,6 +252,35 @@ class _Begun:
 
 def _last_event(conn) -> int:
     return conn.execute(sa.select(sa.func.coalesce(sa.func.max(push_events.c.id), 0))).scalar_one()
+
+
+def notifier(engine: sa.Engine):
+    """A wake for workers in other processes: NOTIFY roadworks_push, sent by a thread of its own.
+
+    The writer only sets an event, after its answer is made; so neither the round trip nor the listening
+    workers (this process's among them) compete with the write. One thread per engine, however many stores.
+    """
+    if engine in _notifiers:
+        return _notifiers[engine]
+    pending = threading.Event()
+
+    def notify_forever() -> None:
+        while True:
+            pending.wait()
+            pending.clear()
+            try:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("NOTIFY roadworks_push")
+                    conn.commit()
+            except Exception:  # the database is away: the workers' poll finds the events
+                time.sleep(1.0)
+
+    threading.Thread(target=notify_forever, name="push-notify", daemon=True).start()
+    _notifiers[engine] = pending.set
+    return pending.set
+
+
+_notifiers: "weakref.WeakKeyDictionary[sa.Engine, object]" = weakref.WeakKeyDictionary()
 
 
 class Listener:

@@ -525,12 +525,11 @@ def announce(conn: sa.Connection, type: str, kind: str, id: str, at: datetime, *
              data: dict | None = None) -> None:
     """One outbox row, in the caller's transaction (which holds the change counter's lock: ids in commit order).
 
-    On PostgreSQL a NOTIFY goes with it: delivered to listening workers at commit, dropped on rollback.
+    Workers are woken after the commit (Store.on_announce: this process's worker, and a NOTIFY or Redis
+    message for the others, sent off the writer's thread); a wake lost in a crash is made up by their poll.
     """
     conn.execute(push_events.insert().values(type=type, kind=kind, resource_id=id, pseq=pseq, at=at,
                                              created_at=utcnow(), data=data))
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("NOTIFY roadworks_push")
 
 
 def publish_instant(doc: dict, timezone_name: str | None) -> datetime | None:
