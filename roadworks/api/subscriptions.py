@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Response, url_for
+from werkzeug.wsgi import ClosingIterator
 from flask_smorest import Blueprint
 
 from ..auth import Actor, Forbidden, Unauthenticated
@@ -256,7 +257,8 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class HeldWake:
-    """WSGI layer: a write wakes this process's delivery worker once its answer is made, not at its commit."""
+    """WSGI layer: a write wakes this process's delivery worker once its answer is sent (the server closes the
+    answer), not at its commit: the deliveries it starts never compete with the write's own work."""
 
     def __init__(self, wsgi_app, found):
         self.wsgi_app, self.found = wsgi_app, found
@@ -264,8 +266,13 @@ class HeldWake:
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") not in WRITES:
             return self.wsgi_app(environ, start_response)
-        with self.found.store.holding_announcements():
-            return self.wsgi_app(environ, start_response)
+        store = self.found.store
+        store.hold_announcements()
+        try:
+            answer = self.wsgi_app(environ, start_response)
+        finally:
+            held = store.unhold_announcements()
+        return ClosingIterator(answer, store.wake_workers) if held else answer
 
 
 def install(app, found) -> None:

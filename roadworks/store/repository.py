@@ -346,17 +346,24 @@ class Store:
         for wake in self.on_announce:
             wake()
 
+    def hold_announcements(self) -> None:
+        """Until `unhold_announcements`, this thread's commits note their wake instead of waking the worker."""
+        self._held.on, self._held.pending = True, False
+
+    def unhold_announcements(self) -> bool:
+        """Stop holding; whether a wake was held (the caller then wakes the workers when it sees fit)."""
+        pending = getattr(self._held, "pending", False)
+        self._held.on, self._held.pending = False, False
+        return pending
+
     @contextmanager
     def holding_announcements(self) -> Iterator[None]:
-        """Wake the delivery worker only when this thread's block ends (a request: once its answer is made),
-        so the deliveries a write starts do not compete with the rest of that write's own work."""
-        self._held.on, self._held.pending = True, False
+        """Wake the workers once the block ends, not at each commit in it."""
+        self.hold_announcements()
         try:
             yield
         finally:
-            self._held.on = False
-            if self._held.pending:
-                self._held.pending = False
+            if self.unhold_announcements():
                 self.wake_workers()
 
     @contextmanager

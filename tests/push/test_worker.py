@@ -25,6 +25,7 @@ def editor(push_client, auth, editor_token, project_body):
         def closure(self, body):
             response = push_client.post(CLOSURES, json=body, headers=auth(editor_token))
             assert response.status_code == 201, response.get_data(as_text=True)
+            response.close()  # as a server does once the answer is sent: the worker is woken then
             return response.json["id"]
 
         def patch(self, id, patch):
