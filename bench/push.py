@@ -4,8 +4,9 @@ Run from the repository root:  python bench/push.py [--subscriptions 100] [--sec
 
 An app (embedded SQLite in a temporary folder unless --database-url) with its delivery worker in process, as
 `roadworks serve` runs it; 100 subscriptions, each to its own loopback receiver in a separate process. Writes
-(closure creations through the WSGI app), one a second, alternate (on, off, off, on...) between push on (the outbox row, the worker's
-wake and 100 deliveries) and push off (no outbox row), so both are measured in the same run under the same load. It prints
+(closure creations through the WSGI app), two a second, alternate between push on (the outbox row, the worker's
+wake and 100 deliveries: one a second) and push off (no outbox row, half a second later), so both are measured in
+the same run under the same load. It prints
 p50/p99 of the lag (from the start of each push-on write to each receiver's arrival) and the write latencies.
 """
 
@@ -114,13 +115,13 @@ def main() -> None:
     deadline = time.monotonic() + args.seconds
     n = 0
     while time.monotonic() < deadline:
-        push = n % 4 in (0, 3)  # on, off, off, on: a drift in the machine's load falls on both alike
+        push = n % 2 == 0  # on at each whole second, off half a second later: both under the same load
         id, at, took = write(n, push)
         (on if push else off).append(took)
         if push:
             written[id] = at
         n += 1
-        time.sleep(max(0.0, 1.0 - took))
+        time.sleep(max(0.0, 0.5 - took))
     time.sleep(3)
     stop.set()
     seen = arrivals.get(timeout=30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from datetime import datetime
 
 from ..index import ReadModel, Snapshot
@@ -35,9 +36,12 @@ class StatusScheduler:
             self._reconcile(snapshot, self._changed(snapshot), now)
         self.seq = snapshot.seq
         upcoming = self.push.next_status_check()
+        # Jittered, so its looks never fall in step with a periodic writer (a sensor, a bench) and always on
+        # the same writes.
+        longest = MAX_WAIT * random.uniform(0.5, 1.0)
         if upcoming is None:
-            return MAX_WAIT
-        return min(MAX_WAIT, max(0.01, (upcoming - self.clock()).total_seconds()))
+            return longest
+        return min(longest, max(0.01, (upcoming - self.clock()).total_seconds()))
 
     def _changed(self, snapshot: Snapshot) -> set[str]:
         changed = self.push.store.changed_since(self.seq)

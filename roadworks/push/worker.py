@@ -121,7 +121,7 @@ class Worker:
     def _dispatch(self) -> None:
         pruned = 0.0
         while not self.stopping.is_set():
-            if self.woken.wait(self.poll):
+            if self.woken.wait(self.poll * random.uniform(0.5, 1.0)):
                 # Let the write that woke us finish its answer before deliveries compete with it for the
                 # interpreter; writes landing meanwhile are taken in the same round.
                 self.stopping.wait(SETTLE)
