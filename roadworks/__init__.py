@@ -14,7 +14,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import observability, services
     from .api import answering, bureau, changes, feeds, limits, ogc, open511, ops, problems, public, routecheck, site
-    from .api import desk, headers, openapi, preview, reports, session, urls
+    from .api import desk, headers, openapi, preview, reports, session, subscriptions, urls
     from .api.bodies import ClosureFeatureSchema, FeatureCollectionSchema, ProjectSchema, ReopenSchema
     from .config import settings as settings_of
 
@@ -40,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(open511.blp)
     api.register_blueprint(preview.blp)
     api.register_blueprint(reports.blp)
+    api.register_blueprint(subscriptions.blp)
     problems.document(api)  # after the last API blueprint: every error documented as problem+json
     openapi.document(api, settings)  # then the bearer scheme, conditional headers and examples
     app.register_blueprint(site.blp)
@@ -53,6 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # the rate limit, then the replay of kept answers; inside Flask the query-size refusal runs first and
     # the rate count next; on the way out rate headers are added, then compression, then the headers.
     layers = (
+        lambda: subscriptions.install(app, found),  # a write wakes the push worker once its answer is made
         lambda: answering.install(app, found, lambda: app.extensions.get("roadworks_limiter")),  # replay, query cap
         lambda: session.install(app, settings),  # the desk's cookie as a token (outside the replay), CSRF checks
         lambda: limits.compress(app),  # gzip/br/zstd for answers that did not compress themselves

@@ -1,4 +1,4 @@
-"""The `roadworks` command: serve | tokens | import | export."""
+"""The `roadworks` command: serve | worker | tokens | import | export."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ def main() -> None:
 @click.option("--at", default=None, callback=_replay_instant, metavar="INSTANT",
               help="Replay: run as of this instant (2024-05-20T12:00+08:00), the clock moving on at real speed; "
                    "default ROADWORKS_AT, else now.")
-def serve(demo: bool, host: str, port: int, threads: int, at: str | None) -> None:
+@click.option("--push/--no-push", default=True, show_default=True,
+              help="Deliver partner push in this process (else run `roadworks worker`).")
+def serve(demo: bool, host: str, port: int, threads: int, at: str | None, push: bool) -> None:
     """Run the service under waitress, a production WSGI server.
 
     Absolute URLs in answers start with ROADWORKS_PUBLIC_URL; unset, with http://HOST:PORT/.
@@ -63,9 +65,18 @@ def serve(demo: bool, host: str, port: int, threads: int, at: str | None) -> Non
     click.echo(f"Roadworks on http://{_url_host(host)}:{port}/, public URL {public_url}  "
                "(map /map/, API /api/v1/, docs /docs)")
     log_server("waitress")
-    # ident: the Server header names the service, not waitress (roadworks/api/server_name.py)
-    waitress_serve(app, host=host, port=port, threads=threads, ident=SERVER_NAME,
-                   **proxy_settings(app.extensions["roadworks"].settings))
+    worker = None
+    if push:  # the embedded default: partner push delivered by this process
+        from .push.worker import for_services
+
+        worker = for_services(app.extensions["roadworks"]).start()
+    try:
+        # ident: the Server header names the service, not waitress (roadworks/api/server_name.py)
+        waitress_serve(app, host=host, port=port, threads=threads, ident=SERVER_NAME,
+                       **proxy_settings(app.extensions["roadworks"].settings))
+    finally:
+        if worker is not None:
+            worker.stop()
 
 
 def proxy_settings(settings) -> dict:
@@ -84,6 +95,30 @@ def _erase_contacts_now_and_then(app) -> None:
 
     found = app.extensions["roadworks"]
     start_eraser(found.reports, found.clock, float(found.settings["REPORT_ERASE_EVERY_S"]))
+
+
+@main.command()
+@click.option("--metrics-port", default=0, type=int, help="Serve this worker's Prometheus metrics on this port.")
+def worker(metrics_port: int) -> None:
+    """Deliver partner push (webhooks) and announce status changes; run as many as you like, on any hosts."""
+    import signal
+    import threading
+
+    from .push.metrics import REGISTRY
+    from .push.worker import for_services
+
+    services = create_app().extensions["roadworks"]
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, registry=REGISTRY)
+    running = for_services(services).start()
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    click.echo(f"push worker {running.owner} delivering", err=True)
+    done.wait()
+    running.stop()
 
 
 def served_url(host: str, port: int) -> str:

@@ -80,6 +80,10 @@ DEFAULTS: dict[str, Any] = {
     # after it failed, in seconds; meanwhile each process counts on its own.
     "REDIS_TIMEOUT_MS": 100,
     "REDIS_RETRY_S": 30,
+    # Partner push: 1 lets webhook URLs reach loopback, link-local and private addresses (tests, a closed network).
+    "WEBHOOK_ALLOW_PRIVATE": 0,
+    # Partner push: concurrent deliveries of one worker (one per subscription at a time).
+    "PUSH_THREADS": 16,
 }
 
 # Given only by code (tests, `roadworks serve`), never read from the environment: what tells the time (None:
@@ -90,7 +94,7 @@ _INTEGERS = {"MAX_BODY_BYTES", "TRUSTED_PROXIES", "FEED_DAYS_BACK", "FEED_DAYS_A
              "MAX_INTERVAL_DAYS", "ROUTE_MAX_VERTICES", "ROUTE_MAX_WINDOW_DAYS", "ROUTE_MAX_PAIRS",
              "FEED_MAX_EVENTS_PER_CLOSURE", "DESK_SESSION_MINUTES",
              "ANSWER_CACHE_BYTES", "FRAGMENT_CACHE_BYTES", "REDIS_TIMEOUT_MS", "REDIS_RETRY_S",
-             "REPORT_ERASE_EVERY_S"}
+             "REPORT_ERASE_EVERY_S", "WEBHOOK_ALLOW_PRIVATE", "PUSH_THREADS"}
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from .answers import Lifetime, lifetime
 from .auth import ANONYMOUS
 from .domain.errors import ValidationFailed
 from .domain.schedule import STATUSES
+from .push.metrics import PushCollector
 
 log = logging.getLogger("roadworks.request")
 audit_log = logging.getLogger("roadworks.audit")
@@ -158,6 +159,8 @@ class Metrics:
         self._children: dict[tuple, tuple] = {}
         self.closures = ClosureCollector(services)
         self.registry.register(self.closures)
+        self.push = PushCollector(services.push)
+        self.registry.register(self.push)
 
     def observe(self, method: str, route: str, status: int, seconds: float, replayed: bool) -> None:
         key = (method if method in KNOWN_METHODS else "other", route, status, replayed)
@@ -185,6 +188,7 @@ class Metrics:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
             registry.register(self.closures)
+            registry.register(self.push)
         encoder, content_type = choose_encoder(accept or "")
         return encoder(registry), content_type
 

@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 from shapely.geometry import box
 
 from .auth import ANONYMOUS
-from .documents import closure_doc
+from .documents import closure_doc, project_doc
 from .domain.crs import LABELS, URIS, WGS84, bbox_from
 from .domain.model import ClosureView, Project
 from .domain.schedule import zone
@@ -86,3 +86,11 @@ def crs_note(crs: str) -> tuple[dict, dict]:
     if crs == WGS84:
         return {}, {}
     return {"coordinate_system": {"name": LABELS[crs], "uri": URIS[crs]}}, {"Content-Crs": f"<{URIS[crs]}>"}
+
+
+def project_json(project: Project) -> dict:
+    """A project as GET /projects/{id} serves it."""
+    out = {"id": project.id, **project_doc(project)}
+    out.update(version=project.version, created_at=local_iso(project.created_at, project),
+               updated_at=local_iso(project.updated_at, project))
+    return out

@@ -19,6 +19,7 @@ from .registry import Registry
 from .reports import ReportCounts
 from .store.engine import make_engine, migrate, sqlite_url
 from .store.reports import ReportStore
+from .store.push import PushStore, notifier
 from .store.repository import Store
 
 
@@ -35,6 +36,7 @@ class Services:
     fragments: FragmentMemo  # each closure's part of every page and feed, within FRAGMENT_CACHE_BYTES
     reports: ReportStore  # residents' reports (api/reports.py)
     report_counts: ReportCounts  # their counts by state on public closures, per change sequence
+    push: PushStore  # partner push: subscriptions, the outbox, deliveries
     report_limiter: Any = None  # their per-address budget, made by api/reports.py on the first filing
 
 
@@ -51,6 +53,13 @@ def build(settings: Mapping[str, Any], instance_path: str, engine=None) -> Servi
     if settings["MIGRATE"]:
         migrate(engine)
     store = Store(engine)
+    # Delivery workers in other processes are woken after each write that announced push events.
+    if engine.dialect.name == "postgresql":
+        store.on_announce.append(notifier(engine))
+    elif settings["REDIS_URL"]:
+        from .push.worker import redis_announcer
+
+        store.on_announce.append(redis_announcer(settings["REDIS_URL"]))
     clock = make_clock(settings)
     registry = Registry(store, default_timezone=settings["TIMEZONE"], service_area=area, clock=clock,
                         feed_cap=feed_cap(settings))
@@ -64,7 +73,8 @@ def build(settings: Mapping[str, Any], instance_path: str, engine=None) -> Servi
     gc.freeze()
     reports = ReportStore(store)
     return Services(settings, store, registry, clock, index, AnswerCache(int(settings["ANSWER_CACHE_BYTES"])),
-                    FragmentMemo(int(settings["FRAGMENT_CACHE_BYTES"])), reports, ReportCounts(reports))
+                    FragmentMemo(int(settings["FRAGMENT_CACHE_BYTES"])), reports, ReportCounts(reports),
+                    PushStore(store))
 
 
 def feed_cap(settings: Mapping[str, Any]) -> FeedCap:

@@ -281,10 +281,16 @@ def snapshot(services):
     def take() -> dict:
         engine = services.store.engine
         with engine.connect() as conn:
-            return {t.name: sorted(map(repr, conn.execute(sa.select(t)).all())) for t in metadata.sorted_tables
-                    if t.name != "tokens"}
+            return {t.name: sorted(map(repr, conn.execute(sa.select(*_compared(t))).all()))
+                    for t in metadata.sorted_tables if t.name != "tokens"}
 
     return take
+
+
+def _compared(table: sa.Table) -> list[sa.Column]:
+    """A table's columns but push events' wall-clock commit instant and number (PostgreSQL's sequence is not reset
+    by emptying the table): no two loads of one case agree on them."""
+    return [c for c in table.columns if not (table.name == "push_events" and c.name in ("created_at", "id"))]
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from ..domain.errors import Unavailable
 from ..domain.schedule import start_instant, zone
 from .engine import unreachable
 from .errors import AlreadyRemembered
-from .tables import closures, counters, history, idempotency, projects, public_changes, tokens
+from .tables import closures, counters, history, idempotency, projects, public_changes, push_events, tokens, utcnow
 
 KINDS = {"project": projects, "closure": closures}
 
@@ -81,6 +81,10 @@ class Store:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self._readers = threading.local()  # each thread's connection for `sequence`, outside the pool
+        # Called after a transaction that wrote push events commits: wakes this process's delivery worker.
+        self.on_announce: list = []
+        self.announcing = True  # writes fill the push outbox (bench/push.py turns it off to compare)
+        self._held = threading.local()
         # Disposing of the engine (before a fork, at shutdown, after a test) closes it too.
         sa.event.listen(engine, "engine_disposed", lambda _engine: self.release_reader())
 
@@ -259,7 +263,10 @@ class Store:
         if not self.due_publications(now):
             return 0
         with self._transaction() as conn:
-            return Publicity(conn).publish_due(now)
+            publicity = Publicity(conn, outbox=True)
+            done = publicity.publish_due(now)
+        self._announced(publicity)
+        return done
 
     def outline(self, resources: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
         """Every history row of these (kind, id) resources, without documents: their version timelines."""
@@ -323,7 +330,41 @@ class Store:
     def writing(self) -> Iterator["Writer"]:
         """One write transaction: everything in it lands together or not at all."""
         with self._transaction() as conn:
-            yield Writer(conn)
+            writer = Writer(conn, announcing=self.announcing)
+            yield writer
+        self._announced(writer.publicity)
+
+    def _announced(self, publicity: "Publicity") -> None:
+        """After the commit: tell this process's delivery worker that push events wait (or note it, while held)."""
+        if publicity.announced:
+            if getattr(self._held, "on", False):
+                self._held.pending = True
+            else:
+                self.wake_workers()
+
+    def wake_workers(self) -> None:
+        for wake in self.on_announce:
+            wake()
+
+    def hold_announcements(self) -> None:
+        """Until `unhold_announcements`, this thread's commits note their wake instead of waking the worker."""
+        self._held.on, self._held.pending = True, False
+
+    def unhold_announcements(self) -> bool:
+        """Stop holding; whether a wake was held (the caller then wakes the workers when it sees fit)."""
+        pending = getattr(self._held, "pending", False)
+        self._held.on, self._held.pending = False, False
+        return pending
+
+    @contextmanager
+    def holding_announcements(self) -> Iterator[None]:
+        """Wake the workers once the block ends, not at each commit in it."""
+        self.hold_announcements()
+        try:
+            yield
+        finally:
+            if self.unhold_announcements():
+                self.wake_workers()
 
     @contextmanager
     def _transaction(self):
@@ -339,9 +380,9 @@ class Store:
 class Writer:
     """Writes within one transaction; each change takes the next sequence number and a history row."""
 
-    def __init__(self, conn: sa.Connection):
+    def __init__(self, conn: sa.Connection, announcing: bool = True):
         self.conn = conn
-        self.publicity = Publicity(conn)
+        self.publicity = Publicity(conn, outbox=announcing)
 
     def get(self, kind: str, id: str, *, include_deleted: bool = False) -> Stored | None:
         return _get(self.conn, kind, id, include_deleted)
@@ -409,8 +450,10 @@ class Publicity:
     can read shows that a draft exists. Used by every write and by the migration that fills the table.
     """
 
-    def __init__(self, conn: sa.Connection):
+    def __init__(self, conn: sa.Connection, outbox: bool = False):
         self.conn = conn
+        self.outbox = outbox  # also announce each numbered change to partner push (not while migrating)
+        self.announced = 0
 
     def publish_due(self, now: datetime) -> int:
         """Number the publications due by `now`, oldest first; returns how many."""
@@ -470,9 +513,30 @@ class Publicity:
 
     def _number(self, seq: int, kind: str, id: str, action: str, at: datetime, scheduled: bool = False) -> None:
         # Callers hold the write lock (the change counter), so the next number is the largest plus one.
+        pseq = _last_public(self.conn) + 1
         self.conn.execute(public_changes.insert().values(
-            pseq=_last_public(self.conn) + 1, seq=seq, kind=kind, resource_id=id, action=action, at=at,
-            scheduled=scheduled))
+            pseq=pseq, seq=seq, kind=kind, resource_id=id, action=action, at=at, scheduled=scheduled))
+        if self.outbox:
+            announce(self.conn, event_type(kind, action), kind, id, at, pseq=pseq)
+            self.announced += 1
+
+
+def event_type(kind: str, action: str) -> str:
+    """The push event of a public change: closure.created/updated/deleted, project.updated."""
+    if kind == "project":
+        return "project.updated"
+    return {"create": "closure.created", "delete": "closure.deleted"}.get(action, "closure.updated")
+
+
+def announce(conn: sa.Connection, type: str, kind: str, id: str, at: datetime, *, pseq: int | None = None,
+             data: dict | None = None) -> None:
+    """One outbox row, in the caller's transaction (which holds the change counter's lock: ids in commit order).
+
+    Workers are woken after the commit (Store.on_announce: this process's worker, and a NOTIFY or Redis
+    message for the others, sent off the writer's thread); a wake lost in a crash is made up by their poll.
+    """
+    conn.execute(push_events.insert().values(type=type, kind=kind, resource_id=id, pseq=pseq, at=at,
+                                             created_at=utcnow(), data=data))
 
 
 def publish_instant(doc: dict, timezone_name: str | None) -> datetime | None:

@@ -132,6 +132,71 @@ idempotency = sa.Table(
 )
 
 
+# ---- Partner push (roadworks.push): the outbox, subscriptions, their delivery log and closures' last statuses.
+
+# The outbox: one row per public change (written in that change's transaction) or status change (written by the
+# status scheduler), numbered in commit order (every insert holds the change counter's lock). Fan-out to the
+# subscriptions happens in the delivery workers, never in the write.
+push_events = sa.Table(
+    "push_events", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("resource_id", sa.String(64), nullable=False),
+    sa.Column("pseq", sa.BigInteger),  # the public change shown (changes), null for a status change
+    sa.Column("at", UTCDateTime, nullable=False),  # when it happened (the write, the publication, the boundary)
+    sa.Column("created_at", UTCDateTime, nullable=False),  # wall-clock instant of the insert: lag is measured from it
+    sa.Column("data", Document),  # a status change's old and new status
+)
+
+push_subscriptions = sa.Table(
+    "push_subscriptions", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("token_id", sa.Integer, nullable=False, index=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("events", Document, nullable=False),
+    sa.Column("filters", Document, nullable=False),  # {"bbox"?, "project"?, "road"?}
+    sa.Column("secret", sa.String(100), nullable=False),
+    sa.Column("old_secret", sa.String(100)),  # still signed with until old_secret_until (rotation overlap)
+    sa.Column("old_secret_until", UTCDateTime),
+    sa.Column("state", sa.String(16), nullable=False),  # active, paused, failing
+    sa.Column("cursor", sa.BigInteger, nullable=False),  # the last event id done with (delivered or not matching)
+    sa.Column("attempts", sa.Integer, nullable=False),  # failed attempts at the event after the cursor
+    sa.Column("retry_at", UTCDateTime),
+    sa.Column("failing_since", UTCDateTime),  # the first failed attempt at the event after the cursor
+    sa.Column("last_error", sa.Text),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_until", UTCDateTime),  # wall clock: a worker that died lets go when it passes
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+push_deliveries = sa.Table(
+    "push_deliveries", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("subscription_id", sa.String(40), nullable=False),
+    sa.Column("event_id", sa.BigInteger, nullable=False),
+    sa.Column("webhook_id", sa.String(80), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # delivered, failed, gave-up
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("duration_ms", sa.Float),
+    sa.Index("ix_push_deliveries_subscription", "subscription_id", "id"),
+)
+
+# Each published closure's status as last announced, and when to look again (its next change or publication).
+closure_status = sa.Table(
+    "closure_status", metadata,
+    sa.Column("closure_id", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16)),  # null: not public yet
+    sa.Column("next_check", UTCDateTime, index=True),
+)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -159,7 +159,7 @@ def test_migrating_twice_is_harmless(database_url):
         migrate(engine)
         with engine.connect() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(history)).scalar_one() >= 0
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0004_reports"
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0005_push"
     finally:
         engine.dispose()
 

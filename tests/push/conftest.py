@@ -1,0 +1,127 @@
+"""Partner push fixtures: a real webhook receiver (an HTTP server thread), a partner token, a running worker."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from roadworks.auth import create_token
+
+
+class Receiver:
+    """A partner's endpoint on loopback: keeps each request; answers `status` (a list is used up in turn)."""
+
+    def __init__(self):
+        self.received: list[dict] = []
+        self.statuses: list[int] = []
+        self.status = 200
+        self.hang = threading.Event()  # while set, requests wait (a hanging receiver) until released
+        self.release = threading.Event()
+        self.arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.hang.is_set():
+                    receiver.release.wait(30)
+                status = receiver.statuses.pop(0) if receiver.statuses else receiver.status
+                with receiver.arrived:
+                    receiver.received.append({"headers": dict(self.headers), "body": body, "status": status,
+                                              "at": time.time()})
+                    receiver.arrived.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def delivered(self) -> list[dict]:
+        """The bodies answered with a 2xx, parsed, in arrival order."""
+        return [json.loads(r["body"]) for r in self.received if 200 <= r["status"] < 300]
+
+    def wait_for(self, count: int, timeout: float = 10.0, ok_only: bool = True) -> list[dict]:
+        deadline = time.time() + timeout
+        with self.arrived:
+            while True:
+                got = [r for r in self.received if not ok_only or 200 <= r["status"] < 300]
+                if len(got) >= count or time.time() > deadline:
+                    return got
+                self.arrived.wait(max(0.01, deadline - time.time()))
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made = Receiver()
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def push_app(make_app):
+    return make_app(WEBHOOK_ALLOW_PRIVATE=1)
+
+
+@pytest.fixture
+def push_client(push_app):
+    return push_app.test_client()
+
+
+@pytest.fixture
+def push_services(push_app):
+    return push_app.extensions["roadworks"]
+
+
+@pytest.fixture
+def partner_token(push_services) -> str:
+    plain, _ = create_token(push_services.store, role="partner", name="Taxi app", agency=None,
+                            now=push_services.clock())
+    return plain
+
+
+@pytest.fixture
+def start_worker(push_services):
+    """start_worker(**options) -> a running delivery worker on the push app; stopped after the test."""
+    from roadworks.push.worker import for_services
+
+    running = []
+
+    def start(**options):
+        options.setdefault("poll", 0.05)
+        running.append(for_services(push_services, **options).start())
+        return running[-1]
+
+    yield start
+    for worker in running:
+        worker.stop()
+
+
+@pytest.fixture
+def subscribe(push_client, partner_token):
+    """subscribe(url, **fields) -> the 201 body (with its secret)."""
+
+    def make(url: str, **fields):
+        response = push_client.post("/api/v1/subscriptions", json={"url": url, **fields},
+                                    headers={"Authorization": f"Bearer {partner_token}"})
+        assert response.status_code == 201, response.get_data(as_text=True)
+        return response.json
+
+    return make
