@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from .bureau import EXAMPLES
+from .headers import READ_POSTS
 
 _METHODS = ("get", "put", "post", "delete", "patch")
 # POSTs that only read: anyone may call them, a token only raises the rate limit.
-READ_POSTS = frozenset({"/api/v1/route-check"})
+# Partner push belongs to partner and admin tokens, reads included (api/subscriptions.py).
+TOKEN_ONLY_PREFIXES = ("/api/v1/subscriptions",)
 # POSTs anyone may send without a token: residents' reports (api/reports.py).
 ANONYMOUS_POSTS = frozenset({"/api/v1/reports"})
 # POSTs that honour Idempotency-Key (api/http.py idempotent()).
@@ -88,7 +90,8 @@ _NIGHT_WORKS = EXAMPLES["ClosureFeature"]
 JURISDICTION = "{jurisdiction}"  # replaced by the app's OPEN511_JURISDICTION
 PATH_EXAMPLES = {
     "id": {"/api/v1/projects/": "dongguan-gas-2024", "/api/v1/closures/": "dongguan-ledu-nanxiao",
-           "/api/v1/reports/": "r0123456789abcdef"},  # a report's id comes from its POST (tests file one first)
+           "/api/v1/reports/": "r0123456789abcdef",  # a report's id comes from its POST (tests file one first)
+           "/api/v1/subscriptions/": "s0123456789abcdef"},  # likewise a subscription's
     "collectionId": "closures", "featureId": "dongguan-ledu-gonghe",
     "jurisdiction_id": JURISDICTION, "closure_id": "dongguan-ledu-gonghe",
 }
@@ -124,6 +127,10 @@ BODY_EXAMPLES = {
     ("post", "/api/v1/closures/{id}/reopen"): EXAMPLES["Reopen"],
     ("post", "/api/v1/import"): {"type": "FeatureCollection",
                                  "features": [{**_NIGHT_WORKS, "id": "dongguan-nanxiao-night"}]},
+    ("post", "/api/v1/schedule/preview"): {
+        "schedule": {"windows": [{"start": "2024-04-12", "end": "2024-06-04", "label": "一期"}],
+                     "hours": [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "22:00", "end": "06:00"}]},
+        "project": "dongguan-gas-2024", "actual_end": "2024-05-31", "from": "2024-04-01", "to": "2024-09-30"},
     ("post", "/api/v1/route-check"): {
         "route": {"type": "LineString", "coordinates": [[101.7850, 36.6119], [101.8090, 36.6110]]},
         "buffer_m": 25, "from": "2024-09-02T08:00:00+08:00", "to": "2024-09-02T10:00:00+08:00"},
@@ -170,6 +177,9 @@ FIELD_DESCRIPTIONS: dict[str, dict[str, str]] = {
                    "pauses": "Pauses of every closure of the project", "version": "Counts every change from 1",
                    "created_at": "When it was created", "updated_at": "When it last changed"},
     "ProjectList": {"projects": "Every project"},
+    "Preview": {"schedule": "Windows, pauses and hours, as a closure holds them",
+                "actual_start": f"When works really began: {_WHEN}", "actual_end": f"When the road reopened: {_WHEN}",
+                "cancelled": "true: shown as the cancelled closure would be (no periods)"},
     "HistoryEntry": {"version": "The version this change made", "at": "When", "by": "The token's name",
                      "action": "What was done (create, update, delete...)", "changes": "Each changed field: from, to"},
     "History": {"history": "Every version, oldest first"},
@@ -223,7 +233,8 @@ def _path_examples(path: str, parameters: list, jurisdiction: str) -> None:
 def _operation(method: str, path: str, operation: dict) -> None:
     writes = method != "get" and path not in READ_POSTS and not (method == "post" and path in ANONYMOUS_POSTS)
     # Reads are public: a partner's token only raises its rate limit. {} lets Swagger UI call without one.
-    operation["security"] = [{"bearer": []}] if writes else [{}, {"bearer": []}]
+    tokened = writes or path.startswith(TOKEN_ONLY_PREFIXES)
+    operation["security"] = [{"bearer": []}] if tokened else [{}, {"bearer": []}]
     parameters = operation.setdefault("parameters", [])
     for parameter in parameters:
         example = QUERY_EXAMPLES.get((method, path), {}).get(parameter["name"])

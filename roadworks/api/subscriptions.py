@@ -234,7 +234,7 @@ def rotate_secret(id: str):
 
 
 @blp.route("/subscriptions/<id>/redeliver", methods=["POST"])
-@blp.doc(**_body_doc({"from_seq": 120}))
+@blp.doc(**_body_doc({"from_seq": 1}))
 @blp.alt_response(200, success=True, description="Events from that seq are sent again, in order")
 def redeliver(id: str):
     """Send again every matching event from `from_seq` on (events are kept 7 days)."""
