@@ -87,6 +87,7 @@ const WORDS = {
   kind_other: ["其他", "Other"],
   no_closure: ["（未指明路段）", "(no closure named)"], no_contact: ["未留联系方式", "none given"],
   contact_erased: ["已按规定删除", "erased (kept 180 days after closing)"],
+  reply_short: ["答复", "Reply"], contact_given: ["已留", "given"],
   reply: ["公开答复（居民可见）", "Public reply (the resident sees it)"],
   acknowledge: ["受理", "Acknowledge"], resolve: ["已解决", "Resolve"], reject: ["不予处理", "Reject"],
   save_reply: ["只保存答复", "Save reply only"], answered: ["已更新报告", "Report updated"],

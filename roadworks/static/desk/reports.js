@@ -9,6 +9,7 @@ const STATES = ["new", "acknowledged", "resolved", "rejected"];
 const NEXT = { new: ["acknowledged", "resolved", "rejected"], acknowledged: ["resolved", "rejected"], resolved: [], rejected: [] };
 const VERB = { acknowledged: "acknowledge", resolved: "resolve", rejected: "reject" };
 const PAGE = 100;
+const HISTORY_LABELS = { reply: "reply_short", closure: "closure_title" };
 
 function hashFor(values) {
   const query = new URLSearchParams(Object.entries(values).filter(([, v]) => v));
@@ -127,7 +128,7 @@ export async function showReport(view, id, desk) {
     el("a", { href: "#reports", text: t("back_queue") }));
     history.replaceChildren(el("h3", { id: "report-history-h", text: t("history") }),
       el("ol", { class: "history-list report-history", reversed: true },
-        ...report.history.slice().reverse().map(historyItem)));
+        ...report.history.slice().reverse().map((entry) => historyItem(entry, closures))));
   };
 
   async function send(change) {
@@ -157,12 +158,18 @@ export async function showReport(view, id, desk) {
   showMap(mapBox, desk.config, report, closure);
 }
 
-function historyItem(entry) {
-  const changes = Object.entries(entry.changes || {}).map(([key, change]) => {
-    const shown = (v) => (v === null || v === undefined || v === "" ? "—" : key === "state" ? t(`state_${v}`) : String(v));
-    return el("li", {}, el("span", { class: "what", text: `${t(key)}: ` }),
-      Array.isArray(change) && change.length === 2 ? `${shown(change[0])} → ${shown(change[1])}` : shown(change));
-  });
+function historyItem(entry, closures) {
+  const shown = (key, v) => {
+    if (v === null || v === undefined || v === "") return "—";
+    if (key === "state") return t(`state_${v}`);
+    if (key === "kind") return t(`kind_${v}`);
+    if (key === "closure") return roadOf(closures, v);
+    if (key === "contact") return v === true ? t("contact_given") : v === "erased" ? t("contact_erased") : String(v);
+    return String(v);
+  };
+  const changes = Object.entries(entry.changes || {}).map(([key, change]) => el("li", {},
+    el("span", { class: "what", text: `${t(HISTORY_LABELS[key] || key)}: ` }),
+    Array.isArray(change) && change.length === 2 ? `${shown(key, change[0])} → ${shown(key, change[1])}` : shown(key, change)));
   return el("li", {},
     el("p", {}, el("strong", { text: t(`action_${entry.action}`) }), " · ", el("span", { text: dayTime(entry.at) }),
       ` · ${t("by")} `, el("span", { class: "who-did", text: entry.by })),
