@@ -20,6 +20,10 @@ def test_the_bureau_resolves_a_residents_report_and_the_resident_sees_the_reply(
                                                  "contact": "13912345678"})
     assert filed.status_code == 201, filed.get_json()
     report, key = filed.get_json()["id"], filed.get_json()["key"]
+    # A neighbour says the same soon after: one problem, a group of two.
+    second = client.post("/api/v1/reports", json={"closure": closure, "kind": "open-but-shown-closed",
+                                                  "text": "早就通车了"})
+    assert second.status_code == 201, second.get_json()
 
     page = open_desk()
     sign_in(page, editor_token)
@@ -29,6 +33,13 @@ def test_the_bureau_resolves_a_residents_report_and_the_resident_sees_the_reply(
     expect(row.locator(".report-text")).to_have_text(TEXT)  # as text: no <b> element was made
     assert row.locator("b").count() == 0
     expect(row).to_contain_text("东关大街（乐都路—共和路）")
+    expect(row.locator(".group-many")).to_have_text("2 reports")
+    expect(page.locator("tbody tr")).to_have_count(2)
+    page.get_by_label("One row per group").check()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr .group-many")).to_have_text("2 reports")
+    page.get_by_label("One row per group").uncheck()
+    row = page.locator(f"tr[data-report-id='{report}']")
     page.screenshot(path=artifacts / "20-reports-queue.png", full_page=True)
 
     row.get_by_role("link", name="Open, but shown as closed").press("Enter")  # keyboard reaches the report
