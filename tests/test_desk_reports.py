@@ -14,7 +14,7 @@ REPLY = "已核实，路段已于5月31日开放，地图已更新。"
 
 
 def test_the_bureau_resolves_a_residents_report_and_the_resident_sees_the_reply(
-        open_desk, editor_token, client, auth, artifacts):  # noqa: F811
+        open_desk, live, editor_token, client, auth, artifacts):  # noqa: F811
     closure = api_closure(client, auth, editor_token, api_project(client, auth, editor_token))
     filed = client.post("/api/v1/reports", json={"closure": closure, "kind": "open-but-shown-closed", "text": TEXT,
                                                  "contact": "13912345678"})
@@ -54,6 +54,11 @@ def test_the_bureau_resolves_a_residents_report_and_the_resident_sees_the_reply(
     expect(history.locator("> li").first).to_contain_text("Construction bureau desk")
     expect(page.get_by_role("button", name="Resolve", exact=True)).to_have_count(0)  # a settled report stays settled
     page.screenshot(path=artifacts / "21-report-resolved.png", full_page=True)
+    page.goto(f"{live}/desk/#reports?state=resolved")  # Chinese by default, the session still open
+    expect(page.locator("#nav")).to_contain_text("居民报告")
+    expect(page.locator(f"tr[data-report-id='{report}']")).to_contain_text("已通车但地图显示封闭")
+    expect(page.locator(f"tr[data-report-id='{report}'] .report-resolved")).to_have_text("已解决")
+    page.screenshot(path=artifacts / "22-reports-zh.png", full_page=True)
 
     seen = client.get(f"/api/v1/reports/{report}", query_string={"key": key}).get_json()
     assert (seen["state"], seen["reply"], seen["text"]) == ("resolved", REPLY, TEXT)
