@@ -45,4 +45,7 @@ export const api = {
   preview: (body) => call("POST", "/api/v1/schedule/preview", body),
   importFeatures: (collection) => call("POST", "/api/v1/import", collection),
   config: () => call("GET", "/desk/config.json"),
+  reports: (query = "") => call("GET", `/api/v1/reports${query ? `?${query}` : ""}`),
+  report: (id) => call("GET", `/api/v1/reports/${encodeURIComponent(id)}`),
+  answerReport: (id, body, etag) => call("PATCH", `/api/v1/reports/${encodeURIComponent(id)}`, body, { "If-Match": etag }),
 };

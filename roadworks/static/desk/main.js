@@ -6,6 +6,7 @@ import { showOverview } from "./overview.js";
 import { showProject } from "./project.js";
 import { showClosure } from "./closure.js";
 import { showImport } from "./importer.js";
+import { showReport, showReports } from "./reports.js";
 
 export const desk = { config: null, me: null };
 
@@ -22,6 +23,8 @@ async function route() {
     if (name === "project") await showProject(view, id === "new" ? null : decodeURIComponent(id), desk);
     else if (name === "closure") await showClosure(view, id === "new" ? null : decodeURIComponent(id), desk, params);
     else if (name === "import") await showImport(view, desk);
+    else if (name === "reports") await showReports(view, desk, params);
+    else if (name === "report") await showReport(view, decodeURIComponent(id), desk);
     else await showOverview(view, desk);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return signedOut(t("session_ended"));
