@@ -15,6 +15,10 @@ from werkzeug.serving import make_server
 
 from tests.test_map import CHROMIUM, TILE, TILE_URL
 
+# A save runs the whole write and reload under a loaded CI machine (both CI passes, browsers beside): 5 s was
+# seen to run out once; a real failure still fails, only later.
+expect.set_options(timeout=15_000)
+
 pytestmark = pytest.mark.system
 
 PHONE = {"width": 360, "height": 740}
