@@ -8,7 +8,7 @@ from flask import Blueprint, abort, request, send_from_directory
 
 from .headers import page_policy
 from .http import json_response, services
-from .site import LEAFLET_DIR, LEAFLET_FILES, tile_source
+from .site import base_map, leaflet_file, tile_source
 
 DESK_DIR = Path(__file__).resolve().parents[1] / "static" / "desk"
 
@@ -31,18 +31,13 @@ def desk_page(name: str = "index.html"):
 @blp.get("/desk/vendor/leaflet/<path:name>")
 def desk_leaflet(name: str):
     """The same Leaflet as the residents' map, from the xstatic-leaflet package."""
-    if name not in LEAFLET_FILES and not name.startswith("images/"):
-        abort(404)
-    return send_from_directory(LEAFLET_DIR, name, max_age=86400)
+    return leaflet_file(name)
 
 
 @blp.get("/desk/config.json")
 def desk_config():
     """The map settings the desk shares with the residents' map (the page's CSP forbids inline script)."""
-    settings = services().settings
-    home = [float(v) for v in settings["SERVICE_AREA"].split(",")] if settings.get("SERVICE_AREA") else None
-    return json_response({"tile_url": settings["TILE_URL"], "tile_attribution": settings["TILE_ATTRIBUTION"],
-                          "timezone": settings["TIMEZONE"], "home": home}, max_age=60)
+    return json_response(base_map(services().settings), max_age=60)
 
 
 @blp.after_app_request

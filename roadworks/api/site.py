@@ -37,6 +37,11 @@ def map_page(name: str = "index.html"):
 @blp.get("/map/vendor/leaflet/<path:name>")
 def leaflet_asset(name: str):
     """Leaflet comes from the xstatic-leaflet package, never from a CDN or a copy in the repository."""
+    return leaflet_file(name)
+
+
+def leaflet_file(name: str):
+    """One of Leaflet's files from the xstatic-leaflet package (the map's and the desk's), else 404."""
     if name not in LEAFLET_FILES and not name.startswith("images/"):
         abort(404)
     return send_from_directory(LEAFLET_DIR, name, max_age=86400)
@@ -45,12 +50,14 @@ def leaflet_asset(name: str):
 @blp.get("/map/config.json")
 def map_config():
     """What the page needs from the settings; a file, because the page's CSP forbids inline script."""
-    settings = services().settings
+    return json_response({**base_map(services().settings), "poll_seconds": POLL_SECONDS}, max_age=300)
+
+
+def base_map(settings) -> dict:
+    """The base-map settings every page with a map reads: tiles, their CRS, the zone and the home area."""
     home = [float(v) for v in settings["SERVICE_AREA"].split(",")] if settings["SERVICE_AREA"] else None
-    return json_response({"tile_url": settings["TILE_URL"], "tile_attribution": settings["TILE_ATTRIBUTION"],
-                          "tile_crs": settings["TILE_CRS"], "timezone": settings["TIMEZONE"], "home": home,
-                          "poll_seconds": POLL_SECONDS},
-                         max_age=300)
+    return {"tile_url": settings["TILE_URL"], "tile_attribution": settings["TILE_ATTRIBUTION"],
+            "tile_crs": settings["TILE_CRS"], "timezone": settings["TIMEZONE"], "home": home}
 
 
 @blp.after_app_request

@@ -43,7 +43,7 @@ def _owned(id: str, who: Actor) -> dict:
 
 
 def _allow_private() -> bool:
-    return str(services().settings.get("WEBHOOK_ALLOW_PRIVATE", "0")) in ("1", "true", "yes")
+    return addresses.private_allowed(services().settings)
 
 
 def _object(body: Any, allowed: set[str]) -> dict:

@@ -59,3 +59,8 @@ def public(address: str) -> bool:
         ip = ip.ipv4_mapped
     return ip.is_global and not (ip.is_loopback or ip.is_link_local or ip.is_private or ip.is_reserved
                                  or ip.is_multicast or ip.is_unspecified)
+
+
+def private_allowed(settings) -> bool:
+    """ROADWORKS_WEBHOOK_ALLOW_PRIVATE, read one way at subscription and at delivery."""
+    return str(settings["WEBHOOK_ALLOW_PRIVATE"]) in ("1", "true", "yes")

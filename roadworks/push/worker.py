@@ -301,6 +301,6 @@ _announcers: dict[str, object] = {}  # one thread per Redis, however many apps
 def for_services(services, **options) -> Worker:
     """A worker on an app's services and settings (`roadworks worker`, and the one `roadworks serve` runs)."""
     settings = services.settings
-    chosen = dict(allow_private=str(settings.get("WEBHOOK_ALLOW_PRIVATE", 0)) in ("1", "true", "yes"),
-                  threads=int(settings.get("PUSH_THREADS", 16)), redis_url=settings.get("REDIS_URL", ""))
+    chosen = dict(allow_private=addresses.private_allowed(settings), threads=int(settings["PUSH_THREADS"]),
+                  redis_url=settings["REDIS_URL"])
     return Worker(services.push, services.index, services.clock, **{**chosen, **options})
