@@ -126,6 +126,15 @@ def database_engine(database_url):
 
 
 @pytest.fixture
+def empty_database_url(database_url, database_engine) -> str:
+    """The test database emptied, for a test that makes its own app with create_app: other tests leave rows
+    (some not valid documents, written straight to the store) that a starting app would read."""
+    empty_database(database_engine)
+    database_engine.dispose()
+    return database_url
+
+
+@pytest.fixture
 def app(app_pool, database_engine, clock):
     """An app on the emptied test database, indistinguishable from a new one (tests/test_isolation.py)."""
     empty_database(database_engine)  # before the app is lent: it reads the database as it starts

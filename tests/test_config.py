@@ -64,8 +64,8 @@ def test_a_bad_replay_instant_is_refused_naming_the_variable(raw, reason):
     assert reason in failure.value.errors["ROADWORKS_AT"][0]
 
 
-def test_a_replaying_app_marks_every_answer_and_answers_as_of_its_instant(database_url):
-    app = create_app({"DATABASE_URL": database_url, "MIGRATE": False, "AT": "2024-05-20T12:00+08:00"})
+def test_a_replaying_app_marks_every_answer_and_answers_as_of_its_instant(empty_database_url):
+    app = create_app({"DATABASE_URL": empty_database_url, "MIGRATE": False, "AT": "2024-05-20T12:00+08:00"})
     client = app.test_client()
     for path in ("/api/v1/closures", "/api/v1/closures", "/no-such-page", "/map/config.json"):
         assert client.get(path).headers["Roadworks-Clock"] == "replay 2024-05-20T12:00:00+08:00"

@@ -89,9 +89,9 @@ def test_the_docs_page_may_run_exactly_its_own_inline_script(client):
     assert "'unsafe-eval'" not in policy
 
 
-def test_a_policy_set_by_the_route_itself_is_kept(database_url, clock):
+def test_a_policy_set_by_the_route_itself_is_kept(empty_database_url, clock):
     # An app of its own, made here: a route is added to it.
-    app = create_app({"DATABASE_URL": database_url, "MIGRATE": False, "CLOCK": clock, "PUBLIC_URL": TEST_PUBLIC_URL})
+    app = create_app({"DATABASE_URL": empty_database_url, "MIGRATE": False, "CLOCK": clock, "PUBLIC_URL": TEST_PUBLIC_URL})
     app.add_url_rule("/own-policy", "own_policy",
                      lambda: ("<p>x</p>", 200, {"Content-Security-Policy": "default-src 'self'",
                                                 "Content-Type": "text/html"}))
