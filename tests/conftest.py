@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 from datetime import datetime, timedelta, timezone
@@ -123,6 +124,16 @@ def database_engine(database_url):
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+def rate_remaining(headers) -> int:
+    """What is left of the client's budget, read from the answer's `RateLimit` field (`"policy";r=N;t=S`)."""
+    return int(re.search(r";r=(\d+)", headers["RateLimit"]).group(1))
+
+
+def rate_quota(headers) -> int:
+    """The client's budget per window, read from the answer's `RateLimit-Policy` field (`"policy";q=N;w=S`)."""
+    return int(re.search(r";q=(\d+)", headers["RateLimit-Policy"]).group(1))
 
 
 @pytest.fixture

@@ -22,9 +22,10 @@ Rate limits
   in front of the app, which trusts that many X-Forwarded-For / X-Forwarded-Proto entries (werkzeug
   ProxyFix). Never set it without such a proxy: clients could then choose their own address.
 - Health checks and static assets (the map's files, the offline docs' assets) are not counted.
-- Answers carry `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers) and the
-  customary `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix time); a 429
-  is problem+json with `Retry-After` in seconds.
+- Answers carry `RateLimit-Policy` (quota q per window w seconds) and `RateLimit` (r remaining, reset in
+  t seconds), from draft-ietf-httpapi-ratelimit-headers, and nothing else: the older X-RateLimit-* trio
+  would say the same again in three more lines on every poll. A 429 is problem+json with `Retry-After`
+  in seconds.
 
 Compression
 - gzip, br, zstd or deflate as the client's Accept-Encoding prefers, for JSON, GeoJSON, problem+json,
@@ -135,9 +136,7 @@ class RateLimiter:
         policy, limit, _, breached, remaining, reset_at = counted
         seconds = max(1 if breached else 0, math.ceil(reset_at - time.time()))
         fields = [("RateLimit-Policy", f'"{policy}";q={limit.amount};w={limit.get_expiry()}'),
-                  ("RateLimit", f'"{policy}";r={remaining};t={seconds}'),
-                  ("X-RateLimit-Limit", str(limit.amount)), ("X-RateLimit-Remaining", str(remaining)),
-                  ("X-RateLimit-Reset", str(math.ceil(reset_at)))]
+                  ("RateLimit", f'"{policy}";r={remaining};t={seconds}')]
         return fields + [("Retry-After", str(seconds))] if status == 429 else fields
 
     def window(self, limit: RateLimitItem, key: str) -> tuple[float, int]:
