@@ -81,7 +81,8 @@ def assert_revalidation(response) -> None:
     assert headers["ETag"] and "max-age=" in headers["Cache-Control"] and "Accept-Encoding" in headers["Vary"]
     assert headers["Access-Control-Allow-Origin"] == "*" and headers["Access-Control-Expose-Headers"] == "*"
     assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-Id"])
-    assert not {"Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"} \
+    assert re.fullmatch(r'"[a-z-]+";r=\d+;t=\d+', headers["RateLimit"])  # what is left; the policy came with the 200
+    assert not {"RateLimit-Policy", "Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"} \
         & set(headers.keys())
 
 

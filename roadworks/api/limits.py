@@ -24,7 +24,7 @@ Rate limits
 - Health checks and static assets (the map's files, the offline docs' assets) are not counted.
 - Answers carry `RateLimit-Policy` (quota q per window w seconds) and `RateLimit` (r remaining, reset in
   t seconds), from draft-ietf-httpapi-ratelimit-headers, and nothing else: the older X-RateLimit-* trio
-  would say the same again in three more lines on every poll. A 429 is problem+json with `Retry-After`
+  would say the same again in three more lines on every poll. A 304 carries `RateLimit` alone. A 429 is problem+json with `Retry-After`
   in seconds.
 
 Compression
@@ -132,11 +132,17 @@ class RateLimiter:
         return counted
 
     def headers(self, counted: Counted, status: int) -> list[tuple[str, str]]:
-        """RateLimit fields for a counted answer; Retry-After only on a 429."""
+        """RateLimit fields for a counted answer; Retry-After only on a 429.
+
+        A 304 carries only `RateLimit`, what is left now: its policy, which names no state, came with the
+        200 the client revalidates, and a 304 repeats little more than what changed (RFC 9110, 15.4.5).
+        """
         policy, limit, _, breached, remaining, reset_at = counted
         seconds = max(1 if breached else 0, math.ceil(reset_at - time.time()))
-        fields = [("RateLimit-Policy", f'"{policy}";q={limit.amount};w={limit.get_expiry()}'),
-                  ("RateLimit", f'"{policy}";r={remaining};t={seconds}')]
+        left = ("RateLimit", f'"{policy}";r={remaining};t={seconds}')
+        if status == 304:
+            return [left]
+        fields = [("RateLimit-Policy", f'"{policy}";q={limit.amount};w={limit.get_expiry()}'), left]
         return fields + [("Retry-After", str(seconds))] if status == 429 else fields
 
     def window(self, limit: RateLimitItem, key: str) -> tuple[float, int]:

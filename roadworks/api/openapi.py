@@ -266,7 +266,9 @@ def _responses(method: str, path: str, responses: dict, writes: bool) -> None:
             continue
         headers = response.setdefault("headers", {})
         names = list(_ALWAYS)
-        if method == "get":
+        if status == "304":  # what a revalidation repeats: validators, caching, what is left of the budget
+            names = [n for n in names if n != "RateLimit-Policy"] + ["ETag", "Cache-Control"]
+        elif method == "get":
             names += ["ETag", "Last-Modified", "Cache-Control"]
             if path in ("/api/v1/closures", "/api/v1/changes"):
                 names.append("Link")
