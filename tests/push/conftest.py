@@ -12,6 +12,17 @@ import pytest
 from roadworks.auth import create_token
 
 
+# A test with a receiver or a worker starts an HTTP server or delivery threads: a system test, by the marker's
+# meaning (pyproject.toml), whichever module it is in.
+SERVING = {"receiver", "start_worker"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SERVING & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.system)
+
+
 class Receiver:
     """A partner's endpoint on loopback: keeps each request; answers `status` (a list is used up in turn)."""
 
