@@ -282,12 +282,7 @@ def rate_wrk(port: int, path: str, etag: str | None, seconds: float, expected: i
 
 def expect_status(port: int, path: str, etag: str | None, expected: int) -> None:
     """wrk counts answers, not statuses: check once that this case answers `expected` (200, or 304 to `etag`)."""
-    import http.client
-
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    connection.request("GET", path, headers={"If-None-Match": etag} if etag else {})
-    status = connection.getresponse().status
-    connection.close()
+    status, _ = probe(port, path, etag)
     if status != expected:
         raise RuntimeError(f"{path} on port {port} answered {status}, not {expected}")
 
@@ -322,8 +317,8 @@ MINIMAL_APP = textwrap.dedent('''
 HOP_BY_HOP = {"date", "server", "connection", "content-length", "transfer-encoding", "keep-alive"}
 
 
-def answer_headers(port: int, path: str, etag: str | None) -> list[list[str]]:
-    """The headers our app sends for `path` (a 304 with `etag`), without the per-connection ones."""
+def probe(port: int, path: str, etag: str | None) -> tuple[int, list[tuple[str, str]]]:
+    """One GET of `path` (with If-None-Match: `etag`): its status and headers."""
     import http.client
 
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -331,7 +326,12 @@ def answer_headers(port: int, path: str, etag: str | None) -> list[list[str]]:
     response = connection.getresponse()
     response.read()
     connection.close()
-    return [[name, value] for name, value in response.getheaders() if name.lower() not in HOP_BY_HOP]
+    return response.status, response.getheaders()
+
+
+def answer_headers(port: int, path: str, etag: str | None) -> list[list[str]]:
+    """The headers our app sends for `path` (a 304 with `etag`), without the per-connection ones."""
+    return [[name, value] for name, value in probe(port, path, etag)[1] if name.lower() not in HOP_BY_HOP]
 
 
 def over_http(n: int, seconds: float, side: float) -> dict:

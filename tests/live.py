@@ -48,6 +48,18 @@ def call(port: int, method: str, path: str, *, body=None, headers=None, timeout:
     return response.status, response.headers, json.loads(payload) if payload else None
 
 
+def stop(process: subprocess.Popen | None) -> None:
+    """SIGTERM to a server started in a process group of its own; its whole group SIGKILLed after 10 s."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 class Gunicorn:
     """`gunicorn --preload -w N wsgi:app` on a free port, in a process group of its own."""
 
@@ -83,13 +95,7 @@ class Gunicorn:
             self.process.wait()
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        stop(self.process)
 
     def call(self, method: str, path: str, **kwargs):
         return call(self.port, method, path, **kwargs)
@@ -128,14 +134,7 @@ class Served:
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop(self.process)
 
     @property
     def url(self) -> str:

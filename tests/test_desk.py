@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
-from tests.test_map import CHROMIUM, TILE, TILE_URL
+from tests.browsers import artifacts_folder, chromium, served
+from tests.test_map import TILE, TILE_URL
 
 # A save runs the whole write and reload under a loaded CI machine (both CI passes, browsers beside): 5 s was
 # seen to run out once; a real failure still fails, only later.
@@ -38,38 +35,21 @@ INSTANTS = {  # the scenario's table: (Ledu-Gonghe, Ledu-Nanxiao, Yangjia-Jiangu
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.path.exists(CHROMIUM):
-        reason = f"{CHROMIUM} not found (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--lang=zh-CN"])
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
 def artifacts() -> Path:
-    """Screenshots: $ROADWORKS_ARTIFACTS/desk, else the system temp dir's roadworks-artifacts/desk."""
-    folder = Path(os.environ.get("ROADWORKS_ARTIFACTS") or Path(tempfile.gettempdir()) / "roadworks-artifacts") / "desk"
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"\ndesk screenshots: {folder}")
-    return folder
+    return artifacts_folder("desk")
 
 
 @pytest.fixture
 def live(app, services):
     """The test app on an empty database, served over HTTP on a free port."""
     services.settings["TILE_URL"] = TILE_URL
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import struct
-import tempfile
-import threading
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,11 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
+
+from tests.browsers import artifacts_folder, chromium, served
 
 pytestmark = pytest.mark.system
 
-CHROMIUM = "/usr/bin/chromium"
 # Never reached: each test answers or fails the tile requests itself, so no test touches the network.
 TILE_URL = "https://tiles.invalid/{z}/{x}/{y}.png"
 PHONE = {"width": 360, "height": 740}
@@ -62,40 +59,21 @@ TILE = plain_tile()
 
 @pytest.fixture(scope="module")
 def browser():
-    """One Chromium for the module: launching it is the slow part."""
-    if not os.path.exists(CHROMIUM):
-        reason = f"{CHROMIUM} not found (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # --lang: the date picker follows the browser's own language, as on a resident's phone.
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--lang=zh-CN"])
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
 def artifacts() -> Path:
-    """Where the screenshots go: $ROADWORKS_ARTIFACTS, else a folder in the system's temp dir (never the repo)."""
-    folder = Path(os.environ.get("ROADWORKS_ARTIFACTS") or Path(tempfile.gettempdir()) / "roadworks-artifacts") / "map"
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"\nmap screenshots: {folder}")
-    return folder
+    return artifacts_folder("map")
 
 
 @pytest.fixture
 def live(app, demo):
     """The test app, with the demo loaded, served over HTTP on a free port."""
     demo.settings["TILE_URL"] = TILE_URL
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ Rate limits
 - Health checks and static assets (the map's files, the offline docs' assets) are not counted.
 - Answers carry `RateLimit-Policy` (quota q per window w seconds) and `RateLimit` (r remaining, reset in
   t seconds), from draft-ietf-httpapi-ratelimit-headers, and nothing else: the older X-RateLimit-* trio
-  would say the same again in three more lines on every poll. A 304 carries `RateLimit` alone. A 429 is problem+json with `Retry-After`
-  in seconds.
+  would say the same again in three more lines on every poll. A 304 carries `RateLimit` alone. A 429
+  is problem+json with `Retry-After` in seconds.
 
 Compression
 - gzip, br, zstd or deflate as the client's Accept-Encoding prefers, for JSON, GeoJSON, problem+json,
