@@ -19,6 +19,7 @@ from typing import Any, Callable, Hashable, Iterable
 
 from .auth import Actor
 from .budget import ByteLru
+from .domain.errors import TooLarge
 from .index import Entry, Snapshot
 
 # Anonymous readers and partners: everyone who sees published closures only.
@@ -138,6 +139,18 @@ class Key:
     audience: tuple
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A query refused at a change sequence for the size of its answer, and when that was found."""
+
+    error: TooLarge
+    built_at: datetime
+
+
+# What a kept refusal costs: the error, its message and the record.
+REFUSAL_BYTES = 1024
+
+
 class AnswerCache:
     """Every kept public answer, and which requests ask for which, within one byte budget.
 
@@ -167,13 +180,23 @@ class AnswerCache:
     def get(self, key: Key, now: datetime) -> Answer | None:
         """The answer kept for `key` if it still holds at `now`."""
         found = self._answers.get(key)
-        return found if found is not None and found.holds(now) else None
+        return found if type(found) is Answer and found.holds(now) else None
 
     def get_or_build(self, key: Key, now: datetime, build: Callable[[], Answer]) -> Answer:
-        found = self.get(key, now)
-        if found is None:
+        """The answer kept for `key`, else `build()`'s, kept. A refusal (TooLarge with an `until`) is kept too,
+        so asking again costs a lookup until then, not the work that found the answer too large."""
+        found = self._answers.get(key)
+        if type(found) is Refused and found.built_at <= now < found.error.until:
+            raise found.error
+        if type(found) is Answer and found.holds(now):
+            return found
+        try:
             found = build()
-            self._answers.put(key, found, found.cost() + len(repr(key)))
+        except TooLarge as error:
+            if error.until is not None:
+                self._answers.put(key, Refused(error, now), REFUSAL_BYTES + len(repr(key)))
+            raise
+        self._answers.put(key, found, found.cost() + len(repr(key)))
         return found
 
     def encoded(self, key: Key, answer: Answer, coding: str, compress: Callable[[bytes], bytes]) -> bytes:

@@ -71,11 +71,17 @@ DEFAULTS: dict[str, Any] = {
     # on a 30-part street both ways meets at most 213 nights of the default 211-day horizon: 12,780 events
     # (~13 MB of WZDx). Lengthen the horizon to a year and it needs 367 x 60 = 22,020: raise this with it.
     "FEED_MAX_EVENTS_PER_CLOSURE": 15000,
+    # Road events one feed answer may hold in all (a whole city's WZDx at 100,000 closures was 920 MB); past it
+    # the feed is refused with a 400 asking for a bbox, road or project. At least FEED_MAX_EVENTS_PER_CLOSURE.
+    "FEED_MAX_EVENTS": 20000,
     # Byte budgets of this process's caches (least recently used dropped first). Answers: every public
     # answer with its compressed copies (answers.AnswerCache). Fragments: each closure's part of every page
     # and feed, kept across writes (feeds.FragmentMemo).
     "ANSWER_CACHE_BYTES": 64 * 1024 * 1024,
     "FRAGMENT_CACHE_BYTES": 128 * 1024 * 1024,
+    # Closures parsed from the snapshot's compact form, with their resolved schedules (index.Kept): about
+    # 2.6 KB a closure, so 48 MB holds about 18,000 of them; the others are parsed again when read.
+    "PARSED_CACHE_BYTES": 48 * 1024 * 1024,
     # Redis (rate-limit counts): connect and read timeouts in milliseconds, and the pause before retrying it
     # after it failed, in seconds; meanwhile each process counts on its own.
     "REDIS_TIMEOUT_MS": 100,
@@ -92,8 +98,8 @@ CODE_ONLY: dict[str, Any] = {"CLOCK": None, "MIGRATE": True}
 
 _INTEGERS = {"MAX_BODY_BYTES", "TRUSTED_PROXIES", "FEED_DAYS_BACK", "FEED_DAYS_AHEAD", "MAX_QUERY_BYTES",
              "MAX_INTERVAL_DAYS", "ROUTE_MAX_VERTICES", "ROUTE_MAX_WINDOW_DAYS", "ROUTE_MAX_PAIRS",
-             "FEED_MAX_EVENTS_PER_CLOSURE", "DESK_SESSION_MINUTES",
-             "ANSWER_CACHE_BYTES", "FRAGMENT_CACHE_BYTES", "REDIS_TIMEOUT_MS", "REDIS_RETRY_S",
+             "FEED_MAX_EVENTS_PER_CLOSURE", "FEED_MAX_EVENTS", "DESK_SESSION_MINUTES",
+             "ANSWER_CACHE_BYTES", "FRAGMENT_CACHE_BYTES", "PARSED_CACHE_BYTES", "REDIS_TIMEOUT_MS", "REDIS_RETRY_S",
              "REPORT_ERASE_EVERY_S", "WEBHOOK_ALLOW_PRIVATE", "PUSH_THREADS"}
 
 

@@ -6,6 +6,7 @@ import gc
 import heapq
 import logging
 import threading
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -37,33 +38,73 @@ BATCH = 2_000
 _Deferred = tuple[Packed, Project]
 _made = threading.Lock()  # the first read of a deferred value: one thread's result is the one kept
 
+# What a parsed closure and a resolved schedule hold beyond the compact form's JSON, as measured with
+# tracemalloc on the synthetic set (bench/synthetic.py: ~380 bytes of JSON, ~1,400 parsed, ~1,200 resolved).
+VIEW_BYTES, TIMELINE_BYTES, PER_JSON_BYTE = 600, 400, 2
+
+
+class Kept:
+    """The parsed closures and resolved schedules that packed entries hold, within a byte budget.
+
+    A query reads a few closures of 100,000, but a whole-city pass (a feed without bbox, say) would
+    otherwise leave every one of them parsed for good: about 2.6 KB each. Past `budget`, the forms made
+    longest ago are dropped from their entries, which make them again when next read.
+    """
+
+    def __init__(self, budget: int):
+        self.budget, self.used = int(budget), 0
+        self._held: deque[tuple["Entry", str, int]] = deque()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def add(self, entry: "Entry", slot: str, cost: int) -> None:
+        """`entry` now holds a made value in `slot`, costing about `cost` bytes."""
+        with self._lock:
+            self._held.append((entry, slot, cost))
+            self.used += cost
+            while self.used > self.budget and self._held:
+                old, old_slot, paid = self._held.popleft()
+                self.used -= paid
+                old.__dict__[old_slot] = None
+
 
 class _OnFirstRead:
     """An Entry field whose value may be given deferred, and is then made when first read.
 
     A full build makes 100,000 entries of which a query reads a few: parsing every closure and resolving
-    every schedule up front was most of the start-up time, and their memory is held only for the
-    closures asked about. Once made, the value stays: a reader may rely on its identity.
+    every schedule up front was most of the start-up time. A value given at once stays on its entry; a
+    value made from a packed closure is kept in `made_slot` within the entry's `Kept` budget, so a
+    reader may not rely on its identity across reads.
     """
 
-    def __init__(self, deferred: type, make) -> None:
-        self.deferred, self.make = deferred, make
+    def __init__(self, deferred: type, make, cost) -> None:
+        self.deferred, self.make, self.cost = deferred, make, cost
 
     def __set_name__(self, owner, name: str) -> None:
-        self.slot = "_" + name
+        self.slot, self.made_slot = "_" + name, "_made_" + name
 
     def __get__(self, entry, owner=None):
         if entry is None:
             raise AttributeError("no default")  # to dataclasses: a field without a default
-        held = entry.__dict__[self.slot]
+        values = entry.__dict__
+        held = values[self.slot]
         if not isinstance(held, self.deferred):
             return held
+        made = values[self.made_slot]
+        if made is not None:
+            return made
         made = self.make(entry, held)
-        with _made:
-            held = entry.__dict__[self.slot]
-            if isinstance(held, self.deferred):
-                held = entry.__dict__[self.slot] = made
-        return held
+        kept = values["_kept"]
+        if kept is None or not isinstance(values["_view"], tuple):  # nothing to make it again from
+            with _made:
+                if isinstance(values[self.slot], self.deferred):
+                    values[self.slot] = made
+                return values[self.slot]
+        values[self.made_slot] = made
+        kept.add(entry, self.made_slot, self.cost(entry))
+        return made
 
     def __set__(self, entry, value) -> None:
         entry.__dict__[self.slot] = value
@@ -74,25 +115,34 @@ def _parsed(entry: "Entry", held: _Deferred) -> ClosureView:
 
 
 def _resolved(entry: "Entry", held: None) -> Timeline:
-    view = entry.__dict__["_view"]
-    if isinstance(view, tuple):  # still packed: a status needs no more, so the parsed closure is not kept
-        return view[0].closure().timeline(view[1])
+    # Whoever keeps a closure's timeline reads the closure too (a feed, a page): both from one parse.
+    view = entry.view
     return view.closure.timeline(view.project)
+
+
+def _json_bytes(entry: "Entry") -> int:
+    view = entry.__dict__["_view"]
+    return PER_JSON_BYTE * len(view[0].props) if isinstance(view, tuple) else 0
 
 
 @dataclass
 class Entry:
     """One closure in the snapshot, with what queries need precomputed (its view and timeline on first use)."""
 
-    view: ClosureView = _OnFirstRead(tuple, _parsed)  # or (Packed, Project): parsed when first read
+    view: ClosureView = _OnFirstRead(tuple, _parsed, lambda e: VIEW_BYTES + _json_bytes(e))  # or (Packed, Project)
     shape: BaseGeometry
     bounds: tuple[float, float, float, float]
     road: str
-    timeline: Timeline = _OnFirstRead(type(None), _resolved)  # None: made from `view` when first read
+    timeline: Timeline = _OnFirstRead(type(None), _resolved, lambda e: TIMELINE_BYTES + _json_bytes(e))  # None: made
     published_at: datetime | None
     seq: int = 0  # the change sequence of this version
-    # (valid_from, valid_until, status, next_change): the last status computed, reused while valid.
+    # (valid_from, valid_until, status, next_change, last_boundary): the last status learnt, reused while valid.
     _status: tuple | None = field(default=None, repr=False)
+    _kept: Kept | None = field(default=None, repr=False, compare=False)  # the budget of forms made from packed
+    # The view and timeline made from the packed closure, while `_kept` keeps them (None: not made, or dropped).
+    # Set in every instance (a factory, not a class default) so that all entries' attribute dicts share keys.
+    _made_view: ClosureView | None = field(default_factory=type(None), init=False, repr=False, compare=False)
+    _made_timeline: Timeline | None = field(default_factory=type(None), init=False, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -115,21 +165,49 @@ class Entry:
         """The closure's stored JSON document."""
         return closure_doc(self.closure)
 
+    @property
+    def project(self) -> Project:
+        """The closure's project, read without parsing the closure: a project edit gives a new one."""
+        held = self.__dict__["_view"]
+        return held[1] if isinstance(held, tuple) else held.project
+
     def status(self, at: datetime) -> tuple[str, datetime | None]:
         """Status and next change at `at`; a status holds until its next change, so reuse it until then."""
-        cached = self._status
-        if cached is not None and cached[0] <= at and (cached[1] is None or at < cached[1]):
-            return cached[2], cached[3]
-        status, change = self.timeline.status_at(at), self.timeline.next_change(at)
-        self._status = (at, change, status, change)
-        return status, change
+        known = self._known(at) or self._learn(at)
+        return known[2], known[3]
 
     def last_event(self, at: datetime, now: datetime) -> datetime | None:
         """No later than this instant, the representation at `at` (as seen at `now`) last changed by itself."""
-        moments = [self.timeline.last_boundary(at)]
+        known = self._known(at)
+        moments = [known[4] if known is not None else self._timeline_for_status().last_boundary(at)]
         if self.published_at is not None and self.published_at <= now:
             moments.append(self.published_at)
         return max((m for m in moments if m is not None), default=None)
+
+    def _known(self, at: datetime) -> tuple | None:
+        known = self._status
+        return known if known is not None and known[0] <= at and (known[1] is None or at < known[1]) else None
+
+    def _learn(self, at: datetime) -> tuple:
+        """Status, next change and last boundary at `at`, remembered until the first of them may move: a status
+        pass over a whole city then needs no schedule kept to answer again or to date its answer."""
+        timeline = self._timeline_for_status()
+        change, edge = timeline.next_change(at), timeline.next_edge(at)
+        until = change if edge is None or (change is not None and change <= edge) else edge
+        self._status = known = (at, until, timeline.status_at(at), change, timeline.last_boundary(at))
+        return known
+
+    def _timeline_for_status(self) -> Timeline:
+        """The timeline held, else one made for this question and dropped after it: a status pass over a
+        whole city keeps its answers (about 100 bytes a closure), not every parsed schedule."""
+        values = self.__dict__
+        held = values["_timeline"] if values["_timeline"] is not None else values["_made_timeline"]
+        if held is not None:
+            return held
+        view = values["_view"]
+        if isinstance(view, tuple):
+            view = values["_made_view"] or ClosureView(view[0].closure(), view[1])
+        return view.closure.timeline(view.project)
 
     def next_event(self, at: datetime) -> datetime | None:
         """The first instant after `at` when this closure's public representation changes by itself."""
@@ -168,7 +246,7 @@ def _entry(slim: Closure, project: Project, seq: int, shape: BaseGeometry, bound
                  slim.published_at(project), seq)
 
 
-def _entries(stored: list[Stored], projects: dict[str, Project]) -> Iterator[Entry]:
+def _entries(stored: list[Stored], projects: dict[str, Project], budget: Kept | None = None) -> Iterator[Entry]:
     """Entries for a batch of stored closures, their shapes and boxes made in one vectorised pass each.
 
     Each closure stays packed until first read; a draft is parsed now, for its publication instant.
@@ -180,7 +258,8 @@ def _entries(stored: list[Stored], projects: dict[str, Project]) -> Iterator[Ent
         if props.get("publish_at") is not None:
             yield _entry(packed.closure(), project, s.seq, shape, tuple(bounds))
         else:
-            yield Entry((packed, project), shape, tuple(bounds), props["road"].casefold(), None, None, s.seq)
+            yield Entry((packed, project), shape, tuple(bounds), props["road"].casefold(), None, None, s.seq,
+                        _kept=budget)
 
 
 @dataclass(frozen=True)
@@ -299,8 +378,9 @@ def _boxes_meet(a, b) -> bool:
 class ReadModel:
     """Keeps this process's snapshot in step with the database's change sequence."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, kept_budget: int = 48 * 1024 * 1024):
         self.store = store
+        self.kept = Kept(kept_budget)  # closures parsed from the packed form, across snapshots
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._stale = False
@@ -351,10 +431,12 @@ class ReadModel:
         seq, projects, writes = self.store.everything()
         parsed = {s.id: project_from(s) for s in projects}
         entries = {}
+        # A budget of its own for the new base: the old one's holds old entries, let go with them.
+        self.kept = Kept(self.kept.budget)
         with _no_cycle_collection():
             rows = self.store.each_closure(BATCH)
             while batch := list(islice(rows, BATCH)):
-                entries.update((e.id, e) for e in _entries(batch, parsed))
+                entries.update((e.id, e) for e in _entries(batch, parsed, self.kept))
         return Snapshot(seq, Base.build(entries), {}, parsed, writes.last, writes.last_public)
 
     def _patched(self, current: Snapshot, changed) -> Snapshot:

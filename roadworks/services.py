@@ -63,7 +63,7 @@ def build(settings: Mapping[str, Any], instance_path: str, engine=None) -> Servi
     clock = make_clock(settings)
     registry = Registry(store, default_timezone=settings["TIMEZONE"], service_area=area, clock=clock,
                         feed_cap=feed_cap(settings))
-    index = ReadModel(store)
+    index = ReadModel(store, int(settings["PARSED_CACHE_BYTES"]))
     # Built now, not on the first request: under `gunicorn --preload` workers inherit it at fork.
     index.snapshot()
     engine.dispose()  # no pooled or kept connection may cross a fork into a worker

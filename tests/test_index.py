@@ -8,6 +8,7 @@ must answer exactly as a full build of the same data would.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -611,6 +612,61 @@ def test_a_full_build_parses_no_published_closure_until_asked(second_project, mo
     assert entry.timeline is entry.timeline and len(parsed) == 3
 
 
+def _held(entry) -> list[str]:
+    """The forms an entry holds made from its packed closure (its parsed view, its timeline)."""
+    return [slot for slot in ("_made_view", "_made_timeline") if getattr(entry, slot) is not None]
+
+
+def test_a_whole_city_pass_keeps_parsed_closures_within_the_budget(second_project):
+    every_kind(second_project)
+    reference = one_by_one(second_project)
+    budget = 3 * (index_module.VIEW_BYTES + index_module.TIMELINE_BYTES)
+    model = ReadModel(second_project.store, kept_budget=budget)
+    snapshot = model.snapshot()
+    published = [id for id in reference if not id.startswith("every-draft")]
+    for id in published:
+        entry = snapshot.get(id)
+        assert [entry.status(t) for t in INSTANTS] == [reference[id].status(t) for t in INSTANTS], id
+        assert entry.view == reference[id].view, id
+    assert 0 < model.kept.used <= budget
+    holding = [id for id in published if _held(snapshot.get(id))]
+    assert 0 < len(holding) < len(published), "the first ones read were dropped for the last"
+    first = snapshot.get(published[0])
+    assert not _held(first) and first.view == reference[published[0]].view, "made again when read again"
+
+
+def test_a_remembered_status_dates_its_answer_without_parsing(second_project, monkeypatch):
+    from roadworks.documents import Packed
+
+    every_kind(second_project)
+    reference = one_by_one(second_project)
+    snapshot = ReadModel(second_project.store, kept_budget=0).snapshot()  # nothing made is kept
+    published = [id for id in reference if not id.startswith("every-draft")]
+    for t in INSTANTS:
+        statuses = [snapshot.get(id).status(t) for id in published]
+        parsed = []
+        real = Packed.closure
+        monkeypatch.setattr(Packed, "closure", lambda self: parsed.append(self.id) or real(self))
+        assert [snapshot.get(id).last_event(t, t) for id in published] == \
+            [reference[id].last_event(t, t) for id in published]
+        assert [snapshot.get(id).status(t) for id in published] == statuses and parsed == []
+        monkeypatch.setattr(Packed, "closure", real)
+
+
+def test_fragments_outlive_the_parsed_closure_they_were_made_from(second_project):
+    from roadworks.feeds import FragmentMemo
+
+    every_kind(second_project)
+    snapshot = ReadModel(second_project.store, kept_budget=0).snapshot()
+    entry, memo, made = snapshot.get("every-nights"), FragmentMemo(), []
+    for _ in range(2):
+        assert memo.get("kind", entry, "wgs84", None, lambda: made.append(entry.view) or b"part") == b"part"
+    assert len(made) == 1 and not _held(entry)
+    moved = index_module.make_entry(entry.view.closure, replace(entry.project, name="renamed"), entry.seq, entry.shape)
+    memo.get("kind", moved, "wgs84", None, lambda: made.append(moved.view) or b"new")
+    assert len(made) == 2, "a project edit (a new project object) makes the part again"
+
+
 def test_entries_made_the_old_way_still_work(demo):
     from dataclasses import replace
 
@@ -642,7 +698,22 @@ def test_statuses_asked_first_match_and_keep_the_closure_packed(second_project, 
     for id, slow in reference.items():
         fast = built.get(id)
         assert [fast.status(t) for t in INSTANTS] == [slow.status(t) for t in INSTANTS], id
+        assert not _held(fast), "a status keeps its answer, not the closure or schedule it was read from"
+    by_statuses = len(parsed)
+    for id, slow in reference.items():
+        fast = built.get(id)
         assert fast.timeline == slow.timeline and fast.timeline is fast.timeline, id
-    assert sorted(parsed) == sorted(published), "each timeline made from the packed closure, once"
+    assert sorted(parsed[by_statuses:]) == sorted(published), "each timeline made from the packed closure, once"
     assert [built.get(id).view.closure for id in published] == [reference[id].view.closure for id in published]
-    assert sorted(parsed) == sorted(published * 2), "the closure parsed for a timeline is not kept"
+    assert sorted(parsed[by_statuses:]) == sorted(published), "the closure parsed for a timeline is kept with it"
+
+
+def test_a_full_build_lets_go_of_what_the_old_base_parsed(second_project):
+    every_kind(second_project)
+    model = ReadModel(second_project.store)
+    old = model.snapshot()
+    assert old.get("every-nights").view is not None and len(model.kept) == 1
+    budget = model.kept
+    fresh = model.rebuild()
+    assert model.kept is not budget and len(model.kept) == 0 and fresh.get("every-nights").view is not None
+    assert len(model.kept) == 1 and old.get("every-plain").view is not None and len(model.kept) == 1

@@ -10,6 +10,7 @@ from marshmallow import RAISE, fields, validate
 
 from ..config import feed_horizon
 from ..domain.crs import WGS84
+from ..domain.errors import TooLarge
 from ..feeds import FragmentMemo, Horizon, encode, in_crs
 from ..feeds.ical import closure_calendar
 from ..feeds import waze
@@ -32,6 +33,12 @@ blp = ApiBlueprint("feeds", __name__, url_prefix="/feeds",
 def max_events() -> int:
     """FEED_MAX_EVENTS_PER_CLOSURE: no closure puts more road events into one feed, whatever is stored."""
     return int(services().settings["FEED_MAX_EVENTS_PER_CLOSURE"])
+
+
+def max_total() -> int:
+    """FEED_MAX_EVENTS: the road events one feed answer may hold, never below what one closure may put in."""
+    settings = services().settings
+    return max(int(settings["FEED_MAX_EVENTS"]), int(settings["FEED_MAX_EVENTS_PER_CLOSURE"]))
 
 
 def horizon() -> Horizon:
@@ -63,7 +70,13 @@ def _answer(query: dict, render, media_type: str, *, extra: tuple = (),
         crs = query.get("crs", WGS84)
         matching = select(snapshot, query)
         entries = in_crs(public(matching, at), crs, _memo())
-        body = render(entries, at, crs)
+        try:
+            body = render(entries, at, crs)
+        except TooLarge as error:
+            # Each closure's events depend on the horizon's day alone, and a publication only adds: the same
+            # query stays too large at this change sequence until the horizon slides.
+            error.until = horizon().next_move(at)
+            raise
         note, headers = crs_note(crs)
         if isinstance(body, dict):
             body = encode({**body, **note})
@@ -83,7 +96,8 @@ def wzdx(**query):
     def render(entries, at, crs):
         return work_zone_feed(entries, at, horizon(), publisher=settings["PUBLISHER"] or "Roadworks",
                               contact=settings["CONTACT"] or None,
-                              updated=_last_change(entries), memo=_memo(), crs=crs, max_events=max_events())
+                              updated=_last_change(entries), memo=_memo(), crs=crs, max_events=max_events(),
+                              max_total=max_total())
 
     return _answer(query, render, "application/geo+json")
 
@@ -95,7 +109,8 @@ def calendar(**query):
     """iCalendar (RFC 5545): one event per period in effect, for a street, a project or an area."""
     map_url = absolute("map/")  # the public base, never the Host header: this answer is cached
     return _answer(query, lambda entries, at, crs: closure_calendar(entries, at, horizon(), map_url=map_url,
-                                                                   memo=_memo(), crs=crs, max_events=max_events()),
+                                                                   memo=_memo(), crs=crs, max_events=max_events(),
+                                                                   max_total=max_total()),
                    "text/calendar", extra=(map_url,))
 
 
@@ -105,7 +120,7 @@ def calendar(**query):
 def waze_incidents_json(**query):
     """Waze Closure and Incident Feed (CIFS), JSON form: one incident per period, linked by parent_event."""
     return _answer(query, lambda entries, at, crs: waze_json(entries, at, horizon(), memo=_memo(), crs=crs,
-                                                               max_events=max_events()),
+                                                               max_events=max_events(), max_total=max_total()),
                    "application/json", next_change=_waze_change)
 
 
@@ -115,7 +130,7 @@ def waze_incidents_json(**query):
 def waze_incidents_xml(**query):
     """Waze Closure and Incident Feed (CIFS), XML form, valid against the CIFS v2 XSD."""
     return _answer(query, lambda entries, at, crs: waze_xml(entries, at, horizon(), memo=_memo(), crs=crs,
-                                                              max_events=max_events()),
+                                                              max_events=max_events(), max_total=max_total()),
                    "application/xml", next_change=_waze_change)
 
 

@@ -8,7 +8,7 @@ from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
 from ..auth import Forbidden, Unauthenticated
-from ..domain.errors import Conflict, NotFound, StaleVersion, Unavailable, ValidationFailed
+from ..domain.errors import Conflict, NotFound, StaleVersion, TooLarge, Unavailable, ValidationFailed
 from .bodies import ProblemSchema, flatten_errors
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(ValidationFailed)
     def on_invalid(error: ValidationFailed):
         return problem(422, "the request does not satisfy the rules; see errors", error.errors)
+
+    @app.errorhandler(TooLarge)
+    def on_too_large(error: TooLarge):
+        return problem(400, "the answer would pass a size cap; narrow the query, see errors", error.errors)
 
     @app.errorhandler(Unauthenticated)
     def on_unauthenticated(error):

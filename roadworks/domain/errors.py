@@ -21,6 +21,17 @@ class ValidationFailed(DomainError):
         return ValidationFailed({_join(prefix, p): m for p, m in self.errors.items()})
 
 
+class TooLarge(DomainError):
+    """A read's answer would pass a cap set for its size; `errors` names the query field that narrows it.
+
+    `until`, if known, is how long the same query at the same change sequence stays refused.
+    """
+
+    def __init__(self, field: str, message: str, until=None):
+        self.errors, self.until = {field: [message]}, until
+        super().__init__(f"{field}: {message}")
+
+
 class NotFound(DomainError):
     """The named resource does not exist (or is not visible to the caller)."""
 

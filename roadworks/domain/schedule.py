@@ -287,6 +287,15 @@ class Timeline:
                         latest = x
         return latest
 
+    def next_edge(self, t: datetime) -> datetime | None:
+        """The first start or end of a window or pause (actual dates applied) after `t`, or None.
+
+        Between `t` and the earlier of this and `next_change(t)`, `last_boundary` stays what it is at `t`:
+        every other instant it may return is a change of status.
+        """
+        i = bisect_right(self._edges, _utc(t))
+        return self._edges[i] if i < len(self._edges) else None
+
     def in_effect(self, start: datetime | None, end: datetime | None, *, include_paused: bool = False) -> bool:
         """Whether the closure is in effect (or paused, on request) at some moment of the closed [start, end].
 

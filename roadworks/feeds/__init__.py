@@ -16,6 +16,7 @@ import shapely
 from ..budget import ByteLru
 from ..config import DEFAULTS
 from ..domain.crs import WGS84, shapes_to
+from ..domain.errors import TooLarge
 from ..domain.schedule import Period, Timeline
 from ..index import Entry
 
@@ -134,7 +135,24 @@ def within_cap(entry: Entry, periods: list[Period], ways: int, parts: int, cap: 
     return periods[first:first + keep], parts
 
 
-# Known by id, change sequence and view: a project edit gives a closure a new view (and maybe more
+class Tally:
+    """The road events a feed answer has taken so far, refused past `cap` (FEED_MAX_EVENTS; None: no cap).
+
+    Counted as each closure's part is taken, so a refused feed stops at the cap instead of rendering a
+    whole city first; the parts made meanwhile stay in the memo for the narrower feeds asked next.
+    """
+
+    def __init__(self, cap: int | None):
+        self.cap, self.count = cap, 0
+
+    def add(self, events: int) -> None:
+        self.count += events
+        if self.cap is not None and self.count > self.cap:
+            raise TooLarge("bbox", f"this feed would hold more than {self.cap} road events (FEED_MAX_EVENTS="
+                                   f"{self.cap}); narrow it with bbox, road or project")
+
+
+# Known by id, change sequence and project: a project edit gives a closure a new project object (and maybe more
 # events) without a new sequence, and a database emptied and refilled reuses sequences.
 _warned: set[tuple[str, int, int]] = set()
 _warned_lock = threading.Lock()
@@ -142,7 +160,7 @@ _warned_lock = threading.Lock()
 
 def _warn_capped(entry: Entry, events: int, cap: int) -> None:
     with _warned_lock:
-        key = (entry.id, entry.seq, id(entry.view))
+        key = (entry.id, entry.seq, id(entry.project))
         if key in _warned:
             return
         if len(_warned) >= 10_000:  # a bound on memory; at worst a warning is repeated
@@ -207,8 +225,8 @@ def raw_array(parts: list[bytes]) -> Raw:
 class FragmentMemo:
     """Each closure's part of a feed, rendered once per version of the closure and kept across writes.
 
-    An entry is known by its closure's id and change sequence, and by its view object (a project edit
-    gives the closure a new view without a new sequence); the caller adds everything else the part
+    An entry is known by its closure's id and change sequence, and by its project object (a project edit
+    gives the closure a new one without a new sequence); the caller adds everything else the part
     depends on (the crs, the periods shown, as `shown_periods` gives them). A closure keeps one version
     per kind and crs: a newer version or other periods shown drop the older one. Thread-safe; at most
     `budget` bytes of parts and their keys (as `part_bytes` estimates them), the least recently used
@@ -216,7 +234,7 @@ class FragmentMemo:
     """
 
     def __init__(self, budget: int = 128 * 1024 * 1024, limit: int | None = None):
-        self._parts = ByteLru(budget, on_drop=self._forget, max_items=limit)  # key -> (view, part)
+        self._parts = ByteLru(budget, on_drop=self._forget, max_items=limit)  # key -> (project, part)
         self._current: dict[tuple, tuple] = {}  # (kind, id, crs) -> the version held, to drop it when it moves
         self._lock = threading.Lock()
 
@@ -231,7 +249,7 @@ class FragmentMemo:
     def get(self, kind: str, entry: Entry, crs: str, extra: Any, make: Callable[[], Any]) -> Any:
         slot, version = (kind, entry.id, crs), (entry.seq, extra)
         found = self._parts.get(slot + version)
-        if found is not None and found[0] is entry.view:
+        if found is not None and found[0] is entry.project:
             return found[1]
         value = make()
         with self._lock:
@@ -240,7 +258,7 @@ class FragmentMemo:
                 self._parts.pop(slot + old)
             # The key's periods are kept with the part: a night-works closure may show hundreds.
             cost = part_bytes(value) + part_bytes(extra) + PART_OVERHEAD
-            if self._parts.put(slot + version, (entry.view, value), cost):
+            if self._parts.put(slot + version, (entry.project, value), cost):
                 self._current[slot] = version
         return value
 

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..domain.crs import WGS84
 from ..domain.schedule import Period
 from ..index import Entry
-from . import MAX_EVENTS, FragmentMemo, Horizon, shown_periods
+from . import MAX_EVENTS, FragmentMemo, Horizon, Tally, shown_periods
 
 PRODID = "-//Roadworks//Road closures//ZH"
 # How the road is affected, in the residents' words (the default language of the service is Chinese).
@@ -47,18 +47,20 @@ REFRESH = timedelta(hours=1)
 
 def closure_calendar(entries: Iterable[Entry], now: datetime, horizon: Horizon, *, map_url: str,
                      name: str = "Roadworks", memo: FragmentMemo | None = None, crs: str = WGS84,
-                     max_events: int | None = MAX_EVENTS) -> bytes:
+                     max_events: int | None = MAX_EVENTS, max_total: int | None = None) -> bytes:
     """The VCALENDAR of `entries`' periods in effect over `horizon` as seen at `now`, as bytes (UTF-8, CRLF).
 
     Filtering (road, project, bbox) is the caller's: pass only the entries wanted. With a `memo` (`entries`
     being in `crs`), each closure's events are rendered once per version, periods shown and map URL, so a
-    new area, road or day costs a join of kept parts. No closure lists more than `max_events` events.
+    new area, road or day costs a join of kept parts. No closure lists more than `max_events` events, and
+    the calendar no more than `max_total` (FEED_MAX_EVENTS: TooLarge past it).
     """
-    parts = []
+    parts, tally = [], Tally(max_total)
     for entry in entries:
         if not _listed(entry, now):
             continue
         periods, _ = shown_periods(entry, now, horizon, 1, 1, max_events)
+        tally.add(len(periods))
         if memo is None:
             part = closure_part(entry, periods, map_url)
         else:

@@ -34,7 +34,7 @@ from ..budget import ByteLru
 from ..domain.crs import WGS84
 from ..domain.schedule import Hours, Period, zone
 from ..index import Entry
-from . import MAX_EVENTS, FragmentMemo, Horizon, dumps, feed_periods, part_count, raw_array, shown_periods
+from . import MAX_EVENTS, FragmentMemo, Horizon, Tally, dumps, feed_periods, part_count, raw_array, shown_periods
 
 # How long a reopened closure's last incident stays in the feed after the real reopening.
 REOPENED_GRACE = timedelta(days=1)
@@ -77,31 +77,44 @@ def incidents(entries: Iterable[Entry], now: datetime, horizon: Horizon,
 
 def _listed(entries: Iterable[Entry], now: datetime) -> list[Entry]:
     """Drafts not yet published and cancelled closures are left out."""
-    return [e for e in entries if (e.published_at is None or e.published_at <= now) and not e.view.closure.cancelled]
+    return [e for e in entries if _listed_one(e, now)]
+
+
+def _listed_one(entry: Entry, now: datetime) -> bool:
+    return (entry.published_at is None or entry.published_at <= now) and not entry.view.closure.cancelled
 
 
 def waze_json(entries: Iterable[Entry], now: datetime, horizon: Horizon, *,
-              memo: FragmentMemo | None = None, crs: str = WGS84, max_events: int | None = MAX_EVENTS) -> dict:
+              memo: FragmentMemo | None = None, crs: str = WGS84, max_events: int | None = MAX_EVENTS,
+              max_total: int | None = None) -> dict:
     """The CIFS JSON form: {"incidents": [...]}.
 
     With a `memo` (`entries` being in `crs`), each closure's incidents are serialised once per version
-    and periods over the horizon, and `incidents` is `Raw`: write the feed with `encode`.
+    and periods over the horizon, and `incidents` is `Raw`: write the feed with `encode`. With `max_total`
+    (FEED_MAX_EVENTS), a feed that would hold more incidents is refused (TooLarge).
     """
     if memo is None:
-        return {"incidents": incidents(entries, now, horizon, max_events)}
-    return {"incidents": raw_array(_kept(entries, now, horizon, memo, crs, "waze.json", _json_items, max_events))}
+        return {"incidents": _capped(incidents(entries, now, horizon, max_events), max_total)}
+    parts = _kept(entries, now, horizon, memo, crs, "waze.json", _json_items, max_events, Tally(max_total))
+    return {"incidents": raw_array(parts)}
 
 
 def waze_xml(entries: Iterable[Entry], now: datetime, horizon: Horizon, *,
-             memo: FragmentMemo | None = None, crs: str = WGS84, max_events: int | None = MAX_EVENTS) -> bytes:
+             memo: FragmentMemo | None = None, crs: str = WGS84, max_events: int | None = MAX_EVENTS,
+             max_total: int | None = None) -> bytes:
     """The CIFS XML form (valid against cifsv2.xsd), UTF-8 with an XML declaration.
 
     With a `memo` (`entries` being in `crs`), each closure's incidents are serialised once per version.
     """
     if memo is None:
-        return to_xml(incidents(entries, now, horizon, max_events))
-    parts = _kept(entries, now, horizon, memo, crs, "waze.xml", _xml_items, max_events)
+        return to_xml(_capped(incidents(entries, now, horizon, max_events), max_total))
+    parts = _kept(entries, now, horizon, memo, crs, "waze.xml", _xml_items, max_events, Tally(max_total))
     return XML_HEAD + b"".join(parts) + XML_TAIL if any(parts) else to_xml([])
+
+
+def _capped(items: list[dict], max_total: int | None) -> list[dict]:
+    Tally(max_total).add(len(items))
+    return items
 
 
 def _json_items(items: list[dict]) -> bytes:
@@ -114,15 +127,18 @@ def _xml_items(items: list[dict]) -> bytes:
 
 
 def _kept(entries: Iterable[Entry], now: datetime, horizon: Horizon, memo: FragmentMemo, crs: str, kind: str,
-          form, max_events: int | None) -> list[bytes]:
+          form, max_events: int | None, tally: Tally) -> list[bytes]:
     """Every listed closure's incidents shown at `now`, in `form`, each period's taken from the memo.
 
     What a period's incidents say depends on `now` only through the periods over the horizon (their key);
     whether they are shown at all is decided here, at every request, so the answer is exact at every instant.
     """
     out = []
-    for entry in _listed(entries, now):
+    for entry in entries:
+        if not _listed_one(entry, now):
+            continue
         key = _periods(entry, now, horizon, max_events)
+        tally.add(len(key[0]) * key[1])  # incidents: periods x parts; those already over are not shown
         reopened, periods = memo.get(kind, entry, crs, key,
                                      lambda entry=entry, key=key: _by_period(entry, *key, form))
         out.extend(part for period, part in periods if _shown(period, now, reopened))

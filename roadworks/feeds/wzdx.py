@@ -24,7 +24,7 @@ from json.encoder import encode_basestring
 from ..domain.crs import WGS84
 from ..domain.schedule import Period, zone
 from ..index import Entry
-from . import MAX_EVENTS, FragmentMemo, Horizon, dumps, part_count, raw_array, shown_periods
+from . import MAX_EVENTS, FragmentMemo, Horizon, Tally, dumps, part_count, raw_array, shown_periods
 
 WZDX_VERSION = "4.2"
 CC0 = "https://creativecommons.org/publicdomain/zero/1.0/"
@@ -45,21 +45,29 @@ Line = list[list[float]]
 
 def work_zone_feed(entries: Iterable[Entry], now: datetime, horizon: Horizon, *, publisher: str,
                    contact: str | None, update_frequency: int = 60, updated: datetime | None = None,
-                   memo: FragmentMemo | None = None, crs: str = WGS84, max_events: int | None = MAX_EVENTS) -> dict:
+                   memo: FragmentMemo | None = None, crs: str = WGS84, max_events: int | None = MAX_EVENTS,
+                   max_total: int | None = None) -> dict:
     """The WorkZoneFeed for `entries` as seen at `now` over `horizon` (drafts not yet published left out).
 
     `updated` is when the data last changed (default `now`): the feed's bytes, and so its ETag, then
     stay the same between changes. With a `memo` (`entries` being in `crs`), each closure's events are
     serialised once per version and periods shown, and `features` is `Raw`: write the feed with `encode`.
-    No closure puts more than `max_events` events in (FEED_MAX_EVENTS_PER_CLOSURE; None: no cap).
+    No closure puts more than `max_events` events in (FEED_MAX_EVENTS_PER_CLOSURE; None: no cap), and
+    the feed no more than `max_total` (FEED_MAX_EVENTS: TooLarge past it; None: no cap).
     """
     shown = [e for e in entries if e.published_at is None or e.published_at <= now]
+    tally = Tally(max_total)
     if memo is None:
-        features = [f for entry in shown for f in closure_events(entry, now, horizon, max_events)]
+        features = []
+        for entry in shown:
+            events = closure_events(entry, now, horizon, max_events)
+            tally.add(len(events))
+            features += events
     else:
         items = []
         for e in shown:
             key = _shown(e, now, horizon, max_events)
+            tally.add(len(key[0]) * len(TRAVEL[e.view.closure.direction]) * key[1])
             items.append(memo.get("wzdx", e, crs, key, lambda e=e, key=key: _serialised(e, *key)))
         features = raw_array(items)
     return {

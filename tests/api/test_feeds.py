@@ -377,3 +377,57 @@ def test_open511_schedule_and_ogc_extent_do_not_walk_a_far_reaching_schedule():
         assert span[0].date() == date(2025, 1, 1) and span[1].date() == date(2999, 12, 31)
         # 02:30 on a Sunday does not exist when Berlin's clocks spring forward: an exception once a year.
         assert (len(schedule.get("exceptions", [])) > 900) == (zone == "Europe/Berlin")
+
+
+def _events_in(path: str, response) -> int:
+    if path == WZDX:
+        return len(response.json["features"])
+    if path == WAZE_JSON:
+        return len(response.json["incidents"])
+    if path == WAZE_XML:
+        return response.data.count(b"<incident ")
+    return len(list(icalendar.Calendar.from_ical(response.data).walk("VEVENT")))
+
+
+def test_a_feed_past_the_total_cap_is_a_400_naming_it_and_a_narrower_one_is_served(demo, client, make_app,
+                                                                                  clock):
+    clock.now = datetime(2024, 8, 20, 4, tzinfo=timezone.utc)
+    yangjia_box = "101.802,36.610,101.809,36.612"
+    for path in (WZDX, ICS, WAZE_JSON, WAZE_XML):
+        whole = _events_in(path, client.get(path))
+        narrow = _events_in(path, client.get(path, query_string={"bbox": yangjia_box}))
+        assert 0 < narrow < whole, path
+        capped = make_app(FEED_MAX_EVENTS=whole - 1, FEED_MAX_EVENTS_PER_CLOSURE=1).test_client()
+        refused = capped.get(path)
+        assert refused.status_code == 400 and refused.mimetype == "application/problem+json", path
+        assert f"FEED_MAX_EVENTS={whole - 1}" in refused.json["errors"]["bbox"][0]
+        served = capped.get(path, query_string={"bbox": yangjia_box})
+        assert served.status_code == 200 and _events_in(path, served) == narrow, path
+        assert capped.get(path).status_code == 400  # refused again, never a cut feed taken for the whole
+
+
+def test_the_total_cap_never_refuses_what_one_closure_may_hold(demo, make_app, clock):
+    clock.now = datetime(2024, 8, 20, 4, tzinfo=timezone.utc)
+    capped = make_app(FEED_MAX_EVENTS=1, FEED_MAX_EVENTS_PER_CLOSURE=100).test_client()
+    response = capped.get(WZDX, query_string={"bbox": "101.802,36.610,101.809,36.612"})
+    assert response.status_code == 200 and 1 < len(response.json["features"]) <= 100
+
+
+def test_a_refused_feed_is_refused_again_without_the_work_until_a_write_or_the_horizon_slides(
+        demo, make_app, clock, auth, editor_token, monkeypatch):
+    from roadworks.api import feeds
+
+    clock.now = datetime(2024, 8, 20, 4, tzinfo=timezone.utc)
+    capped = make_app(FEED_MAX_EVENTS=1, FEED_MAX_EVENTS_PER_CLOSURE=1).test_client()
+    built = []
+    real = feeds.work_zone_feed
+    monkeypatch.setattr(feeds, "work_zone_feed", lambda *a, **k: built.append(1) or real(*a, **k))
+    assert capped.get(WZDX).status_code == 400 and len(built) == 1
+    clock.advance(hours=10)  # 14:00 UTC: the same horizon day
+    again = capped.get(WZDX)
+    assert again.status_code == 400 and "FEED_MAX_EVENTS=1" in again.json["errors"]["bbox"][0] and len(built) == 1
+    clock.advance(hours=10)  # past UTC midnight: the horizon slid
+    assert capped.get(WZDX).status_code == 400 and len(built) == 2
+    tag = capped.get(f"/api/v1/closures/{GONGHE}").headers["ETag"]
+    assert capped.delete(f"/api/v1/closures/{GONGHE}", headers=auth(editor_token, If_Match=tag)).status_code == 204
+    assert capped.get(WZDX).status_code == 400 and len(built) == 3

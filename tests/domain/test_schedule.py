@@ -684,6 +684,19 @@ def test_next_change_is_the_first_change(case, fractions):
 
 
 @PROPERTY
+@given(cases(), st.lists(st.floats(0.0, 0.999), min_size=3, max_size=3))
+def test_last_boundary_holds_until_the_next_change_or_edge(case, fractions):
+    tl, t = case
+    ends = [m for m in (tl.next_change(t), tl.next_edge(t)) if m is not None]
+    until = min(ends, default=t + 400 * DAY)
+    assert tl.next_edge(t) is None or tl.next_edge(t) > t
+    for f in fractions:
+        later = t + timedelta(microseconds=int((until - t) / TINY * f))
+        assert tl.last_boundary(later) == tl.last_boundary(t), later
+    assert tl.last_boundary(until - TINY) == tl.last_boundary(t)
+
+
+@PROPERTY
 @given(cases())
 def test_pauses_never_extend_a_closure(case):
     tl, t = case
