@@ -90,7 +90,10 @@ def _answer(query: dict, render, media_type: str, *, extra: tuple = (),
 @blp.alt_response(200, content_type="application/geo+json", success=True, schema={"type": "object"})
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def wzdx(**query):
-    """Work Zone Data Exchange 4.2 WorkZoneFeed: one road event per period and direction."""
+    """Work Zone Data Exchange 4.2 WorkZoneFeed: one road event per period and direction.
+
+    A feed of more than FEED_MAX_EVENTS (default 20,000) road events is refused: 400 naming `bbox`.
+    """
     settings = services().settings
 
     def render(entries, at, crs):
@@ -106,7 +109,10 @@ def wzdx(**query):
 @blp.alt_response(200, content_type="text/calendar", success=True, schema={"type": "string"})
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def calendar(**query):
-    """iCalendar (RFC 5545): one event per period in effect, for a street, a project or an area."""
+    """iCalendar (RFC 5545): one event per period in effect, for a street, a project or an area.
+
+    A feed of more than FEED_MAX_EVENTS (default 20,000) road events is refused: 400 naming `bbox`.
+    """
     map_url = absolute("map/")  # the public base, never the Host header: this answer is cached
     return _answer(query, lambda entries, at, crs: closure_calendar(entries, at, horizon(), map_url=map_url,
                                                                    memo=_memo(), crs=crs, max_events=max_events(),
@@ -118,7 +124,10 @@ def calendar(**query):
 @blp.alt_response(200, content_type="application/json", success=True, schema={"type": "object"})
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def waze_incidents_json(**query):
-    """Waze Closure and Incident Feed (CIFS), JSON form: one incident per period, linked by parent_event."""
+    """Waze Closure and Incident Feed (CIFS), JSON form: one incident per period, linked by parent_event.
+
+    A feed of more than FEED_MAX_EVENTS (default 20,000) road events is refused: 400 naming `bbox`.
+    """
     return _answer(query, lambda entries, at, crs: waze_json(entries, at, horizon(), memo=_memo(), crs=crs,
                                                                max_events=max_events(), max_total=max_total()),
                    "application/json", next_change=_waze_change)
@@ -128,7 +137,10 @@ def waze_incidents_json(**query):
 @blp.alt_response(200, content_type="application/xml", success=True, schema={"type": "string"})
 @blp.arguments(FeedQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
 def waze_incidents_xml(**query):
-    """Waze Closure and Incident Feed (CIFS), XML form, valid against the CIFS v2 XSD."""
+    """Waze Closure and Incident Feed (CIFS), XML form, valid against the CIFS v2 XSD.
+
+    A feed of more than FEED_MAX_EVENTS (default 20,000) road events is refused: 400 naming `bbox`.
+    """
     return _answer(query, lambda entries, at, crs: waze_xml(entries, at, horizon(), memo=_memo(), crs=crs,
                                                               max_events=max_events(), max_total=max_total()),
                    "application/xml", next_change=_waze_change)
