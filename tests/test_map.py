@@ -21,6 +21,7 @@ TILE_URL = "https://tiles.invalid/{z}/{x}/{y}.png"
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
 NOW = datetime(2024, 5, 20, 4, 0, tzinfo=timezone.utc)  # the `clock` fixture's now: 12:00 in Xining
+WRONG_PHONE = datetime(2025, 11, 2, 9, 30, tzinfo=timezone.utc)  # a browser clock far from the service's
 GONGHE, NANXIAO, YANGJIA = "dongguan-ledu-gonghe", "dongguan-ledu-nanxiao", "dongguan-yangjia-jianguo"
 
 # The founding case at the scenario's instants (Asia/Shanghai): which line has which status. 乐都路-共和路,
@@ -201,8 +202,24 @@ def test_quick_choice_and_date_picker_change_the_picture(open_page):
     expect(page.locator(f'path.rw-line[data-closure-id="{NANXIAO}"]')).to_have_attribute("data-status", "upcoming")
     assert "at" not in query_of(page)
     page.click('[data-quick="tomorrow"]')
-    assert query_of(page)["at"]  # a day from the browser's now
+    assert query_of(page)["at"]  # a day from the service's now
     assert page.locator('[data-quick="tomorrow"]').get_attribute("aria-pressed") == "true"
+
+
+def test_now_and_the_quick_choices_follow_the_services_clock_not_the_browsers(open_page):
+    page = open_page("", clock=WRONG_PHONE)  # the service's clock is at NOW, as in a replay of the founding case
+    expect(page.locator("#when-text")).to_contain_text("现在（2024年5月20日周一 12:00）")
+    expect(page.locator("#at")).to_have_value("2024-05-20T12:00")  # the picker's default
+    page.click('[data-quick="tomorrow"]')
+    expect(page.locator("#at")).to_have_value("2024-05-21T12:00")
+    assert query_of(page)["at"] == "2024-05-21T12:00"
+    wait_until_drawn(page)
+    asked = [parse_qs(urlsplit(url).query).get("at") for url in page.asked if "/api/v1/closures?" in url]
+    assert asked[-1] == ["2024-05-21T12:00:00+08:00"]
+    assert {id: line["status"] for id, line in lines(page).items()} == \
+        {GONGHE: "active", NANXIAO: "upcoming", YANGJIA: "upcoming"}  # the scenario's statuses that day
+    page.click('[data-quick="week"]')
+    expect(page.locator("#at")).to_have_value("2024-05-27T12:00")
 
 
 # ---------------------------------------------------------------- list, details, map

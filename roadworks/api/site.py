@@ -9,8 +9,9 @@ import swagger_ui_bundle
 import xstatic.pkg.leaflet
 from flask import Blueprint, abort, jsonify, redirect, request, send_from_directory
 
+from ..domain.schedule import zone
 from .headers import page_policy
-from .http import json_response, services
+from .http import json_response, now, services
 from .problems import PROBLEMS
 
 MAP_DIR = Path(__file__).resolve().parents[1] / "static" / "map"
@@ -49,8 +50,14 @@ def leaflet_file(name: str):
 
 @blp.get("/map/config.json")
 def map_config():
-    """What the page needs from the settings; a file, because the page's CSP forbids inline script."""
-    return json_response({**base_map(services().settings), "poll_seconds": POLL_SECONDS}, max_age=300)
+    """What the page needs from the settings, and the service's now; a file, as the page's CSP forbids inline script.
+
+    max-age 0: the page reckons "now" from `now` (a replay's clock, not the phone's), so no cache may hand on an
+    old one.
+    """
+    settings = services().settings
+    instant = now().astimezone(zone(settings["TIMEZONE"])).isoformat(timespec="seconds")
+    return json_response({**base_map(settings), "poll_seconds": POLL_SECONDS, "now": instant}, max_age=0)
 
 
 def base_map(settings) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -117,6 +118,18 @@ def test_map_config_comes_from_the_settings(make_app):
     assert "img-src 'self' data: https://*.tiles.example.org;" in response.headers["Content-Security-Policy"]
     assert app.test_client().get("/map/config.json", headers={"If-None-Match": response.headers["ETag"]}) \
         .status_code == 304
+
+
+def test_map_config_gives_the_services_now_in_the_project_zone(client, clock):
+    clock.advance(days=3, minutes=7, seconds=9, microseconds=5)  # a replay's instant, not the machine's
+    response = client.get("/map/config.json")
+    now = datetime.fromisoformat(response.json["now"])
+    assert response.json["now"] == "2024-05-23T12:07:09+08:00"  # the zone's offset, whole seconds
+    assert now.utcoffset() == timedelta(hours=8) and now == clock.now.replace(microsecond=0)
+    assert response.headers["Cache-Control"] == "public, max-age=0"  # no cache hands on an old now
+    clock.advance(seconds=1)
+    again = client.get("/map/config.json", headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 200 and again.json["now"] == "2024-05-23T12:07:10+08:00"
 
 
 def test_default_tiles_are_openstreetmaps(client):

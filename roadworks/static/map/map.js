@@ -3,7 +3,8 @@
 import {language, setLanguage, t, translatePage} from "./i18n.js";
 import {getJSON} from "./api.js";
 import {readState, writeState} from "./state.js";
-import {formatClock, formatInstant, instantToWall, isoInZone, wallToInstant} from "./time.js";
+import {formatClock, formatInstant, instantToWall, isoInZone, learnServiceClock, serviceNow,
+        wallToInstant} from "./time.js";
 import {boundsOf, ClosureLayer, legendControl} from "./layers.js";
 import {matchingSearch, renderContacts, renderDetails, renderList, renderPauses, subscribeLink} from "./panel.js";
 import {isLongReopened} from "./facts.js";
@@ -71,7 +72,10 @@ async function restore() {
 
 async function loadConfig() {
   try {
-    return (await getJSON("config.json")).data;
+    const sent = Date.now();
+    const config = (await getJSON("config.json")).data;
+    learnServiceClock(config.now, sent, Date.now());
+    return config;
   } catch {
     return {};  // the map still works without a base map
   }
@@ -276,9 +280,9 @@ function accept(closures, projects, detail) {
   app.features = closures.data.features;
   app.bounds = new Map(app.features.map(feature => [feature.id, boundsOf([feature])]));
   // Without `at` the API answers for its own now and leaves `at` out, so one answer serves every poll.
-  app.instant = closures.data.at ? new Date(closures.data.at) : new Date();
+  app.instant = closures.data.at ? new Date(closures.data.at) : serviceNow();
   app.truncated = closures.data.numberMatched > closures.data.numberReturned;
-  app.checkedAt = new Date();
+  app.checkedAt = serviceNow();
   app.detail = detail;
 }
 
@@ -493,7 +497,7 @@ function switchLanguage() {
 
 function pickQuick(choice) {
   if (choice === "now") setTime(null);
-  else setTime(instantToWall(new Date(Date.now() + QUICK_DAYS[choice] * DAY_MS), zone()), choice);
+  else setTime(instantToWall(new Date(serviceNow().getTime() + QUICK_DAYS[choice] * DAY_MS), zone()), choice);
 }
 
 function setTime(wall, quick = null) {
@@ -504,7 +508,7 @@ function setTime(wall, quick = null) {
 }
 
 function showWhen(quick = null) {
-  $("at").value = app.state.at || instantToWall(new Date(), zone());
+  $("at").value = app.state.at || instantToWall(serviceNow(), zone());
   for (const button of document.querySelectorAll("[data-quick]")) {
     const pressed = button.dataset.quick === (app.state.at ? quick : "now");
     button.setAttribute("aria-pressed", String(pressed));

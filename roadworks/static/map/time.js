@@ -1,7 +1,20 @@
-// Wall times and instants in a named IANA zone, with the browser's own Intl (the zone is the project's).
+// Wall times and instants in a named IANA zone (the project's), with the browser's own Intl; the service's now.
 
 const offsetFormats = new Map();
 const DAY_MS = 86400000;
+let serviceAheadMs = 0;  // the service's clock minus the browser's: a replay's, or a phone set wrong
+
+/** Keep how far the service's clock is from the browser's, from its `now` answered between `sentMs` and
+ * `receivedMs` (browser times): the service read its clock about halfway through. */
+export function learnServiceClock(now, sentMs, receivedMs) {
+  const instant = Date.parse(now);
+  if (!Number.isNaN(instant)) serviceAheadMs = instant - (sentMs + receivedMs) / 2;
+}
+
+/** The service's now (its clock, not the browser's), wherever the page means "now". */
+export function serviceNow() {
+  return new Date(Date.now() + serviceAheadMs);
+}
 
 /** Minutes east of UTC in `zone` at the instant `ms`. */
 export function offsetMinutes(ms, zone) {
