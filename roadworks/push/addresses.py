@@ -1,9 +1,10 @@
-"""Which webhook URLs may be called: http(s) only, and never our own network unless allowed (checked at each send)."""
+"""Which webhook URLs may be called, and at which addresses: http(s) only, never our own network unless allowed."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 MAX_URL = 2000
@@ -11,6 +12,15 @@ MAX_URL = 2000
 
 class Refused(ValueError):
     """A URL a webhook may not be sent to; the message says why."""
+
+
+class Destination(NamedTuple):
+    """Where a checked URL is sent: its scheme, host name (ASCII) and port, and the addresses that passed."""
+
+    scheme: str
+    host: str
+    port: int
+    addresses: list[str]
 
 
 def check_form(url: str) -> tuple[str, str, int]:
@@ -28,29 +38,47 @@ def check_form(url: str) -> tuple[str, str, int]:
         raise Refused("names no host")
     if parts.username or parts.password:
         raise Refused("must not carry credentials; the signature authenticates us")
-    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, ascii_host(parts.hostname), port or (443 if parts.scheme == "https" else 80)
+
+
+def ascii_host(host: str) -> str:
+    """The host as DNS, SNI and the Host header spell it: one name for the lookup and for the certificate."""
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError as error:
+        raise Refused(f"host {host!r} is not a valid name: {error}") from None
 
 
 def check(url: str, allow_private: bool) -> list[str]:
-    """Resolve the URL's host and refuse it if any address is loopback, link-local, private or reserved.
+    """The addresses of the URL's host, or Refused if any is loopback, link-local, private or reserved."""
+    return destination(url, allow_private).addresses
+
+
+def destination(url: str, allow_private: bool) -> Destination:
+    """Resolve the URL's host once and refuse it if any address is loopback, link-local, private or reserved.
 
     Every address must pass: a name resolving to a public and a private address could be steered to the latter.
-    Called at subscription and again before each delivery, since a name can be re-pointed meanwhile.
+    Called at subscription and again before each delivery, since a name can be re-pointed meanwhile; a delivery
+    connects to these addresses, never to the name, which could answer differently a moment later.
+    The addresses keep the resolver's order (its preference, e.g. IPv4 first on a host without IPv6 routes).
     """
-    _, host, port = check_form(url)
+    scheme, host, port = check_form(url)
     try:
-        found = {str(ipaddress.ip_address(host))}  # an address literal needs no lookup
+        found = [str(ipaddress.ip_address(host))]  # an address literal needs no lookup
     except ValueError:
         try:
-            found = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
         except (socket.gaierror, UnicodeError) as error:
             raise Refused(f"host {host!r} does not resolve: {error}") from None
+        found = list(dict.fromkeys(info[4][0] for info in infos))
     if not allow_private:
         for address in found:
             if not public(address):
                 raise Refused(f"host {host!r} resolves to {address}, inside a private, loopback or link-local "
                               "range (ROADWORKS_WEBHOOK_ALLOW_PRIVATE=1 allows it)")
-    return sorted(found)
+    return Destination(scheme, host, port, found)
 
 
 def public(address: str) -> bool:

@@ -60,6 +60,8 @@ class Worker:
         self.preparer = Preparer(push)
         self.scheduler = StatusScheduler(push, index, clock) if statuses else None
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="push-send")
+        # One pool per scheme, checked address, port and URL host (see _open); the least recently used of more
+        # than num_pools are closed.
         self.http = urllib3.PoolManager(num_pools=1000, maxsize=2, retries=False, block=False,
                                         timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout))
         self.poll, self.redis_url = poll, redis_url
@@ -246,14 +248,15 @@ class Worker:
         """POST one event; (None, status, seconds) on a 2xx, else (the reason, status or None, seconds)."""
         started = time.perf_counter()
         try:
-            addresses.check(subscription["url"], self.allow_private)  # the name may point elsewhere by now
+            to = addresses.destination(subscription["url"], self.allow_private)  # may point elsewhere by now
         except addresses.Refused as refused:
             return f"refused: {refused}", None, time.perf_counter() - started
         headers = signing.headers(f"msg_{subscription['id']}_{event.id}", event.body, keys)
-        headers.update({"Content-Type": "application/json", "User-Agent": "Roadworks-Webhooks/1"})
+        headers.update({"Content-Type": "application/json", "User-Agent": "Roadworks-Webhooks/1",
+                        "Host": authority(to)})
         try:
-            response = self.http.request("POST", subscription["url"], body=event.body.encode(), headers=headers,
-                                         redirect=False, preload_content=False)
+            response = self._open(to, urllib3.util.parse_url(subscription["url"]).request_uri, event.body.encode(),
+                                  headers)
             try:
                 response.read(64 * 1024, decode_content=False)  # a bounded read keeps the connection reusable
             finally:
@@ -264,6 +267,29 @@ class Worker:
         if 200 <= response.status < 300:
             return None, response.status, seconds
         return f"HTTP {response.status}", response.status, seconds
+
+    def _open(self, to: addresses.Destination, target: str, body: bytes, headers: dict):
+        """POST to the first checked address that takes the connection.
+
+        The pool dials the address itself: urllib3 given the name would resolve it again, and a name with a zero
+        TTL could answer our own network then (DNS rebinding). TLS still names the URL's host, for SNI and for the
+        certificate check. The next address is tried only when no connection was made, so nothing is sent twice.
+        """
+        for n, address in enumerate(to.addresses, 1):
+            pool = self.http.connection_from_host(address, to.port, to.scheme,
+                                                  pool_kwargs={"server_hostname": to.host})
+            try:
+                return pool.urlopen("POST", target, body=body, headers=headers, retries=False, redirect=False,
+                                    preload_content=False)
+            except urllib3.exceptions.ConnectTimeoutError:  # NewConnectionError too: refused or unreachable
+                if n == len(to.addresses):
+                    raise
+
+
+def authority(to: addresses.Destination) -> str:
+    """The Host header: the URL's host, and its port unless the scheme's own."""
+    host = f"[{to.host}]" if ":" in to.host else to.host
+    return host if to.port == (443 if to.scheme == "https" else 80) else f"{host}:{to.port}"
 
 
 CHANNEL = "roadworks-push"

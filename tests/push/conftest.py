@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,7 +16,7 @@ from roadworks.auth import create_token
 
 # A test with a receiver or a worker starts an HTTP server or delivery threads: a system test, by the marker's
 # meaning (pyproject.toml), whichever module it is in.
-SERVING = {"receiver", "start_worker"}
+SERVING = {"receiver", "tls_receiver", "start_worker"}
 
 
 def pytest_collection_modifyitems(items):
@@ -24,9 +26,12 @@ def pytest_collection_modifyitems(items):
 
 
 class Receiver:
-    """A partner's endpoint on loopback: keeps each request; answers `status` (a list is used up in turn)."""
+    """A partner's endpoint on loopback: keeps each request; answers `status` (a list is used up in turn).
 
-    def __init__(self):
+    With `tls` (a server context) it answers https, at `url` under the name `host` (resolve it with `resolver`).
+    """
+
+    def __init__(self, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"):
         self.received: list[dict] = []
         self.statuses: list[int] = []
         self.status = 200
@@ -56,7 +61,10 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -84,6 +92,54 @@ def receiver():
     made = Receiver()
     yield made
     made.close()
+
+
+@pytest.fixture
+def resolver(monkeypatch):
+    """resolver[name] = addresses, or a function of the lookup's number (from 1) -> addresses: a DNS of our own.
+
+    Other names, and the address literals a connection looks up, go to the real resolver.
+    """
+    real = socket.getaddrinfo
+    names: dict = {}
+    lookups: dict[str, int] = {}
+
+    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in names:
+            return real(host, port, family, type, proto, flags)
+        lookups[name] = lookups.get(name, 0) + 1
+        answer = names[name](lookups[name]) if callable(names[name]) else names[name]
+        return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (a, port or 0, 0, 0)) if ":" in a
+                else (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (a, port or 0)) for a in answer]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return names
+
+
+@pytest.fixture
+def tls_receiver(resolver, monkeypatch, tmp_path):
+    """tls_receiver(name, certified=name) -> an https Receiver at `name`, resolved to loopback, whose certificate
+    names `certified`; its authority is the only one the worker trusts (OpenSSL reads SSL_CERT_FILE at each
+    connection)."""
+    import trustme
+
+    authority = trustme.CA()
+    trusted = tmp_path / "authority.pem"
+    authority.cert_pem.write_to_path(str(trusted))
+    monkeypatch.setenv("SSL_CERT_FILE", str(trusted))
+    made = []
+
+    def make(name: str, certified: str | None = None) -> Receiver:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        authority.issue_cert(certified or name).configure_cert(context)
+        made.append(Receiver(tls=context, host=name))
+        resolver[name] = ["127.0.0.1"]
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.close()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from roadworks.push import addresses
 from roadworks.push import worker as worker_module
 
 CLOSURES = "/api/v1/closures"
@@ -108,6 +109,15 @@ def test_back_off_grows_to_hourly_with_jitter():
     waits = [worker_module.backoff(n).total_seconds() for n in range(1, 9)]
     assert 4 <= waits[0] <= 6 and 24 <= waits[1] <= 36
     assert all(2880 <= w <= 4320 for w in waits[5:])
+
+
+def test_the_host_header_is_the_urls_host_with_its_port_unless_the_schemes_own():
+    def host(url):
+        return worker_module.authority(addresses.destination(url, allow_private=True))
+
+    assert host("https://93.184.215.14/hook") == "93.184.215.14"
+    assert host("https://93.184.215.14:8443/hook") == "93.184.215.14:8443"
+    assert host("http://[::1]:80/hook") == "[::1]" and host("https://[::1]:80/hook") == "[::1]:80"
 
 
 def test_after_24_hours_of_failures_the_subscription_is_failing(receiver, subscribe, editor, closure_body,
@@ -212,6 +222,90 @@ def test_a_url_that_now_resolves_privately_is_refused_at_delivery(receiver, subs
     assert receiver.received == []
     rows = push_services.push.deliveries(push_services.push.subscriptions(None, 10)[0]["id"], 5)
     assert rows and rows[0]["error"].startswith("refused:")
+
+
+@pytest.fixture
+def connections(monkeypatch):
+    """The (host, port) of every connection urllib3 opens. Names and loopback addresses are dialled (a name
+    through the resolver, as an unguarded client would); other addresses are refused, so no test leaves the
+    machine."""
+    import ipaddress
+
+    import urllib3.util.connection
+
+    real = urllib3.util.connection.create_connection
+    made: list[tuple[str, int]] = []
+
+    def create_connection(address, *args, **kwargs):
+        made.append(address)
+        try:
+            outside = not ipaddress.ip_address(address[0]).is_loopback
+        except ValueError:
+            outside = False
+        if outside:
+            raise ConnectionRefusedError(111, "refused by the test: not loopback")
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", create_connection)
+    return made
+
+
+def test_a_name_rebound_after_its_check_is_not_followed_into_our_network(receiver, subscribe, editor, closure_body,
+                                                                       start_worker, push_services, resolver,
+                                                                       connections):
+    # A hostile name with a zero TTL: public to the subscription's and the delivery's checks, loopback (where the
+    # receiver listens) to any lookup after them, such as a connection that resolved the name again.
+    resolver["rebind.test"] = lambda lookup: ["93.184.216.34"] if lookup <= 2 else ["127.0.0.1"]
+    subscribe(f"http://rebind.test:{receiver.port}/hook", events=["closure.created"])
+    start_worker(allow_private=False)
+    editor.closure(closure_body())
+    rows = recorded(push_services, push_services.push.subscriptions(None, 10)[0]["id"], 1)
+    assert receiver.received == []
+    assert connections == [("93.184.216.34", receiver.port)]  # the address that was checked, and it alone
+    assert "93.184.216.34" in rows[0]["error"] and rows[0]["outcome"] == "failed"
+
+
+def test_the_next_checked_address_is_tried_when_one_refuses_a_connection(receiver, subscribe, editor, closure_body,
+                                                                         start_worker, resolver, connections):
+    resolver["two.test"] = ["127.0.0.2", "127.0.0.1"]  # nothing listens at .2
+    subscribe(f"http://two.test:{receiver.port}/hook", events=["closure.created"])
+    start_worker()
+    editor.closure(closure_body())
+    got = receiver.wait_for(1)
+    assert len(got) == 1 and got[0]["headers"]["Host"] == f"two.test:{receiver.port}"
+    assert connections[:2] == [("127.0.0.2", receiver.port), ("127.0.0.1", receiver.port)]
+
+
+def test_https_goes_to_the_checked_address_verified_against_the_urls_name(tls_receiver, subscribe, editor,
+                                                                          closure_body, start_worker, monkeypatch):
+    receiver = tls_receiver("hook.test")
+    sub = subscribe(receiver.url, events=["closure.created"])
+    worker = start_worker()
+    pools = []
+    opened = worker.http.connection_from_host
+
+    def connection_from_host(*args, **kwargs):
+        pools.append(opened(*args, **kwargs))
+        return pools[-1]
+
+    monkeypatch.setattr(worker.http, "connection_from_host", connection_from_host)
+    editor.closure(closure_body())
+    got = receiver.wait_for(1)
+    assert len(got) == 1 and Webhook(sub["secret"]).verify(got[0]["body"], got[0]["headers"])
+    assert got[0]["headers"]["Host"] == f"hook.test:{receiver.port}"
+    assert pools[0].scheme == "https" and (pools[0].host, pools[0].port) == ("127.0.0.1", receiver.port)
+    assert pools[0].conn_kw["server_hostname"] == "hook.test"
+
+
+def test_https_refuses_a_certificate_for_another_name(tls_receiver, subscribe, editor, closure_body, start_worker,
+                                                      push_services):
+    receiver = tls_receiver("hook.test", certified="elsewhere.test")
+    subscribe(receiver.url, events=["closure.created"])
+    start_worker()
+    editor.closure(closure_body())
+    rows = recorded(push_services, push_services.push.subscriptions(None, 10)[0]["id"], 1)
+    assert receiver.received == []
+    assert "SSLError" in rows[0]["error"] and "hook.test" in rows[0]["error"]
 
 
 def test_deliveries_are_counted_with_their_lag(receiver, subscribe, editor, closure_body, start_worker, push_client):
