@@ -21,6 +21,7 @@ pytestmark = pytest.mark.system
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1366, "height": 900}
 NOW = datetime(2024, 5, 20, 4, 0, tzinfo=timezone.utc)  # the `clock` fixture's now: 12:00 in Xining
+WRONG_PC = datetime(2023, 1, 10, 1, 30, tzinfo=timezone.utc)  # a desk PC's clock far behind the service's
 # Crossing points of Dongguan Street (lon, lat), from ../shared/scenario/dongguan-street.md.
 NANXIAO, LEDU, GONGHE = (101.7860, 36.6118), (101.7905, 36.6116), (101.7975, 36.6113)
 YANGJIA, JIANGUO = (101.8030, 36.6112), (101.8085, 36.6110)
@@ -54,10 +55,11 @@ def live(app, services):
 
 @pytest.fixture
 def open_desk(browser, live):
-    """open_desk(query, viewport=...) -> a page at /desk/, the browser's clock at the test clock's now."""
+    """open_desk(query, viewport=..., clock=...) -> a page at /desk/, the browser's clock at `clock` (the test
+    clock's now unless given)."""
     contexts, problems = [], []
 
-    def open_(query: str = "?lang=en", *, viewport=DESKTOP):
+    def open_(query: str = "?lang=en", *, viewport=DESKTOP, clock: datetime = NOW):
         context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai",
                                       reduced_motion="reduce")
         contexts.append(context)
@@ -66,7 +68,7 @@ def open_desk(browser, live):
         page.on("console", lambda message: "Content Security Policy" in message.text
                 and problems.append(f"CSP: {message.text}"))
         page.route("https://tiles.invalid/**", lambda route: route.fulfill(body=TILE, content_type="image/png"))
-        page.clock.set_system_time(NOW)
+        page.clock.set_system_time(clock)
         page.goto(f"{live}/desk/{query}")
         expect(page.locator("body")).to_have_attribute("data-busy", "0")
         return page
@@ -300,6 +302,42 @@ def test_an_import_with_errors_lists_them_by_feature_and_imports_nothing(open_de
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.locator("#import-result")).to_contain_text("Imported 1 closures")
     assert len(client.get("/api/v1/closures?status=all").get_json()["features"]) == 1
+
+
+# ---------------------------------------------------------------- the service's clock
+
+def test_drafts_the_next_7_days_and_todays_defaults_follow_the_services_clock_not_the_pcs(
+        open_desk, editor_token, client, auth, clock, artifacts):
+    """The service at 2024-05-20 12:00 in Xining (as in a replay of the founding case), the desk PC in 2023."""
+    project = api_project(client, auth, editor_token)
+    starting = api_closure(client, auth, editor_token, project, **{  # in 4 days: within the next 7
+        "from": "杨家三巷", "to": "建国大街", "schedule": {"windows": [{"start": "2024-05-24", "end": "2024-06-05"}]}})
+    api_closure(client, auth, editor_token, project, **{  # still a draft on the service's day
+        "from": "乐都路", "to": "南小街", "schedule": {"windows": [{"start": "2024-09-01"}]}, "publish_at": "2024-08-25"})
+    api_closure(client, auth, editor_token, project, publish_at="2024-05-10")  # published ten days ago
+    page = open_desk(clock=WRONG_PC)
+    sign_in(page, editor_token)
+    next7, drafts = page.locator('[aria-labelledby="next7-h"]'), page.locator('[aria-labelledby="drafts-h"]')
+    expect(next7.locator("li")).to_have_count(1)
+    expect(next7).to_contain_text("东关大街（杨家三巷—建国大街） · closed from 24 May")
+    expect(drafts.locator("li")).to_have_count(1)
+    expect(drafts).to_contain_text("东关大街（乐都路—南小街） · Draft until 2024-08-25")
+    page.get_by_label("Status", exact=True).select_option("draft")
+    expect(page.locator("table.closures tbody tr")).to_have_count(1)
+    page.screenshot(path=artifacts / "15-overview-on-the-services-day.png", full_page=True)
+
+    page.get_by_role("link", name="东关大街（杨家三巷—建国大街）").first.click()
+    expect(page.locator("#see-on")).to_have_value("2024-05-20")  # "see it on" opens on the service's today
+    expect(page.locator("#residents-see")).to_have_text("Residents see on that day: closed from 24 May")
+    expect(page.locator(".timeline-months span").first).to_have_text("May")  # the preview starts this month
+    page.get_by_role("button", name="Works started").click()  # blank: now, the service's
+    saved(page, "Start recorded")
+    # Begun a moment after noon on the service's day, the moment "see it on" looks at: closed from that day on.
+    expect(page.locator("#residents-see")).to_have_text("Residents see on that day: closed from 20 May")
+    clock.advance(minutes=1)  # the test's service clock stands still; the browser's ran on since the answer
+    properties = client.get(f"/api/v1/closures/{starting}").get_json()["properties"]
+    assert abs((datetime.fromisoformat(properties["actual_start"]) - NOW).total_seconds()) < 60
+    assert properties["status"] == "active"
 
 
 # ---------------------------------------------------------------- keyboard, phone, Chinese

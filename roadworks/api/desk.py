@@ -8,7 +8,7 @@ from flask import Blueprint, abort, request, send_from_directory
 
 from .headers import page_policy
 from .http import json_response, services
-from .site import base_map, leaflet_file, tile_source
+from .site import base_map, leaflet_file, service_now, tile_source
 
 DESK_DIR = Path(__file__).resolve().parents[1] / "static" / "desk"
 
@@ -36,8 +36,13 @@ def desk_leaflet(name: str):
 
 @blp.get("/desk/config.json")
 def desk_config():
-    """The map settings the desk shares with the residents' map (the page's CSP forbids inline script)."""
-    return json_response(base_map(services().settings), max_age=60)
+    """The map settings the desk shares with the residents' map, and the service's now (the CSP forbids inline script).
+
+    max-age 0: the desk reckons "now" (drafts, the next 7 days, today's defaults) from `now`, a replay's clock and
+    not the desk PC's, so no cache may hand on an old one.
+    """
+    settings = services().settings
+    return json_response({**base_map(settings), "now": service_now(settings)}, max_age=0)
 
 
 @blp.after_app_request

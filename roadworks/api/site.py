@@ -56,8 +56,13 @@ def map_config():
     old one.
     """
     settings = services().settings
-    instant = now().astimezone(zone(settings["TIMEZONE"])).isoformat(timespec="seconds")
-    return json_response({**base_map(settings), "poll_seconds": POLL_SECONDS, "now": instant}, max_age=0)
+    return json_response({**base_map(settings), "poll_seconds": POLL_SECONDS, "now": service_now(settings)},
+                         max_age=0)
+
+
+def service_now(settings) -> str:
+    """The service's clock (a replay's when replaying) in the project's zone, to the second, for a page's config."""
+    return now().astimezone(zone(settings["TIMEZONE"])).isoformat(timespec="seconds")
 
 
 def base_map(settings) -> dict:

@@ -6,7 +6,7 @@ import { t } from "./i18n.js";
 import { renderPreview } from "./timeline.js";
 import { describe, showHistory } from "./history.js";
 import { hoursList, spanList } from "./spans.js";
-import { el, field, flash, localDate, normal, select } from "./util.js";
+import { el, field, flash, localDate, normal, select, serviceNow } from "./util.js";
 
 const IMPACTS = ["closed", "lanes-closed", "alternating", "restricted"];
 const DIRECTIONS = ["both", "forward", "backward"];
@@ -173,7 +173,7 @@ export async function showClosure(view, id, desk, params = new URLSearchParams()
     return [
       el("div", { class: "action" }, field(t("started_at"), startedAt, "actual_start"),
         el("button", { type: "button", id: "works-started", text: t("works_started"), on: { click: () =>
-          act(() => api.patchClosure(id, { properties: { actual_start: startedAt.value.trim() || new Date().toISOString() } },
+          act(() => api.patchClosure(id, { properties: { actual_start: startedAt.value.trim() || serviceNow().toISOString() } },
             etag), t("started_done")) } })),
       el("div", { class: "action" }, field(t("reopen_at"), reopenAt, "at"),
         el("button", { type: "button", id: "reopen", text: t("reopen"), on: { click: () =>
@@ -207,7 +207,7 @@ export async function showClosure(view, id, desk, params = new URLSearchParams()
   async function preview() {
     const body = feature().properties;
     const firsts = body.schedule.windows.map((w) => w.start).filter(Boolean).sort();
-    const today = localDate(new Date());
+    const today = localDate(serviceNow());
     const anchor = firsts[0] && firsts[0] < today ? firsts[0].slice(0, 10) : today;
     const fromDay = `${anchor.slice(0, 7)}-01`;
     const end = new Date(`${fromDay}T00:00:00Z`); end.setUTCMonth(end.getUTCMonth() + 8);

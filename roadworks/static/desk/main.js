@@ -1,7 +1,7 @@
 // The desk's start: settings, sign-in, and the views chosen by the address's #fragment.
 import { api, ApiError, setCsrf } from "./api.js";
 import { t, translatePage } from "./i18n.js";
-import { flash } from "./util.js";
+import { flash, learnServiceClock } from "./util.js";
 import { showOverview } from "./overview.js";
 import { showProject } from "./project.js";
 import { showClosure } from "./closure.js";
@@ -56,7 +56,9 @@ function signedOut(message) {
 
 async function start() {
   translatePage();
+  const sent = Date.now();
   desk.config = (await api.config()).data;
+  learnServiceClock(desk.config.now, sent, Date.now());
   document.getElementById("signin-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const input = document.getElementById("token");

@@ -1,11 +1,11 @@
 // The overview: the agency's projects and closures, status now, next change, drafts, the next 7 days.
 import { api } from "./api.js";
 import { lang, t } from "./i18n.js";
-import { el, nextChangeText } from "./util.js";
+import { el, nextChangeText, serviceNow } from "./util.js";
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
-export function isDraft(props, now = Date.now()) {
+export function isDraft(props, now = serviceNow().getTime()) {
   return Boolean(props.publish_at) && new Date(props.publish_at.length === 10 ? `${props.publish_at}T00:00:00+08:00`
     : props.publish_at).getTime() > now;
 }
@@ -35,8 +35,9 @@ export async function showOverview(view, desk) {
   };
   search.addEventListener("input", draw);
   status.addEventListener("change", draw);
+  const now = serviceNow().getTime();
   const soon = closures.filter((f) => f.properties.next_change
-    && new Date(f.properties.next_change).getTime() - Date.now() < WEEK_MS);
+    && new Date(f.properties.next_change).getTime() - now < WEEK_MS);
   const drafts = closures.filter((f) => isDraft(f.properties));
   view.append(
     el("h2", { text: t("projects") }),

@@ -1,6 +1,6 @@
 // The preview: the coming months as a bar (closed, paused, open) and the closure as residents see it on a day.
 import { lang, t } from "./i18n.js";
-import { day, el, field, localDate, nextChangeText } from "./util.js";
+import { day, el, field, localDate, nextChangeText, serviceNow } from "./util.js";
 
 export function renderPreview(box, answer, drawing) {
   const tz = answer.timezone;
@@ -31,7 +31,7 @@ export function renderPreview(box, answer, drawing) {
   }
   const changes = el("ol", { class: "changes" }, ...answer.statuses.map((s) =>
     el("li", {}, `${day(s.at, tz)}: `, el("span", { class: `badge status-${s.status}`, text: t(s.status) }))));
-  const chosen = el("input", { type: "date", id: "see-on", value: localDate(new Date(), tz) });
+  const chosen = el("input", { type: "date", id: "see-on", value: localDate(serviceNow(), tz) });
   const seen = el("p", { class: "residents", id: "residents-see", "aria-live": "polite" });
   const look = () => {
     const at = new Date(`${chosen.value}T12:00:00+08:00`).getTime();

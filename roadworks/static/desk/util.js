@@ -1,5 +1,19 @@
-// Small DOM and date helpers: bureau text always goes in as text, never as markup.
+// Small DOM and date helpers, and the service's now: bureau text always goes in as text, never as markup.
 import { lang, t } from "./i18n.js";
+
+let serviceAheadMs = 0;  // the service's clock minus the browser's: a replay's, or a desk PC set wrong
+
+// Keep how far the service's clock is from the browser's, from its `now` answered between `sentMs` and
+// `receivedMs` (browser times): the service read its clock about halfway through.
+export function learnServiceClock(now, sentMs, receivedMs) {
+  const instant = Date.parse(now);
+  if (!Number.isNaN(instant)) serviceAheadMs = instant - (sentMs + receivedMs) / 2;
+}
+
+// The service's now (its clock, not the browser's), wherever the desk means "now".
+export function serviceNow() {
+  return new Date(Date.now() + serviceAheadMs);
+}
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
