@@ -206,6 +206,30 @@ def test_a_well_formed_request_id_is_echoed_and_logged(client, logs):
     assert of(logs(), "roadworks.request")[-1]["request_id"] == "lb-7f3c:42"
 
 
+def test_a_request_line_skips_logging_only_where_our_handler_alone_listens_and_reads_the_same(
+        demo, client, monkeypatch):
+    stream = io.StringIO()
+    ours = observability.json_handler(stream)
+    ours.roadworks_json = True
+    monkeypatch.setattr(logging.getLogger("roadworks"), "handlers", [ours])
+    monkeypatch.setattr(logging.root, "handlers", [])  # pytest's own capture, put back afterwards
+    made = []
+    real = observability.log.makeRecord
+    monkeypatch.setattr(observability.log, "makeRecord", lambda *a, **k: made.append(a) or real(*a, **k))
+    client.get(CLOSURES, headers={"X-Request-Id": "straight-1", "User-Agent": "poller/1"})
+    assert made == [], "written straight: no LogRecord"
+    monkeypatch.setattr(logging.root, "handlers", [logging.NullHandler()])  # someone else listens too
+    client.get(CLOSURES, headers={"X-Request-Id": "through-2", "User-Agent": "poller/1"})
+    assert len(made) == 1, "through logging, for the other listener"
+    straight, through = of([json.loads(line) for line in stream.getvalue().splitlines()], "roadworks.request")[-2:]
+    assert (straight["request_id"], through["request_id"]) == ("straight-1", "through-2")
+    volatile = {"request_id", "timestamp", "duration_ms", "replayed"}
+    assert list(straight) == list(through)
+    assert {k: v for k, v in straight.items() if k not in volatile} == \
+        {k: v for k, v in through.items() if k not in volatile}
+    assert straight["timestamp"].endswith("+00:00") and straight["user_agent"] == "poller/1"
+
+
 @pytest.mark.parametrize("incoming", ["has space", "x" * 129, "<script>", "é", ""])
 def test_a_malformed_request_id_is_replaced_by_a_fresh_one(client, incoming):
     response = client.get("/healthz", headers={"X-Request-Id": incoming})
