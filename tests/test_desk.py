@@ -340,6 +340,37 @@ def test_drafts_the_next_7_days_and_todays_defaults_follow_the_services_clock_no
     assert properties["status"] == "active"
 
 
+# When 1 June has begun in Xining (02:00) but New York is still at 14:00 on 31 May.
+NEW_YORK_31_MAY = datetime(2024, 5, 31, 18, 0, tzinfo=timezone.utc)
+
+
+def test_a_new_york_projects_dates_are_new_york_days_on_the_desk(open_desk, editor_token, client, auth, clock,
+                                                                  artifacts):
+    """Drafts, "see it on", the preview's months and the history read the project's zone, not Xining's."""
+    body = {"name": "Second Avenue water main", "timezone": "America/New_York"}
+    project = client.post("/api/v1/projects", json=body, headers=auth(editor_token)).get_json()["id"]
+    clock.now = NEW_YORK_31_MAY
+    api_closure(client, auth, editor_token, project, **{  # closed from 08:00 New York (12:00 UTC) on 3 June
+        "schedule": {"windows": [{"start": "2024-06-03T08:00:00-04:00", "end": "2024-06-20"}]},
+        "publish_at": "2024-06-01"})  # tomorrow in New York: still a draft
+    page = open_desk(clock=NEW_YORK_31_MAY)
+    sign_in(page, editor_token)
+    drafts = page.locator('[aria-labelledby="drafts-h"]')
+    expect(drafts.locator("li")).to_have_count(1)
+    expect(drafts).to_contain_text("东关大街（乐都路—共和路） · Draft until 2024-06-01")
+    expect(page.locator("table.closures tbody tr td").last).to_have_text("Draft until 2024-06-01")
+
+    drafts.get_by_role("link", name="东关大街（乐都路—共和路）").click()
+    expect(page.locator("#see-on")).to_have_value("2024-05-31")
+    expect(page.locator(".timeline-months span").first).to_have_text("May")  # New York's month, not Xining's June
+    expect(page.locator(".history-list")).to_contain_text("31/05/2024, 14:00")  # saved at 14:00 New York time
+    # Noon of 3 June in New York is after the 08:00 start; noon in Xining (00:00 New York) is before it.
+    page.locator("#see-on").fill("2024-06-03")
+    # (until the reopening at 00:00 on 21 June, the day after the inclusive end, as next_change says)
+    expect(page.locator("#residents-see")).to_have_text("Residents see on that day: closed until 21 Jun")
+    page.screenshot(path=artifacts / "16-a-new-york-closure.png", full_page=True)
+
+
 # ---------------------------------------------------------------- keyboard, phone, Chinese
 
 def tab_to(page, name: str, limit: int = 120):

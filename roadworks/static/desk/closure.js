@@ -26,6 +26,8 @@ export async function showClosure(view, id, desk, params = new URLSearchParams()
   const mine = new Set(projects.map((x) => x.id));
 
   const project = select(projects.map((x) => [x.id, x.name]), p.project);
+  // Dates are local days in the chosen project's zone; the service's own for a project not (yet) listed.
+  const zone = () => projects.find((x) => x.id === project.value)?.timezone || desk.config.timezone;
   const road = el("input", { type: "text", value: p.road || "" });
   const from = el("input", { type: "text", value: p.from || "" });
   const to = el("input", { type: "text", value: p.to || "" });
@@ -121,7 +123,7 @@ export async function showClosure(view, id, desk, params = new URLSearchParams()
     actualStart.value = saved.properties.actual_start || "";
     actions.replaceChildren(...actionControls());
     preview();
-    showHistory(historyBox, id, () => etag, restored);
+    showHistory(historyBox, id, () => etag, restored, zone());
   }
 
   function restored(done) { base = done.data; etag = done.etag; flash(t("saved")); location.reload(); }
@@ -201,13 +203,13 @@ export async function showClosure(view, id, desk, params = new URLSearchParams()
     side.append(el("section", { class: "card", "aria-labelledby": "actions-h" }, el("h3", { id: "actions-h", text: t("actions") }), actions),
       historyBox);
     actions.replaceChildren(...actionControls());
-    showHistory(historyBox, id, () => etag, restored);
+    showHistory(historyBox, id, () => etag, restored, zone());
   }
 
   async function preview() {
     const body = feature().properties;
     const firsts = body.schedule.windows.map((w) => w.start).filter(Boolean).sort();
-    const today = localDate(serviceNow());
+    const today = localDate(serviceNow(), zone());
     const anchor = firsts[0] && firsts[0] < today ? firsts[0].slice(0, 10) : today;
     const fromDay = `${anchor.slice(0, 7)}-01`;
     const end = new Date(`${fromDay}T00:00:00Z`); end.setUTCMonth(end.getUTCMonth() + 8);

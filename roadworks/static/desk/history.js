@@ -28,12 +28,13 @@ function label(path) {
     publish_at: t("publish_at"), cancelled: t("cancelled_field"), project: t("project") }[key] || t(key);
 }
 
-export async function showHistory(box, id, currentEtag, restored) {
+// `tz`: the zone of the closure's project, whose local time each entry is shown in.
+export async function showHistory(box, id, currentEtag, restored, tz) {
   const entries = (await api.history(id)).data.history;
   box.replaceChildren(el("h3", { id: "history-h", text: t("history") }), el("ol", { class: "history-list", reversed: true },
     ...entries.slice().reverse().map((entry) => el("li", {},
       el("p", {}, el("strong", { text: `${t("version")} ${entry.version}` }), ` · ${t(`action_${entry.action}`)} · `,
-        el("span", { text: dayTime(entry.at) }), ` · ${t("by")} `, el("span", { text: entry.by })),
+        el("span", { text: dayTime(entry.at, tz) }), ` · ${t("by")} `, el("span", { text: entry.by })),
       el("ul", {}, ...Object.entries(entry.changes || {}).filter(([path]) => !["id", "type"].includes(path))
         .map(([path, change]) => el("li", {}, el("span", { class: "what", text: `${label(path)}: ` }),
           `${describe(path.replace(/^properties\./, ""), change.from)} → ${describe(path.replace(/^properties\./, ""), change.to)}`))),

@@ -1,13 +1,15 @@
 // The overview: the agency's projects and closures, status now, next change, drafts, the next 7 days.
 import { api } from "./api.js";
 import { lang, t } from "./i18n.js";
-import { el, nextChangeText, serviceNow } from "./util.js";
+import { el, nextChangeText, serviceNow, wallToInstant } from "./util.js";
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
-export function isDraft(props, now = serviceNow().getTime()) {
-  return Boolean(props.publish_at) && new Date(props.publish_at.length === 10 ? `${props.publish_at}T00:00:00+08:00`
-    : props.publish_at).getTime() > now;
+// A date-only `publish_at` is published from 00:00 of that day in the project's zone `tz`.
+export function isDraft(props, tz, now = serviceNow().getTime()) {
+  if (!props.publish_at) return false;
+  const from = props.publish_at.length === 10 ? wallToInstant(props.publish_at, "00:00", tz) : new Date(props.publish_at);
+  return from.getTime() > now;
 }
 
 function link(hash, text) { return el("a", { href: `#${hash}${lang === "en" ? "" : ""}`, text }); }
@@ -28,7 +30,7 @@ export async function showOverview(view, desk) {
     tbody.replaceChildren(...closures.filter((f) => {
       const p = f.properties;
       const text = `${p.road} ${p.from || ""} ${p.to || ""} ${names[p.project] || ""}`.toLowerCase();
-      const wanted = status.value === "all" || (status.value === "draft" ? isDraft(p) : p.status === status.value);
+      const wanted = status.value === "all" || (status.value === "draft" ? isDraft(p, zones[p.project]) : p.status === status.value);
       return wanted && (!words || text.includes(words));
     }).map((f) => row(f, names, zones)));
     if (!tbody.children.length) tbody.append(el("tr", {}, el("td", { colspan: 5, text: t("none_yet") })));
@@ -38,7 +40,7 @@ export async function showOverview(view, desk) {
   const now = serviceNow().getTime();
   const soon = closures.filter((f) => f.properties.next_change
     && new Date(f.properties.next_change).getTime() - now < WEEK_MS);
-  const drafts = closures.filter((f) => isDraft(f.properties));
+  const drafts = closures.filter((f) => isDraft(f.properties, zones[f.properties.project]));
   view.append(
     el("h2", { text: t("projects") }),
     el("ul", { class: "projects" }, ...projects.map((p) => el("li", {}, link(`project/${encodeURIComponent(p.id)}`, p.name),
@@ -75,5 +77,5 @@ function row(f, names, zones) {
     el("td", { text: names[p.project] || p.project }),
     el("td", {}, el("span", { class: `badge status-${p.status}`, text: t(p.status) })),
     el("td", { text: nextChangeText(p, zones[p.project]) }),
-    el("td", { text: isDraft(p) ? `${t("draft_until")} ${p.publish_at}` : "" }));
+    el("td", { text: isDraft(p, zones[p.project]) ? `${t("draft_until")} ${p.publish_at}` : "" }));
 }

@@ -1,6 +1,6 @@
 // The preview: the coming months as a bar (closed, paused, open) and the closure as residents see it on a day.
 import { lang, t } from "./i18n.js";
-import { day, el, field, localDate, nextChangeText, serviceNow } from "./util.js";
+import { day, el, field, localDate, nextChangeText, serviceNow, wallToInstant } from "./util.js";
 
 export function renderPreview(box, answer, drawing) {
   const tz = answer.timezone;
@@ -19,11 +19,10 @@ export function renderPreview(box, answer, drawing) {
   }
   const months = el("div", { class: "timeline-months", "aria-hidden": "true" });
   const year = Number(answer.from.slice(0, 4)), month = Number(answer.from.slice(5, 7)) - 1;
-  const offset = answer.from.slice(19) || "Z";
   const monthName = new Intl.DateTimeFormat(lang === "en" ? "en-GB" : "zh-CN", { month: "short", timeZone: "UTC" });
   for (let i = 0; i < 12; i += 1) {
     const y = year + Math.floor((month + i) / 12), m = (month + i) % 12;
-    const at = new Date(`${y}-${String(m + 1).padStart(2, "0")}-01T00:00:00${offset}`).getTime();
+    const at = wallToInstant(`${y}-${String(m + 1).padStart(2, "0")}-01`, "00:00", tz).getTime();
     if (at >= to) break;
     const label = el("span", { text: monthName.format(new Date(Date.UTC(y, m, 15))) });
     label.style.left = pct(at);
@@ -34,7 +33,7 @@ export function renderPreview(box, answer, drawing) {
   const chosen = el("input", { type: "date", id: "see-on", value: localDate(serviceNow(), tz) });
   const seen = el("p", { class: "residents", id: "residents-see", "aria-live": "polite" });
   const look = () => {
-    const at = new Date(`${chosen.value}T12:00:00+08:00`).getTime();
+    const at = wallToInstant(chosen.value, "12:00", tz).getTime();
     let current = answer.statuses[0], next = null;
     for (const s of answer.statuses) { if (new Date(s.at).getTime() <= at) current = s; else { next = next || s; } }
     if (!current) return;

@@ -78,6 +78,31 @@ export function localDate(instant, tz = "Asia/Shanghai") {
     .format(instant);
 }
 
+const offsetNames = new Map();
+const DAY_MS = 86400000;
+
+// Minutes east of UTC in `tz` at the instant `ms`, from Intl's "GMT+05:30" zone name (plain "GMT" at zero).
+function offsetMinutes(ms, tz) {
+  if (!offsetNames.has(tz)) offsetNames.set(tz, new Intl.DateTimeFormat("en-US", { timeZone: tz, timeZoneName: "longOffset" }));
+  const name = offsetNames.get(tz).formatToParts(new Date(ms)).find((part) => part.type === "timeZoneName").value;
+  const sign = /GMT([+-])(\d{2}):(\d{2})/.exec(name);
+  return sign ? (sign[1] === "-" ? -1 : 1) * (Number(sign[2]) * 60 + Number(sign[3])) : 0;
+}
+
+// The instant (a Date) of the wall time `clock` ("HH:MM") on the local day `date` ("YYYY-MM-DD") in `tz`, read as
+// the service reads one (Python, fold=0): the offset in force before a change that day, if it still holds then;
+// else the one after; a wall time a change skipped keeps the offset from before (a 00:00 skipped is 01:00).
+export function wallToInstant(date, clock, tz) {
+  const [year, month, dayOfMonth] = date.split("-").map(Number);
+  const [hour, minute] = clock.split(":").map(Number);
+  const asUtc = Date.UTC(year, month - 1, dayOfMonth, hour, minute);
+  if (Number.isNaN(asUtc)) return new Date(NaN);  // a cleared date field: no instant, and Intl would throw
+  const before = offsetMinutes(asUtc - DAY_MS, tz), after = offsetMinutes(asUtc + DAY_MS, tz);
+  const early = asUtc - before * 60000, late = asUtc - after * 60000;
+  if (offsetMinutes(early, tz) === before) return new Date(early);
+  return new Date(offsetMinutes(late, tz) === after ? late : early);
+}
+
 // "closed until 31 May" / "closed from 1 Sep": what changes next, as a resident would say it.
 export function nextChangeText(props, tz) {
   const d = day(props.next_change, tz);
