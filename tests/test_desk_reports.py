@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from playwright.sync_api import expect
 
@@ -63,3 +65,38 @@ def test_the_bureau_resolves_a_residents_report_and_the_resident_sees_the_reply(
     seen = client.get(f"/api/v1/reports/{report}", query_string={"key": key}).get_json()
     assert (seen["state"], seen["reply"], seen["text"]) == ("resolved", REPLY, TEXT)
     assert "contact" not in seen
+
+
+# 14:00 on 31 May in New York is already 02:00 on 1 June in Xining.
+NEW_YORK_31_MAY = datetime(2024, 5, 31, 18, 0, tzinfo=timezone.utc)
+
+
+def test_a_new_york_projects_reports_show_new_york_times_on_the_desk(
+        open_desk, editor_token, client, auth, clock, artifacts):  # noqa: F811
+    """The queue, the report and its history read the report's project's zone, not Xining's."""
+    body = {"name": "Second Avenue water main", "timezone": "America/New_York"}
+    project = client.post("/api/v1/projects", json=body, headers=auth(editor_token)).get_json()["id"]
+    closure = api_closure(client, auth, editor_token, project)
+    clock.now = NEW_YORK_31_MAY
+    filed = client.post("/api/v1/reports", json={"closure": closure, "kind": "open-but-shown-closed",
+                                                 "text": "Open since this morning"})
+    assert filed.status_code == 201, filed.get_json()
+    report = filed.get_json()["id"]
+
+    page = open_desk(clock=NEW_YORK_31_MAY)
+    sign_in(page, editor_token)
+    page.locator("#nav").get_by_role("link", name="Reports").click()
+    row = page.locator(f"tr[data-report-id='{report}']")
+    expect(row.locator("td").last).to_have_text("31/05/2024, 14:00")  # received at 14:00 New York time
+
+    row.get_by_role("link", name="Open, but shown as closed").click()
+    expect(page.locator(".report-facts")).to_contain_text("31/05/2024, 14:00")
+    clock.now = NEW_YORK_31_MAY + timedelta(hours=7)  # 21:00 in New York, 09:00 on 1 June in Xining
+    page.get_by_label("Public reply (the resident sees it)", exact=True).fill("Reopened; the map is updated.")
+    page.get_by_role("button", name="Resolve", exact=True).click()
+    expect(page.locator("#flash")).to_have_text("Report updated")
+    history = page.locator(".report-history > li")
+    expect(history).to_have_count(2)
+    expect(history.first).to_contain_text("31/05/2024, 21:00")
+    expect(history.last).to_contain_text("31/05/2024, 14:00")
+    page.screenshot(path=artifacts / "23-a-new-york-report.png", full_page=True)

@@ -35,10 +35,22 @@ async function myClosures() {
   return Object.fromEntries(features.map((f) => [f.id, f]));
 }
 
+// Each project's IANA zone by id: a report's times are local times in its project's zone.
+function zonesOf(projects) { return Object.fromEntries(projects.map((p) => [p.id, p.timezone])); }
+
+// The zone of the report's project (its own, else its closure's); the service's for a project the desk does not
+// know (a deleted one, or none: a report routed to the admins).
+function zoneOf(report, closures, zones, desk) {
+  const project = report.project || closures[report.closure]?.properties.project;
+  return zones[project] || desk.config.timezone;
+}
+
 export async function showReports(view, desk, params) {
   const wanted = { state: params.get("state") ?? "open", project: params.get("project") || "",
     grouped: params.get("grouped") || "" };
-  const projects = (await api.projects()).data.projects.filter((p) => desk.me.role === "admin" || p.agency === desk.me.agency);
+  const known = (await api.projects()).data.projects;
+  const projects = known.filter((p) => desk.me.role === "admin" || p.agency === desk.me.agency);
+  const zones = zonesOf(known);
   const closures = await myClosures();
   const query = new URLSearchParams({ limit: PAGE });
   if (wanted.state && wanted.state !== "all") query.set("state", wanted.state === "open" ? "new,acknowledged" : wanted.state);
@@ -60,7 +72,7 @@ export async function showReports(view, desk, params) {
     const { data } = url ? await call(url) : await api.reports(query.toString());
     // The API pages newest first; the bureau acts on new reports first, so each page shows them on top.
     const rows = data.reports.slice().sort((a, b) => STATES.indexOf(a.state) - STATES.indexOf(b.state));
-    tbody.append(...rows.map((r) => row(r, closures)));
+    tbody.append(...rows.map((r) => row(r, closures, zoneOf(r, closures, zones, desk))));
     if (!tbody.children.length) tbody.append(el("tr", {}, el("td", { colspan: 6, text: t("no_reports") })));
     count.textContent = t("total", { n: data.total });
     next = data.next;
@@ -86,19 +98,20 @@ async function call(url) {
   return api.reports(new URL(url, location.origin).search.slice(1));
 }
 
-function row(r, closures) {
+function row(r, closures, tz) {
   return el("tr", { dataset: { reportId: r.id, state: r.state } },
     el("td", {}, stateBadge(r.state)),
     el("td", {}, el("a", { href: `#report/${encodeURIComponent(r.id)}`, text: t(`kind_${r.kind}`) })),
     el("td", { class: "report-text", text: r.text }),
     el("td", { text: r.closure ? roadOf(closures, r.closure) : t("no_closure") }),
     el("td", {}, groupBadge(r.group)),
-    el("td", { text: dayTime(r.created_at) }));
+    el("td", { text: dayTime(r.created_at, tz) }));
 }
 
 export async function showReport(view, id, desk) {
   let { data: report, etag } = await api.report(id);
   const closures = await myClosures();
+  const zones = zonesOf((await api.projects()).data.projects);
   const closure = report.closure ? closures[report.closure] : null;
   const reply = el("textarea", { rows: 3, maxlength: 2000 });
   reply.value = report.reply || "";
@@ -111,11 +124,12 @@ export async function showReport(view, id, desk) {
   const head = el("h2");
 
   const draw = () => {
+    const tz = zoneOf(report, closures, zones, desk);
     head.replaceChildren(`${t("report_title")}：${t(`kind_${report.kind}`)} `, stateBadge(report.state));
     const contact = report.contact_erased ? t("contact_erased") : report.contact || t("no_contact");
     facts.replaceChildren(...[
       [t("kind"), t(`kind_${report.kind}`)], [t("state"), t(`state_${report.state}`)],
-      [t("received"), dayTime(report.created_at)], [t("text"), el("p", { class: "report-text-full", text: report.text })],
+      [t("received"), dayTime(report.created_at, tz)], [t("text"), el("p", { class: "report-text-full", text: report.text })],
       [t("contact"), contact],
       [t("closure_title"), report.closure ? el("a", { href: `#closure/${encodeURIComponent(report.closure)}`,
         text: roadOf(closures, report.closure) }) : t("no_closure")],
@@ -128,7 +142,7 @@ export async function showReport(view, id, desk) {
     el("a", { href: "#reports", text: t("back_queue") }));
     history.replaceChildren(el("h3", { id: "report-history-h", text: t("history") }),
       el("ol", { class: "history-list report-history", reversed: true },
-        ...report.history.slice().reverse().map((entry) => historyItem(entry, closures))));
+        ...report.history.slice().reverse().map((entry) => historyItem(entry, closures, tz))));
   };
 
   async function send(change) {
@@ -158,7 +172,7 @@ export async function showReport(view, id, desk) {
   showMap(mapBox, desk.config, report, closure);
 }
 
-function historyItem(entry, closures) {
+function historyItem(entry, closures, tz) {
   const shown = (key, v) => {
     if (v === null || v === undefined || v === "") return "—";
     if (key === "state") return t(`state_${v}`);
@@ -171,7 +185,7 @@ function historyItem(entry, closures) {
     el("span", { class: "what", text: `${t(HISTORY_LABELS[key] || key)}: ` }),
     Array.isArray(change) && change.length === 2 ? `${shown(key, change[0])} → ${shown(key, change[1])}` : shown(key, change)));
   return el("li", {},
-    el("p", {}, el("strong", { text: t(`action_${entry.action}`) }), " · ", el("span", { text: dayTime(entry.at) }),
+    el("p", {}, el("strong", { text: t(`action_${entry.action}`) }), " · ", el("span", { text: dayTime(entry.at, tz) }),
       ` · ${t("by")} `, el("span", { class: "who-did", text: entry.by })),
     changes.length ? el("ul", {}, ...changes) : null);
 }
