@@ -99,4 +99,6 @@ def test_a_new_york_projects_reports_show_new_york_times_on_the_desk(
     expect(history).to_have_count(2)
     expect(history.first).to_contain_text("31/05/2024, 21:00")
     expect(history.last).to_contain_text("31/05/2024, 14:00")
+    expect(history.last).to_contain_text("none given")  # filed without a contact: said in words, not "false"
+    expect(history.last).not_to_contain_text("false")
     page.screenshot(path=artifacts / "23-a-new-york-report.png", full_page=True)

@@ -178,7 +178,9 @@ function historyItem(entry, closures, tz) {
     if (key === "state") return t(`state_${v}`);
     if (key === "kind") return t(`kind_${v}`);
     if (key === "closure") return roadOf(closures, v);
-    if (key === "contact") return v === true ? t("contact_given") : v === "erased" ? t("contact_erased") : String(v);
+    if (key === "contact") {
+      return v === true ? t("contact_given") : v === false ? t("no_contact") : v === "erased" ? t("contact_erased") : String(v);
+    }
     return String(v);
   };
   const changes = Object.entries(entry.changes || {}).map(([key, change]) => el("li", {},
