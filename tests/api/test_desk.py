@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from roadworks.api.desk import DESK_DIR
@@ -39,18 +38,6 @@ def test_the_config_shares_the_maps_tile_setting(client, services):
     assert body["timezone"] == "Asia/Shanghai"
 
 
-def test_the_config_gives_the_services_now_in_the_project_zone(client, clock):
-    clock.advance(days=3, minutes=7, seconds=9, microseconds=5)  # a replay's instant, not the desk PC's
-    response = client.get("/desk/config.json")
-    now = datetime.fromisoformat(response.json["now"])
-    assert response.json["now"] == "2024-05-23T12:07:09+08:00"  # the zone's offset, whole seconds
-    assert now.utcoffset() == timedelta(hours=8) and now == clock.now.replace(microsecond=0)
-    assert response.headers["Cache-Control"] == "public, max-age=0"  # no cache hands on an old now
-    clock.advance(seconds=1)
-    again = client.get("/desk/config.json", headers={"If-None-Match": response.headers["ETag"]})
-    assert again.status_code == 200 and again.json["now"] == "2024-05-23T12:07:10+08:00"
-
-
 def test_every_module_the_page_loads_is_served(client):
     page = client.get("/desk/").get_data(as_text=True)
     for name in re.findall(r'(?:src|href)="/desk/([^"]+)"', page):
@@ -58,3 +45,5 @@ def test_every_module_the_page_loads_is_served(client):
     for path in Path(DESK_DIR).glob("*.js"):
         for imported in re.findall(r'from "\./([^"]+)"', path.read_text()):
             assert (Path(DESK_DIR) / imported).exists(), f"{path.name} imports {imported}"
+        for shared in re.findall(r'from "(/[^"]+)"', path.read_text()):  # the map's modules, by their path
+            assert client.get(shared).status_code == 200, f"{path.name} imports {shared}"

@@ -120,15 +120,16 @@ def test_map_config_comes_from_the_settings(make_app):
         .status_code == 304
 
 
-def test_map_config_gives_the_services_now_in_the_project_zone(client, clock):
+@pytest.mark.parametrize("config", ["/map/config.json", "/desk/config.json"])
+def test_a_pages_config_gives_the_services_now_in_the_project_zone(client, clock, config):
     clock.advance(days=3, minutes=7, seconds=9, microseconds=5)  # a replay's instant, not the machine's
-    response = client.get("/map/config.json")
+    response = client.get(config)
     now = datetime.fromisoformat(response.json["now"])
     assert response.json["now"] == "2024-05-23T12:07:09+08:00"  # the zone's offset, whole seconds
     assert now.utcoffset() == timedelta(hours=8) and now == clock.now.replace(microsecond=0)
     assert response.headers["Cache-Control"] == "public, max-age=0"  # no cache hands on an old now
     clock.advance(seconds=1)
-    again = client.get("/map/config.json", headers={"If-None-Match": response.headers["ETag"]})
+    again = client.get(config, headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 200 and again.json["now"] == "2024-05-23T12:07:10+08:00"
 
 

@@ -1,19 +1,9 @@
 // Small DOM and date helpers, and the service's now: bureau text always goes in as text, never as markup.
 import { lang, t } from "./i18n.js";
+// The residents' map's time module: one service clock and one zone arithmetic for both pages.
+import { offsetMinutes } from "/map/time.js";
 
-let serviceAheadMs = 0;  // the service's clock minus the browser's: a replay's, or a desk PC set wrong
-
-// Keep how far the service's clock is from the browser's, from its `now` answered between `sentMs` and
-// `receivedMs` (browser times): the service read its clock about halfway through.
-export function learnServiceClock(now, sentMs, receivedMs) {
-  const instant = Date.parse(now);
-  if (!Number.isNaN(instant)) serviceAheadMs = instant - (sentMs + receivedMs) / 2;
-}
-
-// The service's now (its clock, not the browser's), wherever the desk means "now".
-export function serviceNow() {
-  return new Date(Date.now() + serviceAheadMs);
-}
+export { learnServiceClock, serviceNow } from "/map/time.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -78,16 +68,7 @@ export function localDate(instant, tz = "Asia/Shanghai") {
     .format(instant);
 }
 
-const offsetNames = new Map();
 const DAY_MS = 86400000;
-
-// Minutes east of UTC in `tz` at the instant `ms`, from Intl's "GMT+05:30" zone name (plain "GMT" at zero).
-function offsetMinutes(ms, tz) {
-  if (!offsetNames.has(tz)) offsetNames.set(tz, new Intl.DateTimeFormat("en-US", { timeZone: tz, timeZoneName: "longOffset" }));
-  const name = offsetNames.get(tz).formatToParts(new Date(ms)).find((part) => part.type === "timeZoneName").value;
-  const sign = /GMT([+-])(\d{2}):(\d{2})/.exec(name);
-  return sign ? (sign[1] === "-" ? -1 : 1) * (Number(sign[2]) * 60 + Number(sign[3])) : 0;
-}
 
 // The instant (a Date) of the wall time `clock` ("HH:MM") on the local day `date` ("YYYY-MM-DD") in `tz`, read as
 // the service reads one (Python, fold=0): the offset in force before a change that day, if it still holds then;
